@@ -1,0 +1,1 @@
+"""autoaux: automatic auxiliary-task selection and mixing for multi-task NLP."""

@@ -1,0 +1,1 @@
+"""Non-stationary multi-armed bandit controllers (numpy only)."""

@@ -1,0 +1,1 @@
+"""Mixing-ratio Bayesian optimisation on scikit-optimize."""

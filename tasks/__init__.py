@@ -1,0 +1,1 @@
+"""Task specifications, loaders and the built-in suite of real text tasks."""
