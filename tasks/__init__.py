@@ -1,1 +1,57 @@
-"""Task specifications, loaders and the built-in suite of real text tasks."""
+"""Task specifications, loaders and the built-in suite of real text tasks.
+
+A :class:`Task` is a frozen record of a labelled text task (name, kind, text fields, label
+vocabulary, metric, and train / dev / test examples). Tasks come from files
+(:func:`from_file`, :func:`from_glue`), data frames (:func:`from_dataframe`), Hugging Face
+datasets (:func:`from_hf`), the built-in suite of real text (:func:`load_builtin`) or the planted
+synthetic pool (:mod:`tasks.planted`). :mod:`tasks.encoding` turns them into token ids and batches.
+This package never imports torch, transformers or mlflow.
+"""
+
+from __future__ import annotations
+
+from ._builtin import (
+    BuiltinInfo,
+    builtin_info,
+    builtin_names,
+    default_cache_dir,
+    fetch_all,
+    load_builtin,
+)
+from ._loaders import GLUE_TASKS, from_dataframe, from_file, from_glue, from_hf
+from ._metrics import average_ranks, compute_metric
+from ._registry import load_task
+from ._splits import split_indices
+from ._types import METRICS, Example, Task, TaskDataError, shuffled
+from .encoding import BatchIterator, EncodedSplit, encode_split, iter_batches
+from .planted import PlantedSuite, make_planted_suite, write_task_csv
+
+__all__ = [
+    "GLUE_TASKS",
+    "METRICS",
+    "BatchIterator",
+    "BuiltinInfo",
+    "EncodedSplit",
+    "Example",
+    "PlantedSuite",
+    "Task",
+    "TaskDataError",
+    "average_ranks",
+    "builtin_info",
+    "builtin_names",
+    "compute_metric",
+    "default_cache_dir",
+    "encode_split",
+    "fetch_all",
+    "from_dataframe",
+    "from_file",
+    "from_glue",
+    "from_hf",
+    "iter_batches",
+    "load_builtin",
+    "load_task",
+    "make_planted_suite",
+    "shuffled",
+    "split_indices",
+    "write_task_csv",
+]

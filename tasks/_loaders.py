@@ -1,0 +1,682 @@
+"""Loaders: CSV / TSV / JSONL files, GLUE folders, data frames and Hugging Face datasets.
+
+Every loader maps source columns onto a task with the same small vocabulary:
+
+- ``text``: one column name, or two (``[first, second]``) for sentence-pair tasks;
+- ``label``: the label column (class names for classification, numbers for regression);
+- splits: a source with a single split is cut into train / dev / test by a seeded, stratified
+  split (``dev_fraction``, ``test_fraction``, ``seed``). A source can instead name its splits in
+  a ``split_column`` (values ``train``, ``dev`` / ``validation``, ``test``) or come with separate
+  ``dev_file`` / ``test_file``; any split still missing is carved out of train.
+
+Rows whose text (either text of a pair) is empty are skipped on purpose and counted in
+``Task.skipped``; every other problem is a :class:`TaskDataError` naming the file, the line and
+the problem.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import importlib
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from ._splits import SPLIT_NAMES, Record, build_task
+from ._types import Task, TaskDataError
+
+PathArg = str | PathLike[str]
+TextSpec = str | Sequence[str]
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _text_columns(text: TextSpec) -> tuple[str, ...]:
+    columns = (text,) if isinstance(text, str) else tuple(text)
+    if not 1 <= len(columns) <= 2 or not all(isinstance(c, str) and c for c in columns):
+        raise ValueError(f"text must name one column or two (a sentence pair), got {text!r}")
+    return columns
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _cell_text(value: Any) -> str:
+    return "" if _is_missing(value) else str(value)
+
+
+def read_bytes_text(path: Path, encoding: str) -> str:
+    """Read ``path`` (optionally ``.gz`` / ``.bz2``) and decode it, naming the line of bad bytes."""
+    if not path.is_file():
+        raise TaskDataError("file not found" if not path.exists() else "not a file", path=path)
+    raw = path.read_bytes()
+    try:
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+        elif path.suffix == ".bz2":
+            raw = bz2.decompress(raw)
+    except (OSError, EOFError, ValueError) as exc:
+        raise TaskDataError(f"cannot decompress {path.suffix} file: {exc}", path=path) from None
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise TaskDataError(
+            f"cannot decode byte 0x{bad} as {encoding} ({exc.reason}); save the file as "
+            f"{encoding} or pass encoding=",
+            path=path,
+            line=line,
+        ) from None
+
+
+def _detect_format(path: Path, format: str | None) -> str:
+    if format is not None:
+        if format not in ("csv", "tsv", "jsonl"):
+            raise ValueError(f"format must be 'csv', 'tsv' or 'jsonl', got {format!r}")
+        return format
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2"):
+        suffixes = suffixes[:-1]
+    fmt = _FORMATS.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        raise TaskDataError(
+            f"cannot tell the format from the extension; use one of {sorted(_FORMATS)} "
+            "(optionally .gz or .bz2) or pass format='csv' / 'tsv' / 'jsonl'",
+            path=path,
+        )
+    return fmt
+
+
+@dataclass
+class _Table:
+    """Rows of one source as (line number, column -> value) with the columns found."""
+
+    path: str
+    columns: list[str]
+    rows: list[tuple[int, dict[str, Any]]]
+    unit: str = "line"
+
+
+def parse_delimited(
+    text: str,
+    path: str,
+    *,
+    delimiter: str,
+    quoting: bool = True,
+    fieldnames: Sequence[str] | None = None,
+) -> _Table:
+    """Parse CSV/TSV text; each row remembers the line it starts on. Blank lines are not rows."""
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
+    )
+    header: list[str] | None = list(fieldnames) if fieldnames is not None else None
+    rows: list[tuple[int, dict[str, Any]]] = []
+    previous = 0
+    try:
+        for fields in reader:
+            start, previous = previous + 1, reader.line_num
+            if not fields:
+                continue
+            if header is None:
+                header = [f.strip() for f in fields]
+                continue
+            if len(fields) != len(header):
+                raise TaskDataError(
+                    f"expected {len(header)} fields (columns {header}), found {len(fields)}",
+                    path=path,
+                    line=start,
+                )
+            rows.append((start, dict(zip(header, fields, strict=True))))
+    except csv.Error as exc:
+        raise TaskDataError(f"malformed row: {exc}", path=path, line=reader.line_num) from None
+    if header is None:
+        raise TaskDataError("the file is empty (no header row)", path=path)
+    return _Table(path, header, rows)
+
+
+def parse_jsonl(text: str, path: str) -> _Table:
+    """Parse JSON Lines: one object per non-blank line."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    columns: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TaskDataError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
+        if not isinstance(value, dict):
+            raise TaskDataError(
+                f"expected a JSON object, found {type(value).__name__}", path=path, line=number
+            )
+        columns.update(dict.fromkeys(value))
+        rows.append((number, value))
+    return _Table(path, list(columns), rows)
+
+
+def _read_table(
+    path: PathArg, *, format: str | None, encoding: str, quoting: bool = True
+) -> _Table:
+    p = Path(path)
+    fmt = _detect_format(p, format)
+    text = read_bytes_text(p, encoding)
+    if fmt == "jsonl":
+        return parse_jsonl(text, str(p))
+    return parse_delimited(text, str(p), delimiter="," if fmt == "csv" else "\t", quoting=quoting)
+
+
+def _check_columns(table: _Table, needed: Sequence[str]) -> None:
+    missing = [c for c in needed if c not in table.columns]
+    if missing and table.columns:
+        raise TaskDataError(
+            f"missing column {missing[0]!r}; columns found: {table.columns}", path=table.path
+        )
+
+
+def _records(
+    table: _Table,
+    *,
+    text_columns: tuple[str, ...],
+    label: str,
+    kind: str,
+    split_column: str | None = None,
+) -> tuple[dict[str, list[Record]], int]:
+    """Records per split name ("train" when there is no split column) and the skipped count."""
+    needed = [*text_columns, label, *([split_column] if split_column else [])]
+    _check_columns(table, needed)
+    out: dict[str, list[Record]] = {}
+    skipped = 0
+    for line, row in table.rows:
+        for column in needed:
+            if column not in row:
+                raise TaskDataError(
+                    f"missing column {column!r}; columns found: {sorted(row)}",
+                    path=table.path,
+                    line=line,
+                    unit=table.unit,
+                )
+        texts = [_cell_text(row[c]).strip() for c in text_columns]
+        if not all(texts):
+            skipped += 1
+            continue
+        raw = row[label]
+        value: str | float
+        if kind == "regression":
+            if _is_missing(raw) or str(raw).strip() == "":
+                raise TaskDataError(
+                    f"missing regression target in column {label!r}",
+                    path=table.path,
+                    line=line,
+                    unit=table.unit,
+                )
+            try:
+                if isinstance(raw, bool):
+                    raise TypeError("a boolean is not a regression target")
+                value = float(raw)
+            except (TypeError, ValueError):
+                raise TaskDataError(
+                    f"regression target {raw!r} in column {label!r} is not a number",
+                    path=table.path,
+                    line=line,
+                    unit=table.unit,
+                ) from None
+            if not math.isfinite(value):
+                raise TaskDataError(
+                    f"regression target {raw!r} in column {label!r} is not finite",
+                    path=table.path,
+                    line=line,
+                    unit=table.unit,
+                )
+        else:
+            value = _cell_text(raw).strip()
+            if not value:
+                raise TaskDataError(
+                    f"empty label in column {label!r}", path=table.path, line=line, unit=table.unit
+                )
+        split = "train"
+        if split_column is not None:
+            tag = _cell_text(row[split_column]).strip().lower()
+            if tag not in SPLIT_NAMES:
+                raise TaskDataError(
+                    f"unknown split {tag!r} in column {split_column!r}; expected train, "
+                    "dev (or validation) or test",
+                    path=table.path,
+                    line=line,
+                    unit=table.unit,
+                )
+            split = SPLIT_NAMES[tag]
+        out.setdefault(split, []).append(
+            Record(
+                text=texts[0],
+                label=value,
+                text_pair=texts[1] if len(texts) == 2 else None,
+                path=table.path,
+                line=line,
+                unit=table.unit,
+            )
+        )
+    return out, skipped
+
+
+def _assemble(
+    tables: Mapping[str, _Table | None],
+    *,
+    name: str,
+    text_columns: tuple[str, ...],
+    label: str,
+    kind: str,
+    metric: str | None,
+    labels: Sequence[str] | None,
+    seed: int,
+    dev_fraction: float,
+    test_fraction: float,
+    split_column: str | None,
+    source: str,
+) -> Task:
+    """Records from a main table (key "train") and optional "dev" / "test" tables -> Task."""
+    main = tables["train"]
+    assert main is not None
+    per_split, skipped = _records(
+        main, text_columns=text_columns, label=label, kind=kind, split_column=split_column
+    )
+    if split_column is not None and not per_split.get("train"):
+        raise TaskDataError(
+            f"empty split: no usable rows with split 'train' in column {split_column!r}",
+            path=main.path,
+        )
+    splits: dict[str, list[Record] | None] = {
+        "train": per_split.get("train", []),
+        "dev": per_split.get("dev"),
+        "test": per_split.get("test"),
+    }
+    for split_name in ("dev", "test"):
+        table = tables.get(split_name)
+        if table is None:
+            continue
+        if splits[split_name] is not None:
+            raise TaskDataError(
+                f"{split_name} rows come both from the split column and from {table.path}",
+                path=main.path,
+            )
+        extra, extra_skipped = _records(table, text_columns=text_columns, label=label, kind=kind)
+        skipped += extra_skipped
+        rows = extra.get("train", [])
+        if not rows:
+            raise TaskDataError(f"empty split: no usable {split_name} rows", path=table.path)
+        splits[split_name] = rows
+    return build_task(
+        name,
+        kind=kind,
+        train=splits["train"] or [],
+        dev=splits["dev"],
+        test=splits["test"],
+        metric=metric,
+        labels=labels,
+        seed=seed,
+        dev_fraction=dev_fraction,
+        test_fraction=test_fraction,
+        text_fields=text_columns,
+        label_field=label,
+        source=source,
+        skipped=skipped,
+        origin=main.path,
+    )
+
+
+def from_file(
+    path: PathArg,
+    *,
+    name: str | None = None,
+    text: TextSpec = "text",
+    label: str = "label",
+    kind: str = "classification",
+    metric: str | None = None,
+    seed: int = 0,
+    dev_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    labels: Sequence[str] | None = None,
+    split_column: str | None = None,
+    dev_file: PathArg | None = None,
+    test_file: PathArg | None = None,
+    format: str | None = None,
+    encoding: str = "utf-8",
+) -> Task:
+    """Load a task from a CSV, TSV or JSONL file (format from the extension, or ``format``).
+
+    ``text`` names the text column, or two columns for a sentence pair; ``label`` the label
+    column. ``kind`` is "classification" (labels are class names; the vocabulary is ``labels``
+    or the sorted training labels) or "regression" (labels must be numbers). ``metric`` defaults
+    to accuracy / pearson. Splits: ``split_column`` tags rows train / dev / test, or ``dev_file``
+    and ``test_file`` (same columns) hold those splits; whatever is missing is carved out of the
+    training rows by a stratified split seeded by ``seed``. ``.gz`` / ``.bz2`` files are read
+    transparently. The task is named ``name`` or, by default, after the file.
+    """
+    text_columns = _text_columns(text)
+    p = Path(path)
+    tables: dict[str, _Table | None] = {
+        "train": _read_table(p, format=format, encoding=encoding),
+        "dev": None if dev_file is None else _read_table(dev_file, format=None, encoding=encoding),
+        "test": None
+        if test_file is None
+        else _read_table(test_file, format=None, encoding=encoding),
+    }
+    return _assemble(
+        tables,
+        name=name or p.name.split(".")[0],
+        text_columns=text_columns,
+        label=label,
+        kind=kind,
+        metric=metric,
+        labels=labels,
+        seed=seed,
+        dev_fraction=dev_fraction,
+        test_fraction=test_fraction,
+        split_column=split_column,
+        source=f"file {p}",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# GLUE
+
+
+@dataclass(frozen=True)
+class GlueLayout:
+    """Where one GLUE task keeps its text and labels (``fieldnames`` for header-less files)."""
+
+    name: str
+    text: tuple[str, ...]
+    label: str
+    kind: str
+    metric: str
+    labels: tuple[str, ...]
+    dev_file: str = "dev.tsv"
+    fieldnames: tuple[str, ...] | None = None
+
+
+GLUE_TASKS: dict[str, GlueLayout] = {
+    "cola": GlueLayout(
+        "cola",
+        ("sentence",),
+        "label",
+        "classification",
+        "matthews",
+        ("0", "1"),
+        fieldnames=("source", "label", "original_label", "sentence"),
+    ),
+    "sst2": GlueLayout("sst-2", ("sentence",), "label", "classification", "accuracy", ("0", "1")),
+    "mrpc": GlueLayout(
+        "mrpc", ("#1 String", "#2 String"), "Quality", "classification", "accuracy", ("0", "1")
+    ),
+    "qqp": GlueLayout(
+        "qqp", ("question1", "question2"), "is_duplicate", "classification", "accuracy", ("0", "1")
+    ),
+    "stsb": GlueLayout("sts-b", ("sentence1", "sentence2"), "score", "regression", "pearson", ()),
+    "mnli": GlueLayout(
+        "mnli",
+        ("sentence1", "sentence2"),
+        "gold_label",
+        "classification",
+        "accuracy",
+        ("contradiction", "entailment", "neutral"),
+        dev_file="dev_matched.tsv",
+    ),
+    "qnli": GlueLayout(
+        "qnli",
+        ("question", "sentence"),
+        "label",
+        "classification",
+        "accuracy",
+        ("entailment", "not_entailment"),
+    ),
+    "rte": GlueLayout(
+        "rte",
+        ("sentence1", "sentence2"),
+        "label",
+        "classification",
+        "accuracy",
+        ("entailment", "not_entailment"),
+    ),
+    "wnli": GlueLayout(
+        "wnli", ("sentence1", "sentence2"), "label", "classification", "accuracy", ("0", "1")
+    ),
+}
+
+
+def glue_layout(glue_task: str) -> GlueLayout:
+    """The layout of a GLUE task named like "SST-2", "sst2" or "STS-B" (case-insensitive)."""
+    key = glue_task.lower().replace("-", "").replace("_", "")
+    if key not in GLUE_TASKS:
+        names = ", ".join(layout.name.upper() for layout in GLUE_TASKS.values())
+        raise ValueError(f"unknown GLUE task {glue_task!r}; known: {names}")
+    return GLUE_TASKS[key]
+
+
+def from_glue(
+    folder: PathArg,
+    glue_task: str,
+    *,
+    name: str | None = None,
+    seed: int = 0,
+    dev_fraction: float = 0.1,
+) -> Task:
+    """Load a GLUE task from its folder (``train.tsv`` and ``dev.tsv``; MNLI ``dev_matched.tsv``).
+
+    GLUE's test labels are hidden, so the official dev file becomes the **test** split and a
+    seeded, stratified ``dev_fraction`` of train becomes dev. Files are read as plain TSV without
+    quote handling (GLUE text contains bare quotes); CoLA has no header row. Metrics: CoLA
+    Matthews correlation, STS-B Pearson (regression on the 0-5 score), the rest accuracy.
+    """
+    layout = glue_layout(glue_task)
+    root = Path(folder)
+    if not root.is_dir():
+        raise TaskDataError("GLUE folder not found", path=root)
+    tables: dict[str, _Table | None] = {}
+    for split_name, file_name in (("train", "train.tsv"), ("test", layout.dev_file)):
+        p = root / file_name
+        tables[split_name] = parse_delimited(
+            read_bytes_text(p, "utf-8"),
+            str(p),
+            delimiter="\t",
+            quoting=False,
+            fieldnames=layout.fieldnames,
+        )
+    return _assemble(
+        tables,
+        name=name or layout.name,
+        text_columns=layout.text,
+        label=layout.label,
+        kind=layout.kind,
+        metric=layout.metric,
+        labels=layout.labels or None,
+        seed=seed,
+        dev_fraction=dev_fraction,
+        test_fraction=0.0,
+        split_column=None,
+        source=f"GLUE {layout.name.upper()} from {root} (official dev used as test)",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# data frames and Hugging Face datasets (both duck-typed: neither library is imported here)
+
+
+def _frame_table(df: Any, origin: str) -> _Table:
+    columns = [str(c) for c in df.columns]
+    values = {str(c): list(df[c].tolist()) for c in df.columns}
+    n = len(df)
+    rows = [(i, {c: values[c][i] for c in columns}) for i in range(n)]
+    return _Table(origin, columns, rows, unit="row")
+
+
+def from_dataframe(
+    df: Any,
+    *,
+    name: str,
+    text: TextSpec = "text",
+    label: str = "label",
+    kind: str = "classification",
+    metric: str | None = None,
+    seed: int = 0,
+    dev_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    labels: Sequence[str] | None = None,
+    split_column: str | None = None,
+    dev: Any | None = None,
+    test: Any | None = None,
+) -> Task:
+    """Load a task from a pandas DataFrame (any object with ``columns``, ``df[col].tolist()``).
+
+    Same column mapping and split rules as :func:`from_file`; ``dev`` / ``test`` may be further
+    data frames. Errors name the frame and the row position (0-based). Missing values (None,
+    NaN) in a text column count as empty text and the row is skipped (and counted).
+    """
+    text_columns = _text_columns(text)
+    origin = f"DataFrame {name!r}"
+    tables: dict[str, _Table | None] = {
+        "train": _frame_table(df, origin),
+        "dev": None if dev is None else _frame_table(dev, f"{origin} (dev)"),
+        "test": None if test is None else _frame_table(test, f"{origin} (test)"),
+    }
+    return _assemble(
+        tables,
+        name=name,
+        text_columns=text_columns,
+        label=label,
+        kind=kind,
+        metric=metric,
+        labels=labels,
+        seed=seed,
+        dev_fraction=dev_fraction,
+        test_fraction=test_fraction,
+        split_column=split_column,
+        source=origin,
+    )
+
+
+_HF_SPLITS = {
+    "train": ("train",),
+    "dev": ("validation", "dev", "valid", "validation_matched"),
+    "test": ("test", "test_matched"),
+}
+
+
+def _hf_table(dataset: Any, origin: str, label: str) -> tuple[_Table, tuple[str, ...] | None, int]:
+    """Rows of one dataset split, its ClassLabel names (if any) and the unlabelled-row count."""
+    columns = [str(c) for c in dataset.column_names]
+    names: tuple[str, ...] | None = None
+    features = getattr(dataset, "features", None)
+    if features is not None and label in features:
+        class_names = getattr(features[label], "names", None)
+        if class_names:
+            names = tuple(str(n) for n in class_names)
+    values = {c: list(dataset[c]) for c in columns}
+    rows: list[tuple[int, dict[str, Any]]] = []
+    unlabelled = 0
+    for i in range(len(dataset)):
+        row = {c: values[c][i] for c in columns}
+        if names is not None and label in row:
+            y = row[label]
+            if isinstance(y, int) and y < 0:  # datasets marks hidden labels with -1
+                unlabelled += 1
+                continue
+            if isinstance(y, int) and y < len(names):
+                row[label] = names[y]
+        rows.append((i, row))
+    return _Table(origin, columns, rows, unit="row"), names, unlabelled
+
+
+def from_hf(
+    dataset_or_path: Any,
+    *,
+    name: str,
+    text: TextSpec = "text",
+    label: str = "label",
+    kind: str = "classification",
+    metric: str | None = None,
+    seed: int = 0,
+    dev_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    labels: Sequence[str] | None = None,
+) -> Task:
+    """Load a task from a Hugging Face ``Dataset`` / ``DatasetDict`` or a ``save_to_disk`` folder.
+
+    Loading a folder needs the optional ``datasets`` package (``pip install 'autoaux[datasets]'``);
+    dataset objects are read duck-typed. Splits named train, validation (or dev) and test are
+    used; missing ones are carved out of train as in :func:`from_file`. ``ClassLabel`` names
+    become the label vocabulary; rows labelled -1 (hidden labels, e.g. GLUE test sets) are
+    counted in ``skipped``, and a split with no labelled rows is treated as absent.
+    """
+    data = dataset_or_path
+    if isinstance(data, str | PathLike):
+        try:
+            datasets = importlib.import_module("datasets")
+        except ImportError:
+            raise TaskDataError(
+                "loading a saved Hugging Face dataset needs the optional 'datasets' package; "
+                "install it with: pip install 'autoaux[datasets]'",
+                path=data,
+            ) from None
+        if not Path(data).exists():
+            raise TaskDataError("dataset folder not found", path=data)
+        data = datasets.load_from_disk(str(data))
+    if hasattr(data, "column_names") and not isinstance(data.column_names, Mapping):
+        split_data: dict[str, Any] = {"train": data}
+    elif hasattr(data, "keys"):
+        split_data = {}
+        available = list(data.keys())
+        for split_name, aliases in _HF_SPLITS.items():
+            for alias in aliases:
+                if alias in available:
+                    split_data[split_name] = data[alias]
+                    break
+        if "train" not in split_data:
+            raise TaskDataError(
+                f"no 'train' split; splits found: {available}", path=f"dataset {name!r}"
+            )
+    else:
+        raise TypeError(
+            f"from_hf expects a datasets.Dataset, DatasetDict or a folder path, got {type(data)}"
+        )
+    text_columns = _text_columns(text)
+    tables: dict[str, _Table | None] = {"train": None, "dev": None, "test": None}
+    class_names: tuple[str, ...] | None = None
+    hidden = 0
+    for split_name, ds in split_data.items():
+        table, names, unlabelled = _hf_table(ds, f"dataset {name!r} split {split_name!r}", label)
+        hidden += unlabelled
+        class_names = class_names or names
+        if split_name != "train" and not table.rows and unlabelled:
+            continue  # an unlabelled split (hidden test labels): carve one from train instead
+        tables[split_name] = table
+    if labels is None and class_names is not None and kind == "classification":
+        labels = class_names
+    task = _assemble(
+        tables,
+        name=name,
+        text_columns=text_columns,
+        label=label,
+        kind=kind,
+        metric=metric,
+        labels=labels,
+        seed=seed,
+        dev_fraction=dev_fraction,
+        test_fraction=test_fraction,
+        split_column=None,
+        source=f"Hugging Face dataset {name!r}",
+    )
+    if hidden:
+        task = replace(task, skipped=task.skipped + hidden)
+    return task
