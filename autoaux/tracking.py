@@ -1,0 +1,415 @@
+"""Experiment tracking behind a small interface, with an MLflow and a null implementation.
+
+The pipeline talks to a :class:`Tracker` only::
+
+    tracker.start("autoaux rt-sentiment")             # parent run
+    tracker.log_params(config.to_params())
+    tracker.start("stage1", nested=True)               # child of the current run
+    tracker.log_metrics({"reward": 1.0}, step=pull)    # to the innermost open run
+    tracker.finish()                                   # closes the stage-1 run
+    tracker.finish()                                   # closes the parent
+
+Runs form a stack: :meth:`Tracker.start` opens a run (``nested=True``: a child of the run on top
+of the stack) and pushes it; :meth:`Tracker.finish` closes the run on top. Logging always goes to
+the innermost open run. :func:`tracked_run` wraps a start/finish pair in a ``with`` block that
+closes the run as ``FAILED`` (with the reason as a tag) when the block raises.
+
+:class:`MlflowTracker` uses :class:`mlflow.MlflowClient` explicitly, never MLflow's global
+"active run", so nested runs are explicit (tag ``mlflow.parentRunId``) and several trackers can
+live in one process. Metrics are buffered and sent with ``log_batch`` (at most 1,000 per call),
+flushed every ``flush_seconds``, before an artifact upload and when a run finishes, so per-pull
+logging costs one round trip every few seconds instead of one per metric. The store is probed
+when the tracker is built: an unreachable store raises :class:`~autoaux.errors.TrackingError`
+at once instead of after a long run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from autoaux.errors import TrackingError
+
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "MlflowTracker",
+    "NullTracker",
+    "Tracker",
+    "make_tracker",
+    "metric_key",
+    "tracked_run",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+#: Tag holding the reason a run ended FAILED or KILLED.
+FAILURE_TAG = "autoaux.failure"
+_STATUSES = ("FINISHED", "FAILED", "KILLED")
+_BAD_KEY_CHARS = re.compile(r"[^/\w.\- :]")
+_MAX_METRICS_PER_BATCH = 1000
+_MAX_PARAMS_PER_BATCH = 100
+_MAX_PARAM_LENGTH = 6000
+
+
+def metric_key(name: str) -> str:
+    """``name`` made acceptable as an MLflow metric or param key (other characters become ``_``).
+
+    MLflow keys may hold letters, digits, ``_ - . / :`` and spaces; task names such as
+    ``"shuffled:tweet-sentiment"`` pass unchanged.
+    """
+    return _BAD_KEY_CHARS.sub("_", name)
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """What the pipeline needs from an experiment tracker (see the module docstring)."""
+
+    @property
+    def tracking_uri(self) -> str | None:
+        """The store's URI (``None`` for a tracker that stores nothing)."""
+        ...
+
+    @property
+    def experiment_id(self) -> str | None:
+        """The experiment's id in the store (``None`` for a tracker that stores nothing)."""
+        ...
+
+    @property
+    def run_id(self) -> str | None:
+        """The innermost open run, or ``None``."""
+        ...
+
+    def start(
+        self, run_name: str, *, nested: bool = False, tags: Mapping[str, str] | None = None
+    ) -> str:
+        """Open a run (a child of the innermost open run if ``nested``); return its id."""
+        ...
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record parameters (stringified) on the innermost open run."""
+        ...
+
+    def log_metrics(self, metrics: Mapping[str, float], *, step: int | None = None) -> None:
+        """Record metric values at ``step`` on the innermost open run; non-finite values are
+        skipped."""
+        ...
+
+    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
+        """Upload a local file to the innermost open run (under ``artifact_path``)."""
+        ...
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set tags on the innermost open run."""
+        ...
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """Close the innermost open run with ``status`` (FINISHED, FAILED or KILLED)."""
+        ...
+
+
+@contextlib.contextmanager
+def tracked_run(
+    tracker: Tracker,
+    run_name: str,
+    *,
+    nested: bool = False,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """``with tracked_run(tracker, "stage1", nested=True) as run_id:`` opens a run for the block.
+
+    It is closed FINISHED when the block ends, KILLED on ``KeyboardInterrupt`` and FAILED on any
+    other exception (the reason is set as tag ``autoaux.failure``); the exception propagates.
+    """
+    run_id = tracker.start(run_name, nested=nested, tags=tags)
+    try:
+        yield run_id
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        with contextlib.suppress(Exception):
+            tracker.set_tags({FAILURE_TAG: _reason(error)})
+        tracker.finish(status)
+        raise
+    tracker.finish("FINISHED")
+
+
+class NullTracker:
+    """A tracker that records nothing (tracking disabled); run ids are ``"null-<n>"``."""
+
+    def __init__(self) -> None:
+        self._stack: list[str] = []
+        self._count = 0
+
+    @property
+    def tracking_uri(self) -> str | None:
+        return None
+
+    @property
+    def experiment_id(self) -> str | None:
+        return None
+
+    @property
+    def run_id(self) -> str | None:
+        return self._stack[-1] if self._stack else None
+
+    def start(
+        self, run_name: str, *, nested: bool = False, tags: Mapping[str, str] | None = None
+    ) -> str:
+        if nested and not self._stack:
+            raise RuntimeError(f"cannot start nested run {run_name!r}: no run is open")
+        self._count += 1
+        run_id = f"null-{self._count}"
+        self._stack.append(run_id)
+        return run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        return None
+
+    def log_metrics(self, metrics: Mapping[str, float], *, step: int | None = None) -> None:
+        return None
+
+    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
+        return None
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        return None
+
+    def finish(self, status: str = "FINISHED") -> None:
+        _check_status(status)
+        if self._stack:
+            self._stack.pop()
+
+
+@dataclass
+class _OpenRun:
+    run_id: str
+    metrics: list[Any] = field(default_factory=list)
+    last_flush: float = field(default_factory=time.monotonic)
+
+
+class MlflowTracker:
+    """Tracker on an MLflow tracking store (SQLite file, file store or a remote server).
+
+    Args:
+        uri: tracking URI; default ``sqlite:///mlflow.db`` (a file in the working folder).
+        experiment: experiment name, created when missing.
+        artifact_location: where a *new* experiment keeps its artifacts. Default for an SQLite
+            store: ``mlruns/`` beside the database file; otherwise MLflow's default.
+        flush_seconds: buffered metrics are sent at least this often (0: on every call).
+
+    Raises:
+        TrackingError: the store cannot be reached or refuses to create the experiment.
+    """
+
+    def __init__(
+        self,
+        uri: str = DEFAULT_TRACKING_URI,
+        experiment: str = "autoaux",
+        *,
+        artifact_location: str | None = None,
+        flush_seconds: float = 5.0,
+    ) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self._uri = uri
+        self._flush_seconds = float(flush_seconds)
+        self._stack: list[_OpenRun] = []
+        try:
+            with _fail_fast_http():
+                self._client = MlflowClient(tracking_uri=uri)
+                found = self._client.get_experiment_by_name(experiment)
+                if found is None:
+                    location = artifact_location or _default_artifact_location(uri)
+                    self._experiment_id = self._client.create_experiment(
+                        experiment, artifact_location=location
+                    )
+                else:
+                    self._experiment_id = found.experiment_id
+                    if found.lifecycle_stage == "deleted":
+                        self._client.restore_experiment(found.experiment_id)
+        except Exception as error:
+            raise TrackingError(
+                f"tracking store {uri!r} is unreachable or refused experiment "
+                f"{experiment!r}: {_reason(error)} (expected a reachable MLflow tracking URI, "
+                "e.g. sqlite:///mlflow.db or http://host:5000)"
+            ) from error
+        self._experiment = experiment
+
+    # ----- properties -------------------------------------------------------------------
+    @property
+    def tracking_uri(self) -> str | None:
+        return self._uri
+
+    @property
+    def experiment_id(self) -> str | None:
+        return self._experiment_id
+
+    @property
+    def experiment_name(self) -> str:
+        return self._experiment
+
+    @property
+    def run_id(self) -> str | None:
+        return self._stack[-1].run_id if self._stack else None
+
+    @property
+    def client(self) -> Any:
+        """The underlying :class:`mlflow.MlflowClient`."""
+        return self._client
+
+    # ----- runs -------------------------------------------------------------------------
+    def start(
+        self, run_name: str, *, nested: bool = False, tags: Mapping[str, str] | None = None
+    ) -> str:
+        all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        if nested:
+            if not self._stack:
+                raise RuntimeError(f"cannot start nested run {run_name!r}: no run is open")
+            self._flush(self._stack[-1])
+            all_tags["mlflow.parentRunId"] = self._stack[-1].run_id
+        run = self._client.create_run(self._experiment_id, tags=all_tags, run_name=run_name)
+        self._stack.append(_OpenRun(run.info.run_id))
+        return str(run.info.run_id)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        _check_status(status)
+        if not self._stack:
+            return
+        top = self._stack.pop()
+        try:
+            self._flush(top)
+        finally:
+            self._client.set_terminated(top.run_id, status=status)
+
+    def close(self, status: str = "KILLED") -> None:
+        """Close every open run, innermost first (for an interrupted program)."""
+        while self._stack:
+            self.finish(status)
+
+    # ----- logging ----------------------------------------------------------------------
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        run = self._top()
+        items = [Param(metric_key(str(k)), _param_value(v)) for k, v in params.items()]
+        for i in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+            self._client.log_batch(run.run_id, params=items[i : i + _MAX_PARAMS_PER_BATCH])
+
+    def log_metrics(self, metrics: Mapping[str, float], *, step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        run = self._top()
+        now = int(time.time() * 1000)
+        for key, value in metrics.items():
+            number = float(value)
+            if math.isfinite(number):
+                run.metrics.append(Metric(metric_key(str(key)), number, now, int(step or 0)))
+        if (
+            len(run.metrics) >= _MAX_METRICS_PER_BATCH
+            or time.monotonic() - run.last_flush >= self._flush_seconds
+        ):
+            self._flush(run)
+
+    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
+        run = self._top()
+        self._flush(run)
+        self._client.log_artifact(run.run_id, str(path), artifact_path=artifact_path)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        run = self._top()
+        items = [RunTag(str(k), _param_value(v)) for k, v in tags.items()]
+        for i in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+            self._client.log_batch(run.run_id, tags=items[i : i + _MAX_PARAMS_PER_BATCH])
+
+    def flush(self) -> None:
+        """Send every buffered metric now."""
+        for run in self._stack:
+            self._flush(run)
+
+    # ----- internals --------------------------------------------------------------------
+    def _top(self) -> _OpenRun:
+        if not self._stack:
+            raise RuntimeError("no run is open; call start() first")
+        return self._stack[-1]
+
+    def _flush(self, run: _OpenRun) -> None:
+        pending, run.metrics = run.metrics, []
+        run.last_flush = time.monotonic()
+        for i in range(0, len(pending), _MAX_METRICS_PER_BATCH):
+            self._client.log_batch(run.run_id, metrics=pending[i : i + _MAX_METRICS_PER_BATCH])
+
+
+def make_tracker(
+    uri: str | None,
+    experiment: str = "autoaux",
+    *,
+    enabled: bool = True,
+    artifact_location: str | None = None,
+) -> Tracker:
+    """An :class:`MlflowTracker` for ``uri`` (default store when ``None``), or a
+    :class:`NullTracker` when ``enabled`` is false."""
+    if not enabled:
+        return NullTracker()
+    return MlflowTracker(
+        uri or DEFAULT_TRACKING_URI, experiment, artifact_location=artifact_location
+    )
+
+
+# -------------------------------------------------------------------------------- helpers
+def _check_status(status: str) -> None:
+    if status not in _STATUSES:
+        raise ValueError(f"status={status!r}; accepted: one of {', '.join(_STATUSES)}")
+
+
+def _param_value(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if len(text) > _MAX_PARAM_LENGTH:
+        text = text[: _MAX_PARAM_LENGTH - 3] + "..."
+    return text
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text
+
+
+def _default_artifact_location(uri: str) -> str | None:
+    """``<folder of the database>/mlruns`` for an SQLite URI, else None (MLflow's default)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if not db or db == ":memory:":
+        return None
+    return (Path(db).expanduser().resolve().parent / "mlruns").as_uri()
+
+
+@contextlib.contextmanager
+def _fail_fast_http() -> Iterator[None]:
+    """While probing a remote store: no retries and a short timeout, so an unreachable server
+    is reported in seconds rather than after MLflow's minutes of back-off."""
+    saved = {
+        name: os.environ.get(name)
+        for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+    }
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "10"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
