@@ -20,7 +20,7 @@ What it does, all offline on the CPU:
 
 Run::
 
-    python examples/hf_trainer_mixture.py            # a few minutes on 2 CPU cores
+    python examples/hf_trainer_mixture.py            # about a minute on 2 CPU cores
     python examples/hf_trainer_mixture.py --tiny     # CI size, well under a minute
 
 Outputs go to ``--output`` (default ``autoaux-hf-example/``): ``data/*.csv``, ``model/``,

@@ -41,6 +41,15 @@ WORDS = ["good", "bad", "river", "stone", "cloud", "green", "fast", "slow", "war
 
 
 # ------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """The models here are tiny: one intra-op thread is fastest and immune to busy machines."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("autoaux-cache")
@@ -494,7 +503,7 @@ def test_build_mixture_trainer_names_what_is_missing(
 
 # ------------------------------------------------------------------------------- example
 def test_example_runs_end_to_end_at_tiny_size(tmp_path: Path) -> None:
-    env = {**os.environ, "AUTOAUX_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "AUTOAUX_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
         [sys.executable, "examples/hf_trainer_mixture.py", "--tiny", "--output", str(tmp_path)],
         capture_output=True,
