@@ -45,7 +45,8 @@ from .result import (
 from .tracking import MlflowTracker, NullTracker, Tracker
 
 if TYPE_CHECKING:
-    from .api import mix, run, select
+    from .api import mix, resume, run, select
+    from .finetune import FinetuneResult, finetune
     from .gating import CosineGate
     from .model import ModelSpec, MultiTaskModel, build_encoder
     from .trainer import NonFiniteLossError, Trainer, TrainerSpec
@@ -59,6 +60,7 @@ __all__ = [
     "BaselinesConfig",
     "ConfigError",
     "CosineGate",
+    "FinetuneResult",
     "MainConfig",
     "MixResult",
     "MlflowTracker",
@@ -84,8 +86,10 @@ __all__ = [
     "__version__",
     "build_encoder",
     "config_from_dict",
+    "finetune",
     "load_config",
     "mix",
+    "resume",
     "run",
     "select",
 ]
@@ -93,6 +97,7 @@ __all__ = [
 # Names whose modules import torch: loaded on first attribute access (PEP 562).
 _LAZY = {
     "run": "api",
+    "resume": "api",
     "select": "api",
     "mix": "api",
     "CosineGate": "gating",
@@ -102,6 +107,8 @@ _LAZY = {
     "NonFiniteLossError": "trainer",
     "Trainer": "trainer",
     "TrainerSpec": "trainer",
+    "finetune": "finetune",
+    "FinetuneResult": "finetune",
 }
 
 

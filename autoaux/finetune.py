@@ -254,8 +254,9 @@ def finetune(
         config: the run's configuration (tasks, data caps, seed, tracking); default: the one
             stored in ``result`` (``result.json`` carries it; ``mix.json`` and
             ``selection.json`` have ``config.json`` beside them).
-        encoder: what to fine-tune; default: the selection encoder's full version
-            (``"minilm-cached"`` -> ``"minilm"``, ``"cached:<folder>"`` -> the folder).
+        encoder: what to fine-tune; default: the selection encoder. A cached name stands for
+            its full encoder (``"minilm-cached"`` -> ``"minilm"``, ``"cached:<folder>"`` -> the
+            folder), so the whole encoder is trained, never only a cached top.
         num_layers: keep the first N layers (default: ``[model] num_layers``, usually all).
         steps: training steps.
         lr: peak learning rate (default :data:`DEFAULT_PRETRAINED_LR` for a pretrained
@@ -289,7 +290,7 @@ def finetune(
     cfg = _resolve_config(config, selection, names)
     if cfg.main.task != selection.main_task:
         cfg = cfg.with_overrides({"main.task": selection.main_task})
-    full = encoder if encoder is not None else finetune_encoder_name(cfg.model.encoder)
+    full = finetune_encoder_name(encoder if encoder is not None else cfg.model.encoder)
     run_seed = cfg.seed if seed is None else int(seed)
     tracker = _tracker(tracking, cfg)
     run_name = f"autoaux-finetune-{selection.main_task}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -29,6 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -52,6 +53,9 @@ from .gating import CosineGate
 from .result import PullRecord, SelectionResult
 from .tracking import NullTracker, Tracker, tracked_run
 from .trainer import Trainer
+
+if TYPE_CHECKING:
+    from .checkpoint import RunCheckpoint
 
 __all__ = ["make_gate", "pull_reward", "run_stage1", "select_arms"]
 
@@ -143,6 +147,7 @@ def run_stage1(
     controls: Sequence[str] = (),
     tracker: Tracker | None = None,
     progress: bool = False,
+    checkpoint: RunCheckpoint | None = None,
 ) -> SelectionResult:
     """Run the stage-1 bandit loop on ``trainer`` (whose data holds ``main`` and ``pool``).
 
@@ -150,6 +155,8 @@ def run_stage1(
     arms among them (default: the ``shuffled:`` tasks of the pool). The trainer should carry the
     gate from :func:`make_gate`. Logs one MLflow step per pull on a ``stage1`` run (nested
     under the tracker's open run, if any). Returns the :class:`SelectionResult`.
+    ``checkpoint``: save the loop state after the pulls and continue a saved one
+    (:mod:`autoaux.checkpoint`).
     """
     tracker = tracker if tracker is not None else NullTracker()
     controls = tuple(controls) or tuple(t for t in pool if t.startswith("shuffled:"))
@@ -164,11 +171,30 @@ def run_stage1(
     history: list[PullRecord] = []
     start = time.perf_counter()
     nested = tracker.run_id is not None
-    with tracked_run(tracker, "stage1", nested=nested, tags={"autoaux.stage": "stage1"}) as run:
+    resume_id = checkpoint.run_id("stage1") if checkpoint is not None else None
+    tags = {"autoaux.stage": "stage1"}
+    with tracked_run(tracker, "stage1", nested=nested, tags=tags, resume_id=resume_id) as run:
         tracker.log_params(_stage_params(settings, arms, controls))
-        previous = initial = trainer.evaluate(main, "dev", max_batches=settings.eval_batches)
-        tracker.log_metrics({"dev_score": initial}, step=0)
-        bar = tqdm(range(1, settings.pulls + 1), desc="stage 1", unit="pull", disable=not progress)
+        saved = None
+        if checkpoint is not None:  # --- resumable runs (autoaux.checkpoint)
+            checkpoint.set_run_id("stage1", run)
+            saved = checkpoint.restore_stage1(trainer, bandit)
+        if saved is None:
+            previous = initial = trainer.evaluate(main, "dev", max_batches=settings.eval_batches)
+            tracker.log_metrics({"dev_score": initial}, step=0)
+        else:
+            previous, initial, history = saved.previous, saved.initial, saved.history
+            rewards, cosines = saved.rewards, saved.cosines
+            start -= saved.elapsed
+        first = len(history) + 1
+        bar = tqdm(
+            range(first, settings.pulls + 1),
+            initial=first - 1,
+            total=settings.pulls,
+            desc="stage 1",
+            unit="pull",
+            disable=not progress,
+        )
         for pull in bar:  # pulls are numbered from 1; step 0 is the score before any pull
             arm = bandit.select()
             task = arms[arm]
@@ -197,6 +223,16 @@ def run_stage1(
             tracker.log_metrics(_pull_metrics(record, arm, arms), step=pull)
             bar.set_postfix_str(f"{task} dev={current:.3f} r={reward:.2f}", refresh=False)
             previous = current
+            if checkpoint is not None:
+                from .checkpoint import Stage1Progress
+
+                checkpoint.save_stage1(
+                    Stage1Progress(previous, initial, rewards, cosines, history),
+                    trainer=trainer,
+                    bandit=bandit,
+                    tracker=tracker,
+                    last=pull == settings.pulls,
+                )
         bar.close()
         utilities = _utilities(bandit, settings.utility)
         histories = [rewards[a] for a in arms]

@@ -20,6 +20,11 @@ task at 1, i.e. ``r_i = u_i / u_main`` (``u_i / max u`` when the main task was n
 clipped into ``[0, max_ratio]``; without utilities every ratio starts at 1.
 
 With no auxiliary task (an empty selection) stage 2 degenerates to one main-only trial.
+
+Parallel trials (``[stage2] parallel = b``, ``executor = "local" | "ray"``): the loop above runs
+in batches, ``ask(b)`` (constant liar) then the ``b`` trials (side by side with Ray), then the
+``b`` tells **in trial-number order**; with a fixed seed the points asked depend on ``b`` only,
+not on the executor or on which trial finished first (details in :mod:`autoaux.executors`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -37,9 +42,13 @@ from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch, 
 
 from ._seeding import derive_seed
 from .config import Stage2Config
+from .executors import TrialExecutor, TrialProgress, TrialSpec, make_executor
 from .result import MixResult, TrialRecord
 from .tracking import FAILURE_TAG, NullTracker, Tracker, tracked_run
 from .trainer import MixtureReport, Trainer
+
+if TYPE_CHECKING:
+    from .checkpoint import RunCheckpoint
 
 __all__ = ["TrainerFactory", "run_stage2", "train_mixture", "warm_start_ratios"]
 
@@ -116,18 +125,27 @@ def run_stage2(
     tracker: Tracker | None = None,
     progress: bool = False,
     device_name: str = "",
+    executor: TrialExecutor | None = None,
+    checkpoint: RunCheckpoint | None = None,
 ) -> MixResult:
     """Search the mixing ratios of ``tasks`` (auxiliary, main excluded); see the module doc.
+
+    Trials run on ``executor`` (default: the one ``settings.executor`` names, closed at the
+    end), ``settings.parallel`` at a time (see :mod:`autoaux.executors` for the batch rules).
 
     Logs a ``stage2`` run (nested under the tracker's open run, if any) with one nested run per
     trial: ratios and probabilities as params, the dev-score curve, ``best_dev_score``,
     ``seconds``, tags with the final state, the device and, for a failure, the reason.
+    ``checkpoint``: save the search after every batch of trials and continue a saved one
+    (:mod:`autoaux.checkpoint`).
     """
     tracker = tracker if tracker is not None else NullTracker()
     tasks = tuple(t for t in tasks if t != main)
     start = time.perf_counter()
     nested = tracker.run_id is not None
-    with tracked_run(tracker, "stage2", nested=nested, tags={"autoaux.stage": "stage2"}) as run:
+    resume_id = checkpoint.run_id("stage2") if checkpoint is not None else None
+    tags = {"autoaux.stage": "stage2"}
+    with tracked_run(tracker, "stage2", nested=nested, tags=tags, resume_id=resume_id) as run:
         tracker.log_params(
             {
                 "tasks": ",".join(tasks),
@@ -136,6 +154,8 @@ def run_stage2(
                 "search": settings.search,
                 "acquisition": settings.acquisition,
                 "max_ratio": settings.max_ratio,
+                "executor": settings.executor,
+                "parallel": settings.parallel,
             }
         )
         if tasks:
@@ -149,34 +169,76 @@ def run_stage2(
         best: TrialRecord | None = None
         best_state: dict[str, Any] | None = None
         test_score: float | None = None
-        bar = tqdm(range(n_trials), desc="stage 2", unit="trial", disable=not progress)
-        for number in bar:
-            ratios = search.ask() if search is not None else {}
-            probabilities = _probabilities(main, tasks, ratios, space)
-            record, trainer = _run_trial(
-                make_trainer, number, ratios, probabilities, main, settings, tracker, device_name
+        saved = None
+        if checkpoint is not None:  # --- resumable runs (autoaux.checkpoint)
+            checkpoint.set_run_id("stage2", run)
+            saved = checkpoint.restore_stage2(search)
+        if saved is not None:
+            trials, best, best_state, test_score = (
+                saved.trials,
+                saved.best,
+                saved.best_state,
+                saved.test_score,
             )
-            if search is not None:
-                told = search.tell(
-                    ratios, record.score, failed=record.score is None, seconds=record.seconds
-                )
-                assert told.number == number
-            trials.append(record)
-            if record.score is not None and (best is None or record.score > _score(best)):
-                assert trainer is not None
-                best = record
-                test_score = trainer.evaluate(main, "test")
-                best_state = trainer.model.snapshot()
-            best_score = _score(best)
-            tracker.log_metrics(
-                {
-                    "score": record.score if record.score is not None else math.nan,
-                    "best_score": best_score,
-                },
-                step=number,
-            )
-            bar.set_postfix_str(f"best dev={best_score:.3f}", refresh=False)
-        bar.close()
+            start -= saved.elapsed
+        # batches of `parallel` trials, told in trial-number order (autoaux.executors)
+        own = executor is None
+        runner = make_executor(settings, make_trainer, tracker=tracker) if own else executor
+        assert runner is not None
+        bar = tqdm(
+            total=n_trials, initial=len(trials), desc="stage 2", unit="trial", disable=not progress
+        )
+        shown = TrialProgress(bar, done=trials, best=_score(best))
+        try:
+            while len(trials) < n_trials:
+                size = min(runner.parallel, n_trials - len(trials))
+                specs = [
+                    TrialSpec(
+                        len(trials) + i,
+                        ratios,
+                        _probabilities(main, tasks, ratios, space),
+                        main,
+                        settings,
+                        best_before=_score(best),
+                        device_name=device_name,
+                    )
+                    for i, ratios in enumerate(_ask(search, size))
+                ]
+                outcomes = runner.run_batch(specs, on_start=shown.started, on_result=shown.finished)
+                for outcome in outcomes:
+                    record, number = outcome.record, outcome.number
+                    if search is not None:
+                        told = search.tell(
+                            record.ratios,
+                            record.score,
+                            failed=record.score is None,
+                            seconds=record.seconds,
+                        )
+                        assert told.number == number
+                    trials.append(record)
+                    if record.score is not None and (best is None or record.score > _score(best)):
+                        assert outcome.state is not None
+                        best = record
+                        test_score, best_state = outcome.test_score, outcome.state
+                    tracker.log_metrics(
+                        {
+                            "score": record.score if record.score is not None else math.nan,
+                            "best_score": _score(best),
+                        },
+                        step=number,
+                    )
+                if checkpoint is not None:
+                    from .checkpoint import Stage2Progress
+
+                    checkpoint.save_stage2(
+                        Stage2Progress(trials, best, best_state, test_score),
+                        search=search,
+                        tracker=tracker,
+                    )
+        finally:
+            bar.close()
+            if own:
+                runner.close()
         best_ratios = dict(best.ratios) if best is not None else {}
         result = MixResult(
             main_task=main,
@@ -231,6 +293,15 @@ def _ratio_search(
         seed=search_seed,
         initial_ratios=warm,
     )
+
+
+def _ask(
+    search: MixingRatioOptimizer | RandomRatioSearch | None, size: int
+) -> list[dict[str, float]]:
+    """The next batch of points: ``ask()`` for one (the sequential loop), ``ask(size)`` else."""
+    if search is None:
+        return [{}]
+    return [search.ask()] if size == 1 else search.ask(size)
 
 
 def _probabilities(

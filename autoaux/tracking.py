@@ -45,6 +45,7 @@ __all__ = [
     "Tracker",
     "make_tracker",
     "metric_key",
+    "reopen_run",
     "tracked_run",
 ]
 
@@ -123,13 +124,20 @@ def tracked_run(
     *,
     nested: bool = False,
     tags: Mapping[str, str] | None = None,
+    resume_id: str | None = None,
 ) -> Iterator[str]:
     """``with tracked_run(tracker, "stage1", nested=True) as run_id:`` opens a run for the block.
 
     It is closed FINISHED when the block ends, KILLED on ``KeyboardInterrupt`` and FAILED on any
     other exception (the reason is set as tag ``autoaux.failure``); the exception propagates.
+    ``resume_id``: continue that existing run (a resumed autoaux run) instead of starting one,
+    when the tracker can (:func:`reopen_run`).
     """
-    run_id = tracker.start(run_name, nested=nested, tags=tags)
+    run_id = (
+        reopen_run(tracker, resume_id, run_name, nested=nested, tags=tags)
+        if resume_id is not None
+        else tracker.start(run_name, nested=nested, tags=tags)
+    )
     try:
         yield run_id
     except BaseException as error:
@@ -139,6 +147,22 @@ def tracked_run(
         tracker.finish(status)
         raise
     tracker.finish("FINISHED")
+
+
+def reopen_run(
+    tracker: Tracker,
+    run_id: str,
+    run_name: str,
+    *,
+    nested: bool = False,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Push the existing run ``run_id`` back on the tracker's stack (status RUNNING again), or
+    start a new run when the tracker has no ``reopen`` method."""
+    reopen = getattr(tracker, "reopen", None)
+    if reopen is None:
+        return tracker.start(run_name, nested=nested, tags=tags)
+    return str(reopen(run_id))
 
 
 class NullTracker:
@@ -167,6 +191,10 @@ class NullTracker:
             raise RuntimeError(f"cannot start nested run {run_name!r}: no run is open")
         self._count += 1
         run_id = f"null-{self._count}"
+        self._stack.append(run_id)
+        return run_id
+
+    def reopen(self, run_id: str) -> str:
         self._stack.append(run_id)
         return run_id
 
@@ -216,6 +244,7 @@ class MlflowTracker:
         *,
         artifact_location: str | None = None,
         flush_seconds: float = 5.0,
+        journal: str | Path | None = None,
     ) -> None:
         from mlflow.tracking import MlflowClient
 
@@ -242,6 +271,11 @@ class MlflowTracker:
                 "e.g. sqlite:///mlflow.db or http://host:5000)"
             ) from error
         self._experiment = experiment
+        if journal is not None:  # outages after this point are retried and journaled
+            from autoaux.journal import JournalingClient
+
+            journaling: Any = JournalingClient(self._client, journal)
+            self._client = journaling
 
     # ----- properties -------------------------------------------------------------------
     @property
@@ -278,6 +312,25 @@ class MlflowTracker:
         run = self._client.create_run(self._experiment_id, tags=all_tags, run_name=run_name)
         self._stack.append(_OpenRun(run.info.run_id))
         return str(run.info.run_id)
+
+    def reopen(self, run_id: str) -> str:
+        """Continue the existing run ``run_id`` (status RUNNING again) as the innermost run;
+        the reason it stopped (tag ``autoaux.failure``) is dropped, tag ``autoaux.resumed``
+        counts the resumptions."""
+        from mlflow.entities import RunTag
+
+        resolve = getattr(self._client, "resolve", None)  # a run created during an outage
+        if callable(resolve):
+            run_id = str(resolve(run_id))
+        run = self._client.get_run(run_id)
+        count = int(run.data.tags.get("autoaux.resumed", "0") or 0) + 1
+        if FAILURE_TAG in run.data.tags:
+            with contextlib.suppress(Exception):
+                self._client.delete_tag(run_id, FAILURE_TAG)
+        self._client.update_run(run_id, status="RUNNING")
+        self._client.log_batch(run_id, tags=[RunTag("autoaux.resumed", str(count))])
+        self._stack.append(_OpenRun(run_id))
+        return run_id
 
     def finish(self, status: str = "FINISHED") -> None:
         _check_status(status)
@@ -355,14 +408,28 @@ def make_tracker(
     *,
     enabled: bool = True,
     artifact_location: str | None = None,
+    fallback_uri: str | None = None,
+    journal: str | Path | None = None,
 ) -> Tracker:
     """An :class:`MlflowTracker` for ``uri`` (default store when ``None``), or a
-    :class:`NullTracker` when ``enabled`` is false."""
+    :class:`NullTracker` when ``enabled`` is false.
+
+    ``fallback_uri``: when ``uri`` is unreachable, log there instead (with a warning saying so)
+    rather than raise :class:`TrackingError`. ``journal``: a file in which tracking calls are
+    kept while the store is down mid-run (:mod:`autoaux.journal`).
+    """
     if not enabled:
         return NullTracker()
-    return MlflowTracker(
-        uri or DEFAULT_TRACKING_URI, experiment, artifact_location=artifact_location
-    )
+    uri = uri or DEFAULT_TRACKING_URI
+    try:
+        return MlflowTracker(uri, experiment, artifact_location=artifact_location, journal=journal)
+    except TrackingError as error:
+        if fallback_uri is None or fallback_uri == uri:
+            raise
+        log.warning("%s; falling back to the local store %s", error, fallback_uri)
+        return MlflowTracker(
+            fallback_uri, experiment, artifact_location=artifact_location, journal=journal
+        )
 
 
 # -------------------------------------------------------------------------------- helpers

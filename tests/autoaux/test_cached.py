@@ -435,3 +435,53 @@ def test_build_encoder_dispatches_cached_names() -> None:
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
     with pytest.raises(ValueError, match="top_layers"):
         ModelSpec(encoder=CACHED_ENCODER, top_layers=0)
+
+
+def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls: list[int]) -> None:
+    """The public pipeline end to end on cached features, then the full encoder fine-tuned on
+    the chosen mixture (``"cached:<folder>"`` -> that folder, unfrozen)."""
+    import autoaux
+    from autoaux.config import config_from_dict
+    from autoaux.finetune import finetune
+
+    main, helpful, neutral = _small_suite()
+    data: dict[str, Any] = {
+        "seed": 0,
+        "model": {"encoder": f"cached:{minilm_path()}", "max_length": MAX_LENGTH, "num_layers": 1},
+        "main": {"task": main.name},
+        "auxiliary": {"tasks": [helpful.name, neutral.name], "add_control": True},
+        "stage1": {
+            "pulls": 8,
+            "steps_per_pull": 3,
+            "eval_batches": 1,
+            "selection": "top-k",
+            "top_k": 1,
+        },
+        "stage2": {"trials": 2, "initial_points": 1, "steps": 20, "eval_every": 10},
+        "tracking": {"enabled": False},
+        "output_dir": str(tmp_path / "out"),
+    }
+    names = (main.name, helpful.name, neutral.name)
+    config = config_from_dict(data, user_tasks=names)
+    result = autoaux.run(config, user_tasks=[main, helpful, neutral], progress=False)
+    encoded = len(forward_calls)
+    assert encoded > 0  # the cold cache was filled once
+    assert sum(result.pulls.values()) == 8 and len(result.selected) == 1
+    assert len(result.trials) == 2 and all(t.state == "COMPLETE" for t in result.trials)
+    assert result.test_score is not None and 0.0 <= result.test_score <= 1.0
+
+    again = autoaux.run(config, user_tasks=[main, helpful, neutral], progress=False)
+    assert len(forward_calls) == encoded  # second run: every vector came from the cache
+    assert again.utilities == result.utilities and again.test_score == result.test_score
+
+    tuned = finetune(
+        tmp_path / "out" / "result.json",
+        user_tasks=[main, helpful, neutral],
+        steps=4,
+        eval_every=2,
+        tracking=False,
+        save=False,
+        progress=False,
+    )
+    assert tuned.encoder == str(minilm_path()) and tuned.steps == 4
+    assert tuned.ratios == {k: v for k, v in result.ratios.items() if k != main.name and v > 0}

@@ -1,11 +1,12 @@
 """The pipeline end to end on a tiny model and planted synthetic tasks written to CSV files.
 
 The pool holds the planted helpful task (the main task's own labelling rule, 10x its data) and
-an automatic ``shuffled:`` copy of it as the null control. Budget: 40 pulls of 5 steps. Over
-suite/run seeds 0..4 this budget gave the helpful task a utility 0.12 to 0.19 above the
-control's (mean reward; the helpful task's mean gradient cosine was 0.19 to 0.39, the
-control's -0.01 to 0.10), and selected the helpful task and not the control every time; the
-test asserts a margin of 0.05 on seed 0.
+an automatic ``shuffled:`` copy of it as the null control. Stage 1 is pinned to mixed rewards,
+mean-reward utilities, no gating and selection against the control, 60 pulls of 5 steps. Over
+suite/run seeds 0..4 this gave the helpful task a utility 0.11 to 0.18 above the control's
+(mean gradient cosine 0.24 to 0.28 for the helpful task, -0.04 to 0.10 for the control) and
+selected the helpful task, never the control, every time; after 40 pulls the margins were
+0.07 to 0.17 and 4 seeds of 5 selected it. The test asserts a margin of 0.05 on seed 0.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from autoaux.tracking import MlflowTracker, NullTracker
 from autoaux.trainer import MixtureReport, NonFiniteLossError
 from tasks import Task, make_planted_suite, write_task_csv
 
-PULLS, STEPS_PER_PULL, TRIALS = 40, 5, 3
+PULLS, STEPS_PER_PULL, TRIALS = 60, 5, 3
 HELPFUL, CONTROL = "helpful-0", "shuffled:helpful-0"
 
 
@@ -71,7 +72,17 @@ def make_config(planted: Planted, **changes: Any) -> RunConfig:
         "main": {"task": "main"},
         "auxiliary": {"tasks": [HELPFUL], "add_control": True},
         "task": planted.entries,
-        "stage1": {"pulls": PULLS, "steps_per_pull": STEPS_PER_PULL},
+        "stage1": {
+            "pulls": PULLS,
+            "steps_per_pull": STEPS_PER_PULL,
+            # pinned, so that re-tuned defaults do not move the measured margins above
+            "policy": "thompson",
+            "decay": 0.3,
+            "reward": "mixed",
+            "utility": "mean",
+            "gating": "off",
+            "selection": "control",
+        },
         "stage2": {"trials": TRIALS, "initial_points": 2, "steps": 100, "eval_every": 25},
         "baselines": {"run": ["main-only", "uniform", "temperature"]},
         "tracking": {"uri": planted.store, "experiment": "pipeline", "run_name": "planted-run"},
@@ -118,9 +129,7 @@ def test_stage2_runs_the_trials_warm_started_from_utilities(result: RunResult) -
     assert result.best_dev_score == best
     assert result.test_score is not None and 0.5 < result.test_score <= 1.0
     assert result.ratios["main"] == 1.0 and set(result.ratios) == {"main", *result.selected}
-    warm = warm_start_ratios(
-        result.selected, result.utilities, main="main", max_ratio=5.0
-    )
+    warm = warm_start_ratios(result.selected, result.utilities, main="main", max_ratio=5.0)
     assert result.trials[0].ratios == pytest.approx(warm)
     assert math.isclose(sum(mix.probabilities.values()), 1.0)
     assert mix.best_state is not None and any(k.startswith("encoder.") for k in mix.best_state)
@@ -160,7 +169,9 @@ def test_result_json_and_plots(result: RunResult, planted: Planted) -> None:
 
 
 def test_mlflow_store_holds_the_run_tree(result: RunResult, client: MlflowClient) -> None:
-    runs = client.search_runs([result.mlflow["experiment_id"]])
+    experiment = result.mlflow["experiment_id"]
+    assert experiment is not None
+    runs = client.search_runs([experiment])
     by_name = {r.info.run_name: r for r in runs}
     parent = by_name["planted-run"]
     assert parent.info.run_id == result.run_id
@@ -175,9 +186,7 @@ def test_mlflow_store_holds_the_run_tree(result: RunResult, client: MlflowClient
     assert {"result.json", "stage1_utilities.png", "stage2_trials.png"} <= artifacts
 
     def children(run_id: str) -> dict[str, Any]:
-        return {
-            r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == run_id
-        }
+        return {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == run_id}
 
     top = children(parent.info.run_id)
     assert set(top) == {"stage1", "stage2", "baseline-main-only", "baseline-uniform",
@@ -187,10 +196,17 @@ def test_mlflow_store_holds_the_run_tree(result: RunResult, client: MlflowClient
     assert [m.step for m in rewards] == list(range(1, PULLS + 1))
     assert [m.value for m in rewards] == pytest.approx([r.reward for r in result.selection.history])
     assert len(client.get_metric_history(stage1, "dev_score")) == PULLS + 1  # step 0 too
-    assert len(client.get_metric_history(stage1, f"utility/{CONTROL}")) == PULLS
-    assert {"arm", "loss", "cosine", f"final_utility/{HELPFUL}"} <= set(
-        top["stage1"].data.metrics
-    )
+    control = result.selection.arms.index(CONTROL)
+    logged = [(m.step, m.value) for m in client.get_metric_history(stage1, f"utility/{CONTROL}")]
+    expected = [
+        (r.pull, r.utilities[control])
+        for r in result.selection.history
+        if not math.isnan(r.utilities[control])  # nan (never pulled yet) is not logged
+    ]
+    assert [step for step, _ in logged] == [step for step, _ in expected]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in expected])
+    assert len(logged) >= PULLS // 2
+    assert {"arm", "loss", "cosine", f"final_utility/{HELPFUL}"} <= set(top["stage1"].data.metrics)
     assert json.loads(top["stage1"].data.params["arms"]) == ["main", HELPFUL, CONTROL]
 
     trials = children(top["stage2"].info.run_id)
@@ -217,7 +233,7 @@ def test_same_seed_same_result(result: RunResult, planted: Planted) -> None:
     assert again.selected == result.selected
     assert again.utilities == result.utilities
     assert again.pulls == result.pulls
-    assert again.selection.history == result.selection.history
+    assert repr(again.selection.history) == repr(result.selection.history)  # nan-safe
     assert again.ratios == result.ratios
     assert [(t.ratios, t.score, t.dev_curve) for t in again.trials] == [
         (t.ratios, t.score, t.dev_curve) for t in result.trials
@@ -247,7 +263,7 @@ def model_folder(tmp_path_factory: pytest.TempPathFactory, user_tasks: dict[str,
     folder = tmp_path_factory.mktemp("my-model")
     texts = [ex.text for task in user_tasks.values() for ex in task.train]
     encoder, tokenizer = build_encoder(ModelSpec(max_length=32), texts=texts, seed=0)
-    encoder.save_pretrained(folder)
+    encoder.save_pretrained(folder)  # type: ignore[operator]  # a transformers PreTrainedModel
     tokenizer.save_pretrained(folder)
     return folder
 

@@ -1,0 +1,612 @@
+"""Checkpoint and resume of an :func:`autoaux.run`, and a Ctrl-C that stops cleanly.
+
+The state of a run lives in ``<output_dir>/checkpoint/``::
+
+    state.json            config, stage, MLflow run ids, bandit and optimiser states, the
+                          stage-1 loop (pull, rewards, history), the stage-2 trials, the
+                          finished stages' results, the finished baselines
+    stage1-<pull>.pt      the stage-1 trainer: model, AdamW, schedule, generators, batch
+                          positions, gate (Trainer.state_dict)
+    best-trial-<n>.pt     the best stage-2 trial's weights so far
+
+Every write is atomic: the file is written under a temporary name, fsynced and renamed over
+the old one; a ``.pt`` file gets a new name each time and ``state.json`` (written last) names
+the one that belongs to it, so a kill at any moment leaves a consistent pair. What is saved
+and when:
+
+- stage 1, after every ``[checkpoint] every`` pulls (and the last): the loop state and the
+  trainer (the metrics logged so far are flushed first, so the store is never behind it);
+- stage 2, after every trial (every batch, with ``[stage2] parallel`` trials): the search's
+  ``state_dict`` (it replays its asks and tells), the trials, the best trial's test score and
+  weights;
+- after each baseline, and when a stage ends, its result.
+
+:func:`autoaux.resume` (``autoaux run --resume DIR``) rebuilds the tasks, tokenizer and initial
+weights from the saved configuration (all seeded), loads this state and goes on: a kill loses
+at most the pull or trial in flight, which is redone from the same state, so on the CPU the
+final result equals that of an uninterrupted run. In MLflow the parent run and the open stage
+run are continued (status RUNNING again); a trial or baseline run left RUNNING by the kill is
+closed KILLED (tag ``autoaux.failure``) and the redone trial gets a new run, so every trial
+number appears once among the runs that are not KILLED. A pull in flight whose metrics had
+already been sent is logged again at the same step (with the same values on the CPU).
+
+Ctrl-C (SIGINT) during stage 1 lets the current pull finish and writes the checkpoint; during
+stage 2 or the baselines it stops the trial in flight at once (the checkpoint of the previous
+trial stands). Either way the open MLflow runs are closed KILLED and
+:class:`RunInterrupted` (a ``KeyboardInterrupt``) says how to resume. A second Ctrl-C stops at
+once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import AutoauxError
+from .result import BaselineScore, MixResult, PullRecord, SelectionResult, TrialRecord
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CheckpointError",
+    "RunCheckpoint",
+    "RunInterrupted",
+    "Stage1Progress",
+    "Stage2Progress",
+]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.json"
+VERSION = 1
+_STALE_REASON = "interrupted; redone after resume"
+
+
+class CheckpointError(AutoauxError):
+    """A run cannot be resumed from the given folder (the message says why)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; its checkpoint is written. ``str()`` gives the resume command."""
+
+    def __init__(self, output_dir: str | Path) -> None:
+        self.output_dir = str(output_dir)
+        self.command = f"autoaux run --resume {self.output_dir}"
+        super().__init__(f"interrupted; the checkpoint is saved: resume with {self.command}")
+
+
+@dataclass
+class Stage1Progress:
+    """The stage-1 loop after ``len(history)`` pulls."""
+
+    previous: float
+    initial: float
+    rewards: dict[str, list[float]]
+    cosines: dict[str, list[float]]
+    history: list[PullRecord]
+    elapsed: float = 0.0
+
+
+@dataclass
+class Stage2Progress:
+    """The stage-2 loop after ``len(trials)`` trials."""
+
+    trials: list[TrialRecord]
+    best: TrialRecord | None
+    best_state: dict[str, Any] | None
+    test_score: float | None
+    elapsed: float = 0.0
+
+
+@dataclass
+class RunCheckpoint:
+    """The resumable state of one run (see the module docstring).
+
+    Build it with :meth:`create` (a new run) or :meth:`load` (``resume``); ``enabled=False``
+    gives a checkpoint that saves nothing (``[checkpoint] enabled = false``), whose restore
+    methods return ``None``.
+    """
+
+    folder: Path
+    state: dict[str, Any]
+    every: int = 1
+    enabled: bool = True
+    resuming: bool = False
+    _interrupt_requested: bool = field(default=False, repr=False)
+    _graceful: bool = field(default=False, repr=False)
+    _stage1_start: float = field(default=0.0, repr=False)
+    _stage2_start: float = field(default=0.0, repr=False)
+
+    # ----- building -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, config: Any) -> RunCheckpoint:
+        """A fresh checkpoint for ``config`` (a :class:`RunConfig`) in its output folder."""
+        folder = Path(config.output_dir).expanduser().resolve() / CHECKPOINT_DIR
+        settings = config.checkpoint
+        state: dict[str, Any] = {
+            "version": VERSION,
+            "status": "running",
+            "config": config.to_dict(),
+            "params": config.to_params(),
+            "source": config.source,
+            "user_tasks": list(config.user_tasks),
+            "cwd": os.getcwd(),
+            "mlflow": {},
+            "stage1": None,
+            "stage1_result": None,
+            "stage2": None,
+            "stage2_result": None,
+            "baselines": {},
+        }
+        checkpoint = cls(folder, state, every=settings.every, enabled=settings.enabled)
+        if checkpoint.enabled:
+            old = folder / STATE_FILE
+            if old.is_file():
+                with contextlib.suppress(Exception):
+                    if json.loads(old.read_text())["status"] != "finished":
+                        log.warning(
+                            "replacing the checkpoint of an unfinished run in %s "
+                            "(autoaux run --resume %s would have continued it)",
+                            folder.parent,
+                            folder.parent,
+                        )
+            for stale in folder.glob("*.pt"):
+                stale.unlink(missing_ok=True)
+            checkpoint._write_state()
+        return checkpoint
+
+    @classmethod
+    def load(cls, output_dir: str | Path) -> RunCheckpoint:
+        """The checkpoint in ``output_dir`` (the run's output folder).
+
+        Raises:
+            CheckpointError: no readable checkpoint there, or its run has finished.
+        """
+        root = Path(output_dir).expanduser().resolve()
+        path = root / CHECKPOINT_DIR / STATE_FILE
+        if not path.is_file():
+            raise CheckpointError(
+                f"{root}: no checkpoint to resume (expected {path}, written by `autoaux run` "
+                "with [checkpoint] enabled)"
+            )
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+            version = state["version"]
+            config = state["config"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
+        if version != VERSION:
+            raise CheckpointError(f"{path}: checkpoint version {version}, expected {VERSION}")
+        if state.get("status") == "finished":
+            raise CheckpointError(
+                f"{root}: the run has finished; nothing to resume (result: {root / 'result.json'})"
+            )
+        every = int(config.get("checkpoint", {}).get("every", 1))
+        return cls(root / CHECKPOINT_DIR, state, every=every, resuming=True)
+
+    def config(self, *, user_tasks: Sequence[str] = ()) -> Any:
+        """The saved :class:`RunConfig`, with ``output_dir`` this checkpoint's folder."""
+        from .config import config_from_dict
+
+        data = dict(self.state["config"])
+        data["output_dir"] = str(self.folder.parent)
+        tracking = dict(data.get("tracking", {}))
+        uri = self.state["mlflow"].get("tracking_uri")
+        if uri:  # the store actually used (a fallback store included)
+            tracking["uri"] = uri
+        data["tracking"] = tracking
+        names = tuple(dict.fromkeys((*self.state.get("user_tasks", ()), *user_tasks)))
+        return config_from_dict(data, source=str(self.state.get("source")), user_tasks=names)
+
+    def params(self, config: Any) -> dict[str, str]:
+        """The parent run's params: those of the first process (MLflow refuses a param whose
+        value changes, and a resumed config differs in resolved paths)."""
+        saved = self.state.get("params")
+        return dict(saved) if self.resuming and saved else config.to_params()
+
+    # ----- MLflow -------------------------------------------------------------------------
+    def run_id(self, key: str) -> str | None:
+        """The saved MLflow run id of ``"parent"``, ``"stage1"`` or ``"stage2"``."""
+        if not self.resuming:
+            return None
+        value = self.state["mlflow"].get(key)
+        return str(value) if value else None
+
+    def attach(self, tracker: Any, parent: str) -> None:
+        """Record the tracker's store and the parent run; when resuming, close the runs that
+        the interrupted process left RUNNING (see the module docstring)."""
+        uri = tracker.tracking_uri
+        if uri is not None and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            path = uri.removeprefix("sqlite:///")
+            uri = "sqlite:///" + str(Path(self.state.get("cwd", ".")) / path)
+        self.state["mlflow"].update(
+            tracking_uri=uri, experiment_id=tracker.experiment_id, parent=parent
+        )
+        if self.resuming:
+            self._close_stale_runs(tracker, parent)
+        self._write_state()
+
+    def set_run_id(self, key: str, run_id: str) -> None:
+        self.state["mlflow"][key] = run_id
+        self._write_state()
+
+    def _close_stale_runs(self, tracker: Any, parent: str) -> None:
+        client = getattr(tracker, "client", None)
+        experiment = tracker.experiment_id
+        if client is None or experiment is None:
+            return
+        keep = {
+            self.state["mlflow"].get(stage)
+            for stage in ("stage1", "stage2")
+            if self.state.get(f"{stage}_result") is None
+        }
+        done = {
+            self.state["mlflow"].get(stage): stage
+            for stage in ("stage1", "stage2")
+            if self.state.get(f"{stage}_result") is not None
+        }
+        from .tracking import FAILURE_TAG
+
+        try:
+            queue, closed = [parent], 0
+            while queue:
+                current = queue.pop()
+                children = client.search_runs(
+                    [experiment], filter_string=f"tags.mlflow.parentRunId = '{current}'"
+                )
+                for child in children:
+                    queue.append(child.info.run_id)
+                    if child.info.status != "RUNNING" or child.info.run_id in keep:
+                        continue
+                    if child.info.run_id in done:  # the stage ended; only its closing was lost
+                        client.set_terminated(child.info.run_id, status="FINISHED")
+                        continue
+                    client.set_tag(child.info.run_id, FAILURE_TAG, _STALE_REASON)
+                    client.set_terminated(child.info.run_id, status="KILLED")
+                    closed += 1
+            if closed:
+                log.info("resume: closed %d run(s) left RUNNING as KILLED", closed)
+        except Exception as error:  # the store's bookkeeping must not stop the resume
+            log.warning("resume: could not close the interrupted runs (%s)", error)
+
+    # ----- stage 1 ------------------------------------------------------------------------
+    def restore_stage1(self, trainer: Any, bandit: Any) -> Stage1Progress | None:
+        """Load the saved stage-1 trainer and bandit state in place and return the loop state,
+        or ``None`` when stage 1 starts afresh. Ctrl-C now waits for the end of a pull."""
+        self._graceful = True
+        self._stage1_start = time.perf_counter()
+        saved = self.state.get("stage1") if self.resuming else None
+        if not saved:
+            return None
+        import torch
+
+        trainer.load_state_dict(
+            torch.load(self.folder / saved["trainer_file"], map_location="cpu", weights_only=False)
+        )
+        bandit.load_state_dict(saved["bandit"])
+        history = [_pull_from(d) for d in saved["history"]]
+        log.info("resume: stage 1 continues after pull %d", len(history))
+        return Stage1Progress(
+            previous=float(saved["previous"]),
+            initial=float(saved["initial"]),
+            rewards={k: list(v) for k, v in saved["rewards"].items()},
+            cosines={k: list(v) for k, v in saved["cosines"].items()},
+            history=history,
+            elapsed=float(saved.get("elapsed", 0.0)),
+        )
+
+    def save_stage1(
+        self,
+        progress: Stage1Progress,
+        *,
+        trainer: Any,
+        bandit: Any,
+        tracker: Any = None,
+        last: bool = False,
+    ) -> None:
+        """Save after a pull: every ``every`` pulls, after the last, and on Ctrl-C (which
+        then stops the run)."""
+        pull = len(progress.history)
+        stop = self._interrupt_requested
+        if self.enabled and (pull % self.every == 0 or last or stop):
+            _flush(tracker)
+            name = f"stage1-{pull:06d}.pt"
+            _atomic_torch_save(trainer.state_dict(), self.folder / name)
+            self.state["stage"] = "stage1"
+            self.state["stage1"] = {
+                "trainer_file": name,
+                "bandit": bandit.state_dict(),
+                "previous": progress.previous,
+                "initial": progress.initial,
+                "rewards": progress.rewards,
+                "cosines": progress.cosines,
+                "history": [dataclasses.asdict(r) for r in progress.history],
+                "elapsed": progress.elapsed + time.perf_counter() - self._stage1_start,
+            }
+            self._write_state()
+            _remove_others(self.folder, "stage1-*.pt", keep=name)
+        if stop:
+            raise KeyboardInterrupt
+
+    def stage1_result(self) -> SelectionResult | None:
+        """The finished stage 1 of the interrupted run, if it finished."""
+        saved = self.state.get("stage1_result") if self.resuming else None
+        return _selection_from(saved) if saved else None
+
+    def finish_stage1(self, result: SelectionResult) -> None:
+        """Stage 1 is over: keep its result, drop the trainer checkpoint."""
+        self._graceful = False
+        if self.enabled:
+            self.state["stage1_result"] = dataclasses.asdict(result)
+            self.state["stage1"] = None
+            self.state["stage"] = "stage2"
+            self._write_state()
+            _remove_others(self.folder, "stage1-*.pt", keep=None)
+        if self._interrupt_requested:
+            raise KeyboardInterrupt
+
+    # ----- stage 2 ------------------------------------------------------------------------
+    def restore_stage2(self, search: Any) -> Stage2Progress | None:
+        """Load the saved search state into ``search`` and return the trials so far, or
+        ``None`` when stage 2 starts afresh."""
+        self._stage2_start = time.perf_counter()
+        saved = self.state.get("stage2") if self.resuming else None
+        if not saved:
+            return None
+        if search is not None and saved.get("search") is not None:
+            search.load_state_dict(saved["search"])
+        trials = [_trial_from(d) for d in saved["trials"]]
+        best = next((t for t in trials if t.number == saved.get("best")), None)
+        best_state = None
+        if saved.get("best_file"):
+            import torch
+
+            best_state = torch.load(
+                self.folder / saved["best_file"], map_location="cpu", weights_only=False
+            )
+        log.info("resume: stage 2 continues after trial %d", len(trials) - 1)
+        return Stage2Progress(
+            trials=trials,
+            best=best,
+            best_state=best_state,
+            test_score=saved.get("test_score"),
+            elapsed=float(saved.get("elapsed", 0.0)),
+        )
+
+    def save_stage2(self, progress: Stage2Progress, *, search: Any, tracker: Any = None) -> None:
+        """Save after a trial."""
+        if not self.enabled:
+            return
+        _flush(tracker)
+        previous = self.state.get("stage2") or {}
+        best = progress.best
+        best_file = previous.get("best_file")
+        if best is not None and previous.get("best") != best.number:
+            best_file = f"best-trial-{best.number:04d}.pt"
+            _atomic_torch_save(progress.best_state, self.folder / best_file)
+        self.state["stage"] = "stage2"
+        self.state["stage2"] = {
+            "search": search.state_dict() if search is not None else None,
+            "trials": [dataclasses.asdict(t) for t in progress.trials],
+            "best": best.number if best is not None else None,
+            "best_file": best_file,
+            "test_score": progress.test_score,
+            "elapsed": progress.elapsed + time.perf_counter() - self._stage2_start,
+        }
+        self._write_state()
+        _remove_others(self.folder, "best-trial-*.pt", keep=best_file)
+
+    def stage2_result(self) -> MixResult | None:
+        """The finished stage 2 of the interrupted run, if it finished."""
+        saved = self.state.get("stage2_result") if self.resuming else None
+        if not saved:
+            return None
+        best_state = None
+        best_file = (self.state.get("stage2") or {}).get("best_file")
+        if best_file:
+            import torch
+
+            best_state = torch.load(self.folder / best_file, map_location="cpu", weights_only=False)
+        return _mix_from(saved, best_state)
+
+    def finish_stage2(self, result: MixResult) -> None:
+        if not self.enabled:
+            return
+        data = dataclasses.asdict(dataclasses.replace(result, best_state=None))
+        data.pop("best_state", None)
+        self.state["stage2_result"] = data
+        if self.state.get("stage2"):
+            self.state["stage2"] = {
+                "best_file": self.state["stage2"].get("best_file"),
+                "trials": [],
+            }
+        self.state["stage"] = "baselines"
+        self._write_state()
+
+    # ----- baselines and the end -----------------------------------------------------------
+    def baselines(self) -> dict[str, BaselineScore]:
+        """The baselines the interrupted run finished."""
+        if not self.resuming:
+            return {}
+        return {name: _baseline_from(d) for name, d in self.state.get("baselines", {}).items()}
+
+    def save_baseline(self, name: str, score: BaselineScore, *, tracker: Any = None) -> None:
+        if not self.enabled:
+            return
+        _flush(tracker)
+        self.state.setdefault("baselines", {})[name] = dataclasses.asdict(score)
+        self._write_state()
+
+    def finish(self) -> None:
+        """The run is over (result written): the checkpoint keeps only its summary."""
+        if not self.enabled:
+            return
+        self.state["status"] = "finished"
+        self.state["stage"] = "done"
+        self._write_state()
+        for pattern in ("stage1-*.pt", "best-trial-*.pt"):
+            _remove_others(self.folder, pattern, keep=None)
+
+    def mark_interrupted(self) -> None:
+        if self.enabled and self.state.get("status") == "running":
+            self.state["status"] = "interrupted"
+            with contextlib.suppress(OSError):
+                self._write_state()
+
+    # ----- Ctrl-C -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def interrupts(self) -> Iterator[None]:
+        """While the run is inside: a first Ctrl-C during stage 1 lets the pull finish and be
+        saved (then stops); elsewhere, or a second Ctrl-C, stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._graceful and not self._interrupt_requested:
+                self._interrupt_requested = True
+                log.warning("Ctrl-C: finishing the current pull and saving the checkpoint")
+                return
+            raise KeyboardInterrupt
+
+        try:
+            previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # pragma: no cover - not the main thread of the interpreter
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # ----- files --------------------------------------------------------------------------
+    def _write_state(self) -> None:
+        if not self.enabled:
+            return
+        _atomic_write_text(
+            self.folder / STATE_FILE, json.dumps(self.state, allow_nan=True, default=_jsonable)
+        )
+
+
+# -------------------------------------------------------------------------------- helpers
+def _flush(tracker: Any) -> None:
+    flush = getattr(tracker, "flush", None)
+    if callable(flush):
+        flush()
+
+
+def _jsonable(value: Any) -> Any:
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _remove_others(folder: Path, pattern: str, *, keep: str | None) -> None:
+    for path in folder.glob(pattern):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
+    for tmp in folder.glob(".*.tmp"):  # left by a kill during a write
+        tmp.unlink(missing_ok=True)
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _pull_from(data: Mapping[str, Any]) -> PullRecord:
+    d = _fields(PullRecord, data)
+    d["utilities"] = tuple(float(u) for u in d["utilities"])
+    return PullRecord(**d)
+
+
+def _selection_from(data: Mapping[str, Any]) -> SelectionResult:
+    d = _fields(SelectionResult, data)
+    for key in ("arms", "controls", "selected"):
+        d[key] = tuple(d[key])
+    d["rewards"] = {k: tuple(v) for k, v in d["rewards"].items()}
+    d["history"] = tuple(_pull_from(r) for r in d.get("history", ()))
+    return SelectionResult(**d)
+
+
+def _trial_from(data: Mapping[str, Any]) -> TrialRecord:
+    d = _fields(TrialRecord, data)
+    d["dev_curve"] = tuple((int(s), float(v)) for s, v in d.get("dev_curve", ()))
+    return TrialRecord(**d)
+
+
+def _mix_from(data: Mapping[str, Any], best_state: dict[str, Any] | None) -> MixResult:
+    d = _fields(MixResult, data)
+    d["tasks"] = tuple(d["tasks"])
+    d["trials"] = tuple(_trial_from(t) for t in d["trials"])
+    d["initial_ratios"] = tuple(dict(r) for r in d.get("initial_ratios", ()))
+    d["best_dev_score"] = _float(d["best_dev_score"])
+    d["best_state"] = best_state
+    return MixResult(**d)
+
+
+def _baseline_from(data: Mapping[str, Any]) -> BaselineScore:
+    d = _fields(BaselineScore, data)
+    d["dev"] = _float(d["dev"])
+    return BaselineScore(**d)

@@ -1,0 +1,222 @@
+"""Shared helpers of the autoaux benchmark scripts (planted.py, real.py, overheads.py, run_all.py).
+
+- :func:`setup` fixes the process for benchmarking: ``torch.set_num_threads(threads)`` (1 by
+  default: the machines are shared, and one thread per process makes timings comparable),
+  MLflow telemetry off, tokenizers' own threads off. Every figure these scripts write names the
+  thread count it ran with.
+- :func:`machine` describes where the figures come from (``nproc``, the CPU model from
+  ``/proc/cpuinfo``, torch threads, the load average at the start).
+- :func:`summary` gives the mean, the sample standard deviation and a 95% confidence interval
+  (Student t) of per-seed values; ``nan`` values are left out and counted.
+- :func:`write_json` writes JSON with ``nan``/``inf`` as ``null`` (strict JSON).
+- :func:`md_table` renders a markdown table.
+
+benchmarks/ holds scripts named like the packages (tasks.py, bandits.py): importing this module
+first removes this folder from ``sys.path`` so that ``import tasks`` finds the package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Budgets named on every script's command line.
+BUDGETS = ("smoke", "quick", "full")
+
+# t quantiles (two-sided 95%) for small samples; normal beyond.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}  # fmt: skip
+
+
+def setup(threads: int = 1) -> dict[str, Any]:
+    """Set torch's intra-op threads (and quiet the libraries); return :func:`machine`."""
+    import logging
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(threads)
+    logging.getLogger("autoaux").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    return machine()
+
+
+def machine() -> dict[str, Any]:
+    """``nproc``, CPU model, torch threads and versions, load average, date."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    try:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        info["load_average"] = None
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.is_available()
+    except ImportError:  # overheads gathers figures from subprocesses only
+        pass
+    return info
+
+
+def t95(n: int) -> float:
+    """Two-sided 95% Student-t quantile with ``n`` degrees of freedom."""
+    if n <= 0:
+        return math.nan
+    keys = sorted(_T95)
+    for k in keys:
+        if n <= k:
+            return _T95[k]
+    return 1.96
+
+
+def summary(values: Iterable[float | None]) -> dict[str, Any]:
+    """Mean, sample sd, 95% CI half-width, min, max, n (finite values) and n_missing."""
+    raw = list(values)
+    finite = [float(v) for v in raw if v is not None and math.isfinite(float(v))]
+    missing = len(raw) - len(finite)
+    n = len(finite)
+    out: dict[str, Any] = {"n": n, "n_missing": missing}
+    if n == 0:
+        out.update(mean=math.nan, sd=math.nan, ci95=math.nan, min=math.nan, max=math.nan)
+        return out
+    mean = statistics.fmean(finite)
+    sd = statistics.stdev(finite) if n > 1 else math.nan
+    out.update(
+        mean=mean,
+        sd=sd,
+        ci95=t95(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan,
+        min=min(finite),
+        max=max(finite),
+    )
+    return out
+
+
+def paired(a: Sequence[float | None], b: Sequence[float | None]) -> dict[str, Any]:
+    """Summary of the per-seed differences ``a - b`` (seeds where both are finite), with the
+    number of seeds where ``a`` wins, ties and loses."""
+    diffs = [
+        float(x) - float(y)
+        for x, y in zip(a, b, strict=True)
+        if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
+    ]
+    out = summary(diffs)
+    out["wins"] = sum(d > 1e-12 for d in diffs)
+    out["ties"] = sum(abs(d) <= 1e-12 for d in diffs)
+    out["losses"] = sum(d < -1e-12 for d in diffs)
+    return out
+
+
+def fmt(stats: Mapping[str, Any], digits: int = 3, *, ci: bool = False) -> str:
+    """``mean ± sd`` (or ``± ci95``) of a :func:`summary`, ``n/a`` when empty."""
+    mean = stats.get("mean", math.nan)
+    if mean is None or not math.isfinite(mean):
+        return "n/a"
+    spread = stats.get("ci95" if ci else "sd")
+    if spread is None or not math.isfinite(spread):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {spread:.{digits}f}"
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats become ``None``, tuples/sets lists, keys strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return [clean(v) for v in items]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return clean(value.item())
+    return value
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean(data), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(map(str, header)) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
+    return "\n".join(lines)
+
+
+def log(message: str) -> None:
+    """Progress line on stderr (timestamped)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def precision_recall(selected: Iterable[str], relevant: Iterable[str]) -> tuple[float, float]:
+    """Precision and recall of ``selected`` against ``relevant``; precision is ``nan`` for an
+    empty selection (no claim made), recall ``nan`` for an empty relevant set."""
+    sel, rel = set(selected), set(relevant)
+    hit = len(sel & rel)
+    precision = hit / len(sel) if sel else math.nan
+    recall = hit / len(rel) if rel else math.nan
+    return precision, recall
+
+
+def f1(precision: float, recall: float) -> float:
+    """F1; an empty selection (``precision`` nan) scores 0."""
+    if math.isnan(recall):
+        return math.nan
+    if math.isnan(precision) or precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def load_script(name: str) -> Any:
+    """Import ``benchmarks/<name>.py`` as a module (the scripts are named like packages, so
+    they are loaded by path under the name ``_bench_<name>``)."""
+    import importlib.util
+
+    key = f"_bench_{name}"
+    if key in sys.modules:
+        return sys.modules[key]
+    spec = importlib.util.spec_from_file_location(key, HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
