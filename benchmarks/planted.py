@@ -804,10 +804,12 @@ def section_facts(b: Budget, ws: Workspace) -> dict[str, Any]:
     }
 
 
-def section_rules(b: Budget, ws: Workspace) -> dict[str, Any]:
-    """Selection rules applied to the same stage-1 runs (the default preset, ``b.seeds``): the
-    reward histories are kept and each rule is re-applied offline, so rules differ only by the
-    rule. Each selection is scored like stage 1 only (ratio 1)."""
+def section_rules(
+    b: Budget, ws: Workspace, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Selection rules applied to the same stage-1 runs (the default preset with ``overrides``,
+    ``b.seeds``): the reward histories are kept and each rule is re-applied offline, so rules
+    differ only by the rule. Each selection is scored like stage 1 only (ratio 1)."""
     import numpy as np
 
     import autoaux
@@ -851,6 +853,7 @@ def section_rules(b: Budget, ws: Workspace) -> dict[str, Any]:
             user_tasks=suite.tasks,
             tracker=autoaux.NullTracker(),
             progress=False,
+            **dict(overrides or {}),
         )
         arms = list(sel.arms)
         histories = [list(sel.rewards[a]) for a in arms]
@@ -876,6 +879,8 @@ def section_rules(b: Budget, ws: Workspace) -> dict[str, Any]:
             log(f"  {name}: {chosen} test={cache[key]['test']:.3f}")
     return {
         "seeds": list(b.seeds),
+        "stage1_overrides": dict(overrides or {}),
+        "settings": resolved(dict(overrides or {})),
         "rules": {
             name: {
                 "precision": summary([r["precision"] for r in v]),
@@ -1049,16 +1054,20 @@ def markdown(data: Mapping[str, Any]) -> str:
                 rows,
             )
         )  # fmt: skip
-    rules = data.get("rules")
-    if rules:
+    rules_list = data.get("rules")
+    if isinstance(rules_list, dict):
+        rules_list = [rules_list]
+    for rules in rules_list or []:
         rows = [
             [name, fmt(v["precision"], 2), fmt(v["recall"], 2), fmt(v["f1"], 2),
              fmt(v["stage1_only_test"])]
             for name, v in rules["rules"].items()
         ]  # fmt: skip
+        changed = ", ".join(f"{k} = {v}" for k, v in rules.get("stage1_overrides", {}).items())
         parts.append(
-            f"**Selection rules** on the same stage-1 runs (default preset, "
-            f"{len(rules['seeds'])} seeds; the rule re-applied to the stored rewards):"
+            f"**Selection rules** on the same stage-1 runs (default preset"
+            f"{', ' + changed if changed else ''}; {len(rules['seeds'])} seeds; each rule "
+            "re-applied to the stored rewards):"
         )
         parts.append(md_table(["rule", "precision", "recall", "F1", "stage-1-only test"], rows))
     facts = data.get("facts")
@@ -1103,8 +1112,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--markdown", type=Path, default=None, help="write the tables here")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--rules-stage1",
+        default="",
+        help='stage-1 overrides for the rules section, e.g. "gating=smoothed,reward=scaled"',
+    )
     args = parser.parse_args(argv)
     b = BUDGETS[args.budget]
+    rules_overrides = dict(
+        item.split("=", 1) for item in args.rules_stage1.split(",") if item.strip()
+    )
     if args.seeds is not None:
         b = dataclasses.replace(
             b, seeds=tuple(range(args.seeds)), sweep_seeds=tuple(range(args.seeds))
@@ -1141,7 +1158,7 @@ def main(argv: list[str] | None = None) -> int:
             elif section == "facts":
                 data["facts"] = section_facts(b, ws)
             else:
-                data["rules"] = section_rules(b, ws)
+                data["rules"] = section_rules(b, ws, rules_overrides)
             data["seconds"][section] = time.perf_counter() - t0
             if args.json:  # keep what is done so far if a later section breaks
                 write_json(args.json, data)

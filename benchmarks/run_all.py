@@ -175,11 +175,17 @@ def sweep_statement(planted: Mapping[str, Any] | None) -> str:
 
 def render(out: Path, *, command: str, runs: Mapping[str, Any] | None = None) -> str:
     planted = _load(out, "planted")
-    extra = _load(out, "planted_facts")  # a separate `planted.py --sections facts` run
-    if planted is not None and extra is not None:
-        for key in ("facts", "gating", "rules"):
+    # separate `planted.py --sections ... --json results/planted_extra*.json` runs
+    for path in sorted(out.glob("planted_extra*.json")):
+        extra = json.loads(path.read_text())
+        if planted is None:
+            break
+        for key in ("facts", "gating"):
             if key in extra and key not in planted:
                 planted[key] = extra[key]
+        if "rules" in extra:
+            rules = planted.get("rules") or []
+            planted["rules"] = [*(rules if isinstance(rules, list) else [rules]), extra["rules"]]
     real = _load(out, "real")
     overheads = _load(out, "overheads")
     meta = _load(out, "run_all") or {}

@@ -442,7 +442,6 @@ def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls:
     the chosen mixture (``"cached:<folder>"`` -> that folder, unfrozen)."""
     import autoaux
     from autoaux.config import config_from_dict
-    from autoaux.finetune import finetune
 
     main, helpful, neutral = _small_suite()
     data: dict[str, Any] = {
@@ -474,7 +473,7 @@ def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls:
     assert len(forward_calls) == encoded  # second run: every vector came from the cache
     assert again.utilities == result.utilities and again.test_score == result.test_score
 
-    tuned = finetune(
+    tuned = autoaux.finetune(
         tmp_path / "out" / "result.json",
         user_tasks=[main, helpful, neutral],
         steps=4,

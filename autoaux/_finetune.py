@@ -1,0 +1,560 @@
+"""Fine-tune the whole encoder on the mixture a selection run chose (``autoaux.finetune``).
+
+Selection is cheap because it trains a small network on frozen, cached features
+(:mod:`autoaux.cached`); the model worth keeping is the full pretrained encoder, unfrozen and
+trained on the chosen mixture::
+
+    w_main = 1, w_t = ratio_t (stage 2; 1 for every selected task after stage 1 only)
+    each step: task t drawn with p_t = w_t / sum_s w_s (seeded)
+               AdamW step on the whole encoder and head_t (no gating: the mixture is chosen)
+    every eval_every steps: main dev score; the best checkpoint is kept and restored
+    finally: main test score of that checkpoint
+
+The learning rate warms up linearly over ``warmup`` (a fraction of ``steps``) and decays
+linearly to 0. It runs on CUDA (bf16 autocast) when a GPU is present, else on the CPU.
+
+Tracking: one MLflow run ``autoaux-finetune-<main>-<time>`` (tag ``autoaux.command =
+finetune``, and ``autoaux.selection_run_id`` linking the selection run when known) with the
+settings as params, the main dev curve (step-wise ``dev_score``), ``best_dev_score``,
+``test_score`` and ``seconds``, and the final model as artifacts under ``model/``: the encoder
+and its tokenizer saved with ``save_pretrained`` (``model/encoder/``, loadable with
+``AutoModel.from_pretrained``), the task heads (``model/heads.pt``, a state dict) and
+``model/finetune.json`` (the heads' tasks, kinds and labels, the mixture and the scores).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks import Task
+
+from ._seeding import derive_seed
+from .cached import finetune_encoder_name
+from .config import RunConfig, config_from_dict, load_config
+from .errors import ConfigError
+from .result import write_json
+from .tracking import NullTracker, Tracker, make_tracker, tracked_run
+
+__all__ = ["DEFAULT_PRETRAINED_LR", "FinetuneResult", "finetune", "read_mixture"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRETRAINED_LR = 5e-5
+"""Peak learning rate for fine-tuning a pretrained encoder (the usual BERT range, 2e-5 to
+1e-4); a randomly initialised ``"tiny"`` encoder uses ``[trainer] lr`` instead."""
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    """What :func:`finetune` did.
+
+    Attributes:
+        main_task: the main task.
+        ratios: auxiliary task -> mixing ratio used (main task at 1 implied).
+        encoder: the encoder that was fine-tuned (``"minilm"``, a folder, or ``"tiny"``).
+        steps: training steps taken.
+        best_dev_score: best main dev score (the checkpoint kept).
+        best_step: step of that checkpoint.
+        test_score: main test score of that checkpoint.
+        dev_curve: ``(step, main dev score)`` at each evaluation.
+        steps_per_task: how many steps each task got.
+        seconds: wall-clock time of the whole call (loading and saving included).
+        train_seconds: time of the training loop alone (evaluations included).
+        device: the device it ran on.
+        model_dir: the saved model folder (``None`` with ``save=False``).
+        mlflow: ``tracking_uri``, ``experiment_id``, ``run_id`` (``None`` values without
+            tracking).
+    """
+
+    main_task: str
+    ratios: dict[str, float]
+    encoder: str
+    steps: int
+    best_dev_score: float
+    best_step: int
+    test_score: float
+    dev_curve: tuple[tuple[int, float], ...]
+    steps_per_task: dict[str, int]
+    seconds: float
+    train_seconds: float
+    device: str
+    model_dir: str | None = None
+    mlflow: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run of the fine-tuning."""
+        return self.mlflow.get("run_id")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able summary."""
+        return {
+            "main_task": self.main_task,
+            "ratios": dict(self.ratios),
+            "encoder": self.encoder,
+            "steps": self.steps,
+            "best_dev_score": self.best_dev_score,
+            "best_step": self.best_step,
+            "test_score": self.test_score,
+            "dev_curve": [list(point) for point in self.dev_curve],
+            "steps_per_task": dict(self.steps_per_task),
+            "seconds": self.seconds,
+            "train_seconds": self.train_seconds,
+            "device": self.device,
+            "model_dir": self.model_dir,
+            "mlflow": dict(self.mlflow),
+        }
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``path`` (atomically); return the path."""
+        return write_json(path, self.to_dict())
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a selection result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Selection:
+    main_task: str
+    ratios: dict[str, float]
+    config: dict[str, Any] | None
+    run_id: str | None
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no result file at {path}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with 'main_task' and 'ratios'")
+    return data
+
+
+def read_mixture(result: Any) -> tuple[str, dict[str, float]]:
+    """``(main task, auxiliary ratios)`` chosen by a selection run.
+
+    ``result`` is a ``RunResult`` or ``MixResult`` (their ratios), a ``SelectionResult``
+    (every selected task at ratio 1), a mapping shaped like ``result.json`` / ``mix.json`` /
+    ``selection.json``, or the path of such a file. Tasks with ratio 0 are dropped.
+    """
+    selection = _read_selection(result)
+    return selection.main_task, selection.ratios
+
+
+def _read_selection(result: Any) -> _Selection:
+    origin = type(result).__name__
+    config: dict[str, Any] | None = None
+    if isinstance(result, str | Path):
+        path = Path(result)
+        origin = str(path)
+        data = _load_json(path)
+        sibling = path.with_name("config.json")
+        if not isinstance(data.get("config"), dict) and sibling.is_file():
+            config = _load_json(sibling)  # mix.json / selection.json sit beside config.json
+    elif isinstance(result, Mapping):
+        data = dict(result)
+    elif hasattr(result, "to_dict") and hasattr(result, "main_task"):
+        data = result.to_dict()
+        if isinstance(getattr(result, "config", None), dict) and result.config:
+            data["config"] = result.config
+    else:
+        raise TypeError(
+            "expected a RunResult, MixResult, SelectionResult, a mapping or the path of "
+            f"result.json, got {type(result).__name__}"
+        )
+    main = data.get("main_task")
+    if not isinstance(main, str) or not main:
+        raise ValueError(f"{origin}: no 'main_task' in the result")
+    ratios_in = data.get("ratios")
+    if ratios_in:
+        if not isinstance(ratios_in, Mapping):
+            raise ValueError(f"{origin}: 'ratios' must map task names to numbers")
+        ratios: dict[str, float] = {}
+        for name, value in ratios_in.items():
+            if value is None or not math.isfinite(float(value)) or float(value) < 0:
+                raise ValueError(f"{origin}: task {name!r} has no usable ratio ({value!r})")
+            if name != main and float(value) > 0:
+                ratios[str(name)] = float(value)
+    elif "selected" in data or "ratios" in data:
+        ratios = dict.fromkeys((str(s) for s in data.get("selected") or ()), 1.0)
+    else:
+        raise ValueError(f"{origin}: the result has neither 'ratios' nor 'selected'")
+    if isinstance(data.get("config"), dict):
+        config = data["config"]
+    run_id = None
+    mlflow = data.get("mlflow")
+    if isinstance(mlflow, Mapping):
+        run_id = mlflow.get("run_id")
+    elif isinstance(data.get("run_id"), str):
+        run_id = data["run_id"]
+    return _Selection(main, ratios, config, run_id)
+
+
+def _resolve_config(
+    config: RunConfig | str | Path | None, selection: _Selection, names: tuple[str, ...]
+) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, str | Path):
+        loaded = load_config(config)
+        if names:
+            return config_from_dict(loaded._source_dict(), source=loaded.source, user_tasks=names)
+        return loaded
+    if config is not None:
+        raise TypeError(f"config must be a RunConfig or a TOML path, got {type(config).__name__}")
+    if selection.config is None:
+        return config_from_dict(
+            {"main": {"task": selection.main_task}}, source="<finetune>", user_tasks=names
+        )
+    return config_from_dict(selection.config, source="<result config>", user_tasks=names)
+
+
+# --------------------------------------------------------------------------------------------
+# Fine-tuning
+# --------------------------------------------------------------------------------------------
+
+
+def finetune(
+    result: Any,
+    *,
+    config: RunConfig | str | Path | None = None,
+    encoder: str | None = None,
+    num_layers: int | None = None,
+    steps: int = 1000,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    warmup: float = 0.1,
+    eval_every: int | None = None,
+    eval_batches: int | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    tracking: Tracker | bool | None = None,
+    output_dir: str | Path | None = None,
+    save: bool = True,
+    user_tasks: Iterable[Task] = (),
+    progress: bool = True,
+) -> FinetuneResult:
+    """Train the full, unfrozen encoder on the mixture that ``result`` chose.
+
+    Args:
+        result: a ``RunResult``, ``MixResult`` or ``SelectionResult``, or ``result.json`` /
+            ``mix.json`` / ``selection.json`` (or such a mapping).
+        config: the run's configuration (tasks, data caps, seed, tracking); default: the one
+            stored in ``result`` (``result.json`` carries it; ``mix.json`` and
+            ``selection.json`` have ``config.json`` beside them).
+        encoder: what to fine-tune; default: the selection encoder. A cached name stands for
+            its full encoder (``"minilm-cached"`` -> ``"minilm"``, ``"cached:<folder>"`` -> the
+            folder), so the whole encoder is trained, never only a cached top.
+        num_layers: keep the first N layers (default: ``[model] num_layers``, usually all).
+        steps: training steps.
+        lr: peak learning rate (default :data:`DEFAULT_PRETRAINED_LR` for a pretrained
+            encoder, ``[trainer] lr`` for ``"tiny"``).
+        batch_size: default ``[trainer] batch_size``.
+        warmup: warm-up length as a fraction of ``steps``.
+        eval_every: steps between main dev evaluations (default ``steps // 10``, at least 1).
+        eval_batches: score the dev split on a fixed subsample of this many batches
+            (default: the whole dev split).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``; default: the config's.
+        seed: default: the config's seed.
+        tracking: a :class:`~autoaux.tracking.Tracker`; ``False`` for none; ``None`` or
+            ``True`` for the config's ``[tracking]`` section (``True`` enables it even if the
+            section disables it).
+        output_dir: where the model folder ``finetuned/`` goes (default: ``output_dir`` of
+            the config).
+        save: save the model (and log it to MLflow).
+        user_tasks: :class:`tasks.Task` objects the configuration names.
+        progress: show a progress bar over the training steps.
+    """
+    from .api import load_tasks
+
+    start = time.perf_counter()
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if not 0.0 <= warmup < 1.0:
+        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup}")
+    objects = list(user_tasks)
+    selection = _read_selection(result)
+    names = tuple(dict.fromkeys(t.name for t in objects))
+    cfg = _resolve_config(config, selection, names)
+    if cfg.main.task != selection.main_task:
+        cfg = cfg.with_overrides({"main.task": selection.main_task})
+    full = finetune_encoder_name(encoder if encoder is not None else cfg.model.encoder)
+    run_seed = cfg.seed if seed is None else int(seed)
+    tracker = _tracker(tracking, cfg)
+    run_name = f"autoaux-finetune-{selection.main_task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    tags = {
+        "autoaux.command": "finetune",
+        "autoaux.main_task": selection.main_task,
+        "autoaux.stage": "finetune",
+        "autoaux.seed": str(run_seed),
+    }
+    if selection.run_id:
+        tags["autoaux.selection_run_id"] = str(selection.run_id)
+    with tracked_run(tracker, run_name, tags=tags) as run_id:
+        loaded = load_tasks(cfg, [selection.main_task, *selection.ratios], objects)
+        model, tokenizer, data = _build(
+            cfg, loaded, full, num_layers=num_layers, batch_size=batch_size, seed=run_seed
+        )
+        if lr is None:
+            lr = cfg.trainer.lr if full == "tiny" else DEFAULT_PRETRAINED_LR
+        every = eval_every if eval_every is not None else max(1, steps // 10)
+        trainer = _trainer(
+            cfg,
+            model,
+            data,
+            main=selection.main_task,
+            steps=steps,
+            lr=lr,
+            batch_size=batch_size,
+            warmup=warmup,
+            device=device if device is not None else cfg.device,
+            seed=run_seed,
+        )
+        device_name = _device_name(trainer)
+        tracker.log_params(
+            {
+                "encoder": full,
+                "num_layers": num_layers if num_layers is not None else cfg.model.num_layers,
+                "steps": steps,
+                "lr": lr,
+                "batch_size": trainer.spec.batch_size,
+                "warmup": warmup,
+                "eval_every": every,
+                "eval_batches": eval_batches,
+                "max_length": cfg.model.max_length,
+                "seed": run_seed,
+                "main_task": selection.main_task,
+                "ratios": json.dumps(selection.ratios),
+            }
+        )
+        tracker.set_tags({"autoaux.device": device_name})
+        weights = {selection.main_task: 1.0, **selection.ratios}
+        train_start = time.perf_counter()
+        report = _train(trainer, weights, steps, every, eval_batches, tracker, progress)
+        train_seconds = time.perf_counter() - train_start
+        test = trainer.evaluate(selection.main_task, "test")
+        folder = Path(output_dir) if output_dir is not None else Path(cfg.output_dir)
+        final = FinetuneResult(
+            main_task=selection.main_task,
+            ratios=dict(selection.ratios),
+            encoder=full,
+            steps=report.steps,
+            best_dev_score=report.best_dev,
+            best_step=report.best_step,
+            test_score=test,
+            dev_curve=report.dev_curve,
+            steps_per_task=dict(report.steps_per_task),
+            seconds=time.perf_counter() - start,
+            train_seconds=train_seconds,
+            device=device_name,
+            model_dir=str(folder / "finetuned") if save else None,
+            mlflow={
+                "tracking_uri": tracker.tracking_uri,
+                "experiment_id": tracker.experiment_id,
+                "run_id": run_id if tracker.tracking_uri is not None else None,
+            },
+        )
+        tracker.log_metrics(
+            {
+                "best_dev_score": final.best_dev_score,
+                "test_score": final.test_score,
+                "train_seconds": train_seconds,
+                "seconds_per_step": train_seconds / max(1, final.steps),
+                "seconds": final.seconds,
+            }
+        )
+        if save:
+            model_dir = _save(folder / "finetuned", model, tokenizer, final, loaded)
+            for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+                parent = path.parent.relative_to(model_dir).as_posix()
+                where = "model" if parent == "." else f"model/{parent}"
+                tracker.log_artifact(path, artifact_path=where)
+    log.info(
+        "finetune: %s on %s, %d steps in %.1fs; dev %.4f, test %.4f",
+        full,
+        device_name,
+        final.steps,
+        final.train_seconds,
+        final.best_dev_score,
+        final.test_score,
+    )
+    return final
+
+
+def _tracker(tracking: Tracker | bool | None, cfg: RunConfig) -> Tracker:
+    if tracking is False:
+        return NullTracker()
+    if tracking is None or tracking is True:
+        t = cfg.tracking
+        return make_tracker(
+            t.uri,
+            t.experiment,
+            enabled=bool(tracking) or t.enabled,
+            artifact_location=t.artifact_location,
+        )
+    return tracking
+
+
+def _build(
+    cfg: RunConfig,
+    loaded: Mapping[str, Task],
+    encoder_name: str,
+    *,
+    num_layers: int | None,
+    batch_size: int | None,
+    seed: int,
+) -> tuple[Any, Any, dict[str, Any]]:
+    from .model import ModelSpec, MultiTaskModel, build_encoder
+    from .trainer import prepare_tasks
+
+    m = cfg.model
+    spec = ModelSpec(
+        encoder=encoder_name,
+        max_length=m.max_length,
+        num_layers=num_layers if num_layers is not None else m.num_layers,
+        hidden_size=m.hidden_size,
+        tiny_layers=m.tiny_layers,
+        vocab_size=m.vocab_size,
+        dropout=m.dropout,
+    )
+    texts = [
+        text
+        for task in loaded.values()
+        for ex in task.train
+        for text in (ex.text, ex.text_pair)
+        if text
+    ]
+    try:
+        encoder, tokenizer = build_encoder(spec, texts=texts, seed=derive_seed(seed, "encoder"))
+    except (ValueError, OSError) as error:
+        reason = " ".join(str(error).split())
+        raise ConfigError("model.encoder", encoder_name, f"a usable encoder ({reason})") from error
+    model = MultiTaskModel(
+        encoder,
+        {name: task.num_labels for name, task in loaded.items()},
+        dropout=m.dropout,
+        seed=derive_seed(seed, "heads"),
+    )
+    data = prepare_tasks(
+        loaded.values(),
+        tokenizer,
+        max_length=m.max_length,
+        batch_size=batch_size or cfg.trainer.batch_size,
+        seed=derive_seed(seed, "data"),
+    )
+    return model, tokenizer, data
+
+
+def _trainer(
+    cfg: RunConfig,
+    model: Any,
+    data: Mapping[str, Any],
+    *,
+    main: str,
+    steps: int,
+    lr: float,
+    batch_size: int | None,
+    warmup: float,
+    device: str,
+    seed: int,
+) -> Any:
+    from .trainer import Trainer, TrainerSpec
+
+    t = cfg.trainer
+    spec = TrainerSpec(
+        batch_size=batch_size or t.batch_size,
+        lr=lr,
+        weight_decay=t.weight_decay,
+        warmup_steps=float(warmup),
+        total_steps=steps,
+        clip_norm=t.clip_norm,
+        device=device,
+        eval_batch_size=t.eval_batch_size,
+    )
+    return Trainer(model, data, main=main, spec=spec, gate=None, seed=derive_seed(seed, "finetune"))
+
+
+def _device_name(trainer: Any) -> str:
+    import torch
+
+    device = trainer.device
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def _train(
+    trainer: Any,
+    weights: Mapping[str, float],
+    steps: int,
+    every: int,
+    eval_batches: int | None,
+    tracker: Tracker,
+    progress: bool,
+) -> Any:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=steps, desc="finetune", unit="step", disable=not progress)
+    seen = 0
+
+    def callback(step: int, score: float) -> None:
+        nonlocal seen
+        bar.update(step - seen)
+        bar.set_postfix(dev=f"{score:.4f}")
+        seen = step
+        tracker.log_metrics({"dev_score": score}, step=step)
+
+    try:
+        return trainer.train_mixture(
+            weights, steps, eval_every=every, eval_max_batches=eval_batches, callback=callback
+        )
+    finally:
+        bar.close()
+
+
+def _save(
+    folder: Path, model: Any, tokenizer: Any, result: FinetuneResult, tasks: Mapping[str, Task]
+) -> Path:
+    """Save encoder + tokenizer (``save_pretrained``), heads and a description to ``folder``."""
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    encoder_dir = folder / "encoder"
+    encoder = model.encoder
+    if hasattr(encoder, "save_pretrained"):
+        encoder.save_pretrained(encoder_dir)
+    else:
+        encoder_dir.mkdir(exist_ok=True)
+        torch.save(encoder.state_dict(), encoder_dir / "encoder.pt")
+    if hasattr(tokenizer, "save_pretrained"):
+        tokenizer.save_pretrained(encoder_dir)
+    heads = {k: v.detach().cpu() for k, v in model.heads.state_dict().items()}
+    torch.save(heads, folder / "heads.pt")
+    description = {
+        **result.to_dict(),
+        "heads": {
+            name: {
+                "kind": task.kind,
+                "num_outputs": task.num_labels,
+                "labels": list(task.labels),
+                "metric": task.metric,
+            }
+            for name, task in tasks.items()
+        },
+        "pooling": "masked mean of the encoder's last hidden state",
+        "dropout": float(model.dropout.p),
+    }
+    write_json(folder / "finetune.json", description)
+    return folder
