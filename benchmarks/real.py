@@ -82,6 +82,8 @@ SWEEP: dict[str, dict[str, Any]] = {
     "reward=scaled, eval_batches=20": {"reward": "scaled", "eval_batches": 20},
     "autosem preset": {"preset": "autosem"},
     "selection=default": {"selection": "default"},
+    "reward=cosine": {"reward": "cosine"},
+    "reward=cosine, selection=default": {"reward": "cosine", "selection": "default"},
 }
 
 
@@ -523,6 +525,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-exhaustive", action="store_true", help="skip the 16 subsets")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument(
+        "--sweep-only",
+        default=None,
+        help="comma-separated stage-1 variants (names in SWEEP) to add to the sweep of the "
+        "runs already in --json (no other training)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
     b = BUDGETS[args.budget]
@@ -541,6 +549,27 @@ def main(argv: list[str] | None = None) -> int:
         "encoder": encoder,
         "command": "python benchmarks/real.py " + " ".join(argv or []),
     }
+    if args.sweep_only:
+        if args.json is None or not args.json.exists():
+            parser.error("--sweep-only needs --json with the runs of an earlier real.py")
+        import json
+
+        data = json.loads(args.json.read_text())
+        b = Budget(**{**data["budget"], "seeds": tuple(data["budget"]["seeds"]),
+                      "candidates": tuple(data["budget"]["candidates"]),
+                      "sweep": tuple(v.strip() for v in args.sweep_only.split(","))})  # fmt: skip
+        unknown = [v for v in b.sweep if v not in SWEEP]
+        if unknown:
+            parser.error(f"unknown variants {unknown}; have {list(SWEEP)}")
+        ws = Workspace()
+        try:
+            extra = run_sweep(data["runs"], b, data["encoder"], ws)
+        finally:
+            ws.close()
+        data.setdefault("sweep", {"variants": {}})["variants"].update(extra["variants"])
+        write_json(args.json, data)
+        print(markdown(data))
+        return 0
     start = time.perf_counter()
     reason = data_available(b.candidates)
     if reason is not None:

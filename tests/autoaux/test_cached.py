@@ -441,6 +441,7 @@ def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls:
     """The public pipeline end to end on cached features, then the full encoder fine-tuned on
     the chosen mixture (``"cached:<folder>"`` -> that folder, unfrozen)."""
     import autoaux
+    from autoaux._finetune import finetune
     from autoaux.config import config_from_dict
 
     main, helpful, neutral = _small_suite()
@@ -473,7 +474,7 @@ def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls:
     assert len(forward_calls) == encoded  # second run: every vector came from the cache
     assert again.utilities == result.utilities and again.test_score == result.test_score
 
-    tuned = autoaux.finetune(
+    tuned = finetune(
         tmp_path / "out" / "result.json",
         user_tasks=[main, helpful, neutral],
         steps=4,

@@ -15,8 +15,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from autoaux import FinetuneResult, finetune
-from autoaux._finetune import read_mixture
+from autoaux._finetune import FinetuneResult, finetune, read_mixture
 from tasks import Task, make_planted_suite
 
 needs_minilm = pytest.mark.skipif(
@@ -160,11 +159,3 @@ def test_finetune_tiny_encoder_without_tracking_or_saving(
     assert not (tmp_path / "mlflow.db").exists()
     with pytest.raises(ValueError, match="steps"):
         finetune(path, user_tasks=suite, steps=0, tracking=False)
-
-
-def test_the_package_attribute_stays_the_function() -> None:
-    """Importing the implementation module never turns ``autoaux.finetune`` into a module."""
-    import autoaux
-    import autoaux._finetune
-
-    assert callable(autoaux.finetune) and autoaux.finetune.__name__ == "finetune"
