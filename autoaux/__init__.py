@@ -46,7 +46,7 @@ from .tracking import MlflowTracker, NullTracker, Tracker
 
 if TYPE_CHECKING:
     from .api import mix, resume, run, select
-    from .finetune import FinetuneResult, finetune
+    from ._finetune import FinetuneResult, finetune
     from .gating import CosineGate
     from .model import ModelSpec, MultiTaskModel, build_encoder
     from .trainer import NonFiniteLossError, Trainer, TrainerSpec
@@ -107,8 +107,8 @@ _LAZY = {
     "NonFiniteLossError": "trainer",
     "Trainer": "trainer",
     "TrainerSpec": "trainer",
-    "finetune": "finetune",
-    "FinetuneResult": "finetune",
+    "finetune": "_finetune",
+    "FinetuneResult": "_finetune",
 }
 
 

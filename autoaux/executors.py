@@ -370,6 +370,12 @@ class RayExecutor(TrialExecutor):
             for ref in pending:
                 with contextlib.suppress(Exception):
                     ray.cancel(ref)
+            # the whole batch is redone on resume: let the cancelled trials end, then close
+            # every run of this batch (finished ones too, their results were never told)
+            # KILLED, so that no trial appears twice among the non-KILLED runs
+            with contextlib.suppress(Exception):
+                ray.wait(list(pending), num_returns=len(pending), timeout=15)
+            _discard_batch_runs(self._tracker, [replace(s, **tracking) for s in specs])
             raise
         return [outcomes[n] for n in sorted(outcomes)]
 
@@ -575,6 +581,29 @@ def _tracking_fields(tracker: Tracker) -> dict[str, Any]:
 
         name = MlflowClient(tracking_uri=uri).get_experiment(tracker.experiment_id).name
     return {"parent_run_id": tracker.run_id, "tracking_uri": uri, "experiment": name}
+
+
+def _discard_batch_runs(tracker: Tracker, specs: Sequence[TrialSpec]) -> None:
+    """Close KILLED every MLflow run of an interrupted batch's trials (redone on resume)."""
+    client = getattr(tracker, "client", None)
+    if client is None or tracker.experiment_id is None:
+        return
+    for spec in specs:
+        if spec.parent_run_id is None:
+            continue
+        query = (
+            f"tags.`mlflow.parentRunId` = '{spec.parent_run_id}' "
+            f"and tags.`autoaux.trial` = '{spec.number}'"
+        )
+        try:
+            for run in client.search_runs([tracker.experiment_id], filter_string=query):
+                if run.info.status == "KILLED":
+                    continue
+                client.set_tag(run.info.run_id, FAILURE_TAG, "interrupted; redone after resume")
+                client.set_tag(run.info.run_id, "autoaux.state", "KILLED")
+                client.set_terminated(run.info.run_id, status="KILLED")
+        except Exception:  # bookkeeping only
+            log.warning("could not close the runs of the interrupted batch", exc_info=True)
 
 
 def _close_attempts(tracker: Tracker, spec: TrialSpec, *, reason: str) -> list[str]:

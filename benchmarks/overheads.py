@@ -135,11 +135,11 @@ def markdown(data: Mapping[str, Any]) -> str:
         ["GP optimiser ask + tell per trial (mean; last 10 of "
          f"{ask['trials']})",
          f"{_f(ask['mean_s_per_trial'], '.3f')} s; {_f(ask['mean_s_per_trial_last10'], '.3f')} s"],
-        ["trainer throughput / plain PyTorch loop (same optimiser)",
+        ["trainer throughput / plain PyTorch loop, both with fused AdamW",
          f"{_f(tp.get('trainer_examples_per_s'), '.0f')} / "
          f"{_f(tp.get('hand_loop_fused_examples_per_s'), '.0f')} examples/s = "
          f"{_f(tp.get('ratio_same_optimizer'), '.2f')}"],
-        ["trainer / plain loop with PyTorch's default AdamW",
+        ["trainer (fused AdamW) / plain loop with PyTorch's default AdamW",
          f"{_f(tp.get('ratio'), '.2f')}"],
         ["gated aux step (weighted, g_m refreshed every step) / ungated",
          f"{_f(g['relative_to_ungated'].get('weighted_refresh_1'), '.2f')}x "

@@ -38,6 +38,7 @@ import dataclasses
 import itertools
 import math
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -515,6 +516,7 @@ def markdown(data: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--budget", choices=tuple(BUDGETS), default="quick")
     parser.add_argument("--smoke", action="store_const", const="smoke", dest="budget")
@@ -528,8 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sweep-only",
         default=None,
-        help="comma-separated stage-1 variants (names in SWEEP) to add to the sweep of the "
-        "runs already in --json (no other training)",
+        help="semicolon-separated stage-1 variants (names in SWEEP) to add to the sweep of "
+        "the runs already in --json (no other training)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
@@ -555,9 +557,15 @@ def main(argv: list[str] | None = None) -> int:
         import json
 
         data = json.loads(args.json.read_text())
-        b = Budget(**{**data["budget"], "seeds": tuple(data["budget"]["seeds"]),
-                      "candidates": tuple(data["budget"]["candidates"]),
-                      "sweep": tuple(v.strip() for v in args.sweep_only.split(","))})  # fmt: skip
+        names = tuple(v.strip() for v in args.sweep_only.split(";") if v.strip())
+        b = Budget(
+            **{
+                **data["budget"],
+                "seeds": tuple(data["budget"]["seeds"]),
+                "candidates": tuple(data["budget"]["candidates"]),
+                "sweep": names,
+            }
+        )
         unknown = [v for v in b.sweep if v not in SWEEP]
         if unknown:
             parser.error(f"unknown variants {unknown}; have {list(SWEEP)}")
@@ -567,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             ws.close()
         data.setdefault("sweep", {"variants": {}})["variants"].update(extra["variants"])
+        data.setdefault("extra_commands", []).append(
+            "python benchmarks/real.py " + " ".join(repr(a) if " " in a else a for a in argv or [])
+        )
         write_json(args.json, data)
         print(markdown(data))
         return 0

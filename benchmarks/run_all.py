@@ -84,7 +84,11 @@ def _stat(d: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: (math.nan if v is None else v) for k, v in d.items()}
 
 
-def headline(planted: Mapping[str, Any] | None, real: Mapping[str, Any] | None) -> str:
+def headline(
+    planted: Mapping[str, Any] | None,
+    real: Mapping[str, Any] | None,
+    candidates: Sequence[Mapping[str, Any]] = (),
+) -> str:
     columns = [
         ("main-only", "main only"),
         ("uniform", "uniform (all candidates)"),
@@ -96,12 +100,18 @@ def headline(planted: Mapping[str, Any] | None, real: Mapping[str, Any] | None) 
         ("autoaux", "autoaux"),
     ]
     rows = []
-    if planted and "main" in planted:
-        methods = planted["main"]["summary"]["methods"]
+    for data in [planted, *candidates]:
+        if not data or "main" not in data:
+            continue
+        methods = data["main"]["summary"]["methods"]
         alias = {"uniform": "uniform-all"}
-        n = len(planted["main"]["runs"])
-        comp = planted["main"]["runs"][0]["n_candidates"]
-        row = [f"planted, {comp} candidates ({n} seeds)"]
+        n = len(data["main"]["runs"])
+        comp = data["main"]["runs"][0]["n_candidates"]
+        changed = ", ".join(f"{k} {v}" for k, v in (data.get("stage1_overrides") or {}).items())
+        label = f"planted, {comp} candidates ({n} seeds)"
+        if changed:
+            label += f", stage 1 {changed}"
+        row = [label]
         for key, _ in columns:
             m = methods.get(alias.get(key, key))
             row.append(fmt(_stat(m["test"])) if m else "—")
@@ -146,6 +156,46 @@ def findings(planted: Mapping[str, Any] | None, real: Mapping[str, Any] | None) 
             lines.append(
                 f"- {suite}: {verdict} {method}: {mean:+.3f} main test accuracy{ci_txt}, {record}."
             )
+    if real and "summary" in real:
+        empty = sum(not sel for sel in real["summary"]["selections"])
+        if empty:
+            lines.append(
+                f"- rt-sentiment: stage 1 selected no auxiliary task on {empty} of "
+                f"{len(real['summary']['selections'])} seeds (nothing beat the shuffled control "
+                "with the required confidence), so autoaux trained the main task alone there."
+            )
+    return "\n".join(lines)
+
+
+def candidate_statements(
+    planted: Mapping[str, Any] | None, candidates: Sequence[Mapping[str, Any]]
+) -> str:
+    """Candidate defaults against the current default, paired by seed (same suites)."""
+    if not planted or "main" not in planted:
+        return ""
+    base = {r["seed"]: r for r in planted["main"]["runs"]}
+    lines = []
+    for data in candidates:
+        runs = [r for r in data.get("main", {}).get("runs", []) if r["seed"] in base]
+        if not runs:
+            continue
+        changed = ", ".join(f"`{k} = {v}`" for k, v in data.get("stage1_overrides", {}).items())
+        for method in ("autoaux", "stage1-only"):
+            d = _common.paired(
+                [r["scores"][method]["test"] for r in runs],
+                [base[r["seed"]]["scores"][method]["test"] for r in runs],
+            )
+            lines.append(
+                f"- candidate default {changed}: {method} {d['mean']:+.3f} main test accuracy "
+                f"against the current default (95% CI ± {d['ci95']:.3f}, "
+                f"{d['wins']}/{d['ties']}/{d['losses']} W/T/L over {len(runs)} seeds)."
+            )
+        p = [r["selection"]["precision"] for r in runs]
+        rec = [r["selection"]["recall"] for r in runs]
+        lines.append(
+            f"- candidate default {changed}: selection precision "
+            f"{fmt(_common.summary(p), 2)}, recall {fmt(_common.summary(rec), 2)}."
+        )
     return "\n".join(lines)
 
 
@@ -186,6 +236,7 @@ def render(out: Path, *, command: str, runs: Mapping[str, Any] | None = None) ->
         if "rules" in extra:
             rules = planted.get("rules") or []
             planted["rules"] = [*(rules if isinstance(rules, list) else [rules]), extra["rules"]]
+    candidates = [json.loads(p.read_text()) for p in sorted(out.glob("planted_candidate*.json"))]
     real = _load(out, "real")
     overheads = _load(out, "overheads")
     meta = _load(out, "run_all") or {}
@@ -203,6 +254,19 @@ def render(out: Path, *, command: str, runs: Mapping[str, Any] | None = None) ->
         f"{info.get('load_average')}, at the end {end.get('load_average')}: the machine was "
         "shared with other work, so the seconds below are upper bounds (steps are exact)."
     )
+    extra_commands = [
+        d["command"]
+        for d in (*(json.loads(p.read_text()) for p in sorted(out.glob("planted_extra*.json"))),
+                  *candidates)
+        if d.get("command")
+    ] + list((real or {}).get("extra_commands", []))  # fmt: skip
+    if extra_commands:
+        parts.append("")
+        parts.append(
+            "Further runs merged into the tables below (same machine, after the main command): "
+            + "; ".join(f"`{c}`" for c in extra_commands)
+            + "."
+        )
     if meta.get("scripts"):
         parts.append("")
         parts.append(
@@ -210,17 +274,28 @@ def render(out: Path, *, command: str, runs: Mapping[str, Any] | None = None) ->
             + ", ".join(f"{k} {v['seconds'] / 60:.1f} min" for k, v in meta["scripts"].items())
             + "."
         )
-    table = headline(planted, real)
+    table = headline(planted, real, candidates)
     if table:
         parts += ["", "## Headline", "", table, ""]
         text = findings(planted, real)
         if text:
             parts += ["Paired by seed (autoaux − method):", "", text, ""]
+        text = candidate_statements(planted, candidates)
+        if text:
+            parts += [text, ""]
         sweep = sweep_statement(planted)
         if sweep:
             parts += [sweep, ""]
     if planted:
         parts += ["", "## Planted suite", "", load_script("planted").markdown(planted)]
+    for data in candidates:
+        changed = ", ".join(f"`{k} = {v}`" for k, v in data.get("stage1_overrides", {}).items())
+        parts += [
+            "",
+            f"## Planted suite with a candidate default ({changed})",
+            "",
+            load_script("planted").markdown(data),
+        ]
     if real:
         parts += ["", "## Real text: rt-sentiment", "", load_script("real").markdown(real)]
     if overheads:
