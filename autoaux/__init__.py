@@ -45,8 +45,8 @@ from .result import (
 from .tracking import MlflowTracker, NullTracker, Tracker
 
 if TYPE_CHECKING:
-    from .api import mix, resume, run, select
     from ._finetune import FinetuneResult, finetune
+    from .api import mix, resume, run, select
     from .gating import CosineGate
     from .model import ModelSpec, MultiTaskModel, build_encoder
     from .trainer import NonFiniteLossError, Trainer, TrainerSpec

@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_ft = sub.add_parser("finetune", help="fine-tune the full encoder on a chosen mixture")
     p_ft.add_argument("result", type=Path, help="result.json, mix.json or selection.json")
-    p_ft.add_argument("--config", type=Path, help="the run's TOML config (default: config.json beside RESULT)")
+    p_ft.add_argument(
+        "--config", type=Path, help="the run's TOML config (default: config.json beside RESULT)"
+    )
     p_ft.add_argument("--encoder", help="encoder to fine-tune: minilm or a local model folder")
     p_ft.add_argument("--num-layers", type=int, help="keep only the encoder's first N layers")
     p_ft.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")

@@ -1,9 +1,9 @@
 """The built-in default run: what ``autoaux run`` does with no ``--config``.
 
-``rt-sentiment`` (fresh vs rotten movie-review snippets) is the low-resource main task; the pool holds
-the other built-in tasks and a ``shuffled:`` control whose labels carry no signal, so a correct run
-must never select it. The budget is sized so that the full run and the ``--quick`` run fit the
-times stated in the README on 2 CPU cores.
+``rt-sentiment`` (fresh vs rotten movie-review snippets) is the low-resource main task; the pool
+holds the other built-in tasks and a ``shuffled:`` control whose labels carry no signal, so a
+correct run must never select it. The budget is sized so that the full run and the ``--quick``
+run fit the times stated in the README on 2 CPU cores.
 """
 
 from __future__ import annotations
