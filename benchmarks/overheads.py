@@ -179,6 +179,7 @@ def markdown(data: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--budget", choices=tuple(ARGS), default="quick")
     parser.add_argument("--smoke", action="store_const", const="smoke", dest="budget")
