@@ -24,14 +24,17 @@ examples, default 500):
   test score within 10 minutes on 2 CPU cores, encoding included).
 
 Timings depend on the machine and on what else runs on it; the load average is printed with
-the figures.
+the figures, and every timing comes with the process's CPU seconds. On a shared machine run
+with ``--threads 1`` and read the CPU seconds: with 2 threads, busy-waiting intra-op threads
+inflate both wall and CPU time many times over when the cores are oversubscribed.
 
 Usage::
 
     python benchmarks/encoders.py                  # stage-1 timing, scores, encoding (~15 min)
     python benchmarks/encoders.py --smoke          # tiny sizes, a couple of minutes
     python benchmarks/encoders.py --json out.json  # also write the figures as JSON
-    python benchmarks/encoders.py --default-run    # add the full default runs (~10 min each)
+    python benchmarks/encoders.py --default-run    # add the full default runs (~5 min each)
+    python benchmarks/encoders.py --threads 1 --default-run --json out.json   # as reported
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,13 @@ def test_finetune_tiny_encoder_without_tracking_or_saving(
     assert not (tmp_path / "mlflow.db").exists()
     with pytest.raises(ValueError, match="steps"):
         finetune(path, user_tasks=suite, steps=0, tracking=False)
+
+
+def test_the_package_attribute_stays_the_function() -> None:
+    """``autoaux.finetune`` is the function whatever was imported first (the implementation is
+    the private module ``autoaux._finetune``, so no submodule shadows the name)."""
+    code = (
+        "import autoaux; autoaux.FinetuneResult; import autoaux._finetune; "
+        "assert callable(autoaux.finetune), type(autoaux.finetune)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
