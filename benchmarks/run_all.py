@@ -190,6 +190,15 @@ def candidate_statements(
                 f"against the current default (95% CI ± {d['ci95']:.3f}, "
                 f"{d['wins']}/{d['ties']}/{d['losses']} W/T/L over {len(runs)} seeds)."
             )
+        for other in ("oracle", "main-only"):
+            d = _common.paired(
+                [r["scores"]["autoaux"]["test"] for r in runs],
+                [r["scores"][other]["test"] for r in runs],
+            )
+            lines.append(
+                f"- candidate default {changed}: autoaux − {other} {d['mean']:+.3f} "
+                f"(95% CI ± {d['ci95']:.3f}, {d['wins']}/{d['ties']}/{d['losses']} W/T/L)."
+            )
         p = [r["selection"]["precision"] for r in runs]
         rec = [r["selection"]["recall"] for r in runs]
         lines.append(
@@ -210,11 +219,21 @@ def sweep_statement(planted: Mapping[str, Any] | None) -> str:
         scored.append((f1, test, name))
     scored.sort(reverse=True)
     best = scored[0]
-    default = variants.get("autoaux (default)")
+    default = variants.get("autoaux preset (default)")
     text = (
         f"Stage-1 sweep: the best selection F1 is `{best[2]}` (F1 {best[0]:.2f}, stage-1-only "
         f"test {best[1]:.3f})"
     )
+    if default and variants[best[2]].get("runs") and best[2] != "autoaux preset (default)":
+        d = _common.paired(
+            [r["stage1_only_test"] for r in variants[best[2]]["runs"]],
+            [r["stage1_only_test"] for r in default["runs"]],
+        )
+        text += (
+            f", {d['mean']:+.3f} stage-1-only test against the default, paired "
+            f"({d['wins']}/{d['ties']}/{d['losses']} W/T/L; not significant unless the 95% CI "
+            f"± {d['ci95']:.3f} excludes 0)"
+        )
     if default:
         text += (
             f"; the current default preset has F1 {_stat(default['f1'])['mean']:.2f}, "
