@@ -406,6 +406,53 @@ def run_sweep(
     }
 
 
+def run_search(seeds: Sequence[int], b: Budget, encoder: str, ws: Workspace) -> dict[str, Any]:
+    """GP against random ratio search over all candidates (no stage 1), same trial budget and
+    the same first trial (every ratio 1): compares the two searches where stage 1 leaves
+    nothing to search."""
+    import autoaux
+
+    rows: dict[str, list[dict[str, Any]]] = {"gp": [], "random": []}
+    for seed in seeds:
+        config = make_config(seed, b, encoder, ws)
+        for search in rows:
+            log(f"real search: seed {seed}, {search} over {list(b.candidates)}")
+            mixed = autoaux.mix(
+                config.replace(output_dir=ws.folder()),
+                tasks=list(b.candidates),
+                search=search,
+                tracker=autoaux.NullTracker(),
+                progress=False,
+            )
+            rows[search].append(
+                {
+                    "seed": seed,
+                    "test": mixed.test_score,
+                    "dev": mixed.best_dev_score,
+                    "ratios": dict(mixed.ratios),
+                    "trial_dev": [t.score for t in mixed.trials],
+                    "steps": sum(sum(t.steps_per_task.values()) for t in mixed.trials),
+                    "seconds": mixed.seconds,
+                }
+            )
+            log(f"  {search}: test={mixed.test_score} dev={mixed.best_dev_score}")
+    return {
+        "trials": b.trials,
+        "steps": b.steps,
+        "methods": {
+            k: {
+                "test": summary([r["test"] for r in v]),
+                "dev": summary([r["dev"] for r in v]),
+                "runs": v,
+            }
+            for k, v in rows.items()
+        },
+        "paired_gp_minus_random": paired(
+            [r["test"] for r in rows["gp"]], [r["test"] for r in rows["random"]]
+        ),
+    }
+
+
 def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     methods = [m for m in METHODS if m in runs[0]["scores"]]
     auto = [r["scores"]["autoaux"]["test"] for r in runs]
@@ -492,6 +539,17 @@ def markdown(data: Mapping[str, Any]) -> str:
             key=lambda row: row[0],
         )
         parts.append(md_table(["auxiliary subset (ratio 1)", "main test accuracy"], rows))
+    search = data.get("search")
+    if search:
+        g, r = search["methods"]["gp"], search["methods"]["random"]
+        d = search["paired_gp_minus_random"]
+        parts.append(
+            f"Ratio search over all {n} candidates without stage 1 ({search['trials']} trials x "
+            f"{search['steps']} steps, first trial every ratio 1): GP {fmt(g['test'])} against "
+            f"random {fmt(r['test'])} main test accuracy (best dev {fmt(g['dev'])} against "
+            f"{fmt(r['dev'])}); GP − random {d['mean']:+.3f} "
+            f"({d['wins']}/{d['ties']}/{d['losses']} W/T/L)."
+        )
     sweep = data.get("sweep")
     if sweep:
         rows = []
@@ -528,6 +586,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="add GP vs random ratio search over all candidates to the results in --json",
+    )
+    parser.add_argument(
         "--sweep-only",
         default=None,
         help="semicolon-separated stage-1 variants (names in SWEEP) to add to the sweep of "
@@ -551,6 +614,22 @@ def main(argv: list[str] | None = None) -> int:
         "encoder": encoder,
         "command": "python benchmarks/real.py " + " ".join(argv or []),
     }
+    if args.search_only:
+        import json
+
+        if args.json is None or not args.json.exists():
+            parser.error("--search-only needs --json with the runs of an earlier real.py")
+        data = json.loads(args.json.read_text())
+        setup(args.threads)
+        ws = Workspace()
+        try:
+            data["search"] = run_search(data["budget"]["seeds"], b, data["encoder"], ws)
+        finally:
+            ws.close()
+        data.setdefault("extra_commands", []).append("python benchmarks/real.py " + " ".join(argv))
+        write_json(args.json, data)
+        print(markdown(data))
+        return 0
     if args.sweep_only:
         if args.json is None or not args.json.exists():
             parser.error("--sweep-only needs --json with the runs of an earlier real.py")

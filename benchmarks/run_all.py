@@ -77,6 +77,13 @@ def _load(out: Path, name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _ci(value: Any) -> str:
+    """``± x.xxx`` for a finite 95% CI half-width, else ``n/a`` (one seed)."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"± {value:.3f}"
+
+
 def _stat(d: Mapping[str, Any] | None) -> dict[str, Any]:
     """A summary read back from JSON (None -> nan)."""
     if not d:
@@ -187,7 +194,7 @@ def candidate_statements(
             )
             lines.append(
                 f"- candidate default {changed}: {method} {d['mean']:+.3f} main test accuracy "
-                f"against the current default (95% CI ± {d['ci95']:.3f}, "
+                f"against the current default (95% CI {_ci(d['ci95'])}, "
                 f"{d['wins']}/{d['ties']}/{d['losses']} W/T/L over {len(runs)} seeds)."
             )
         for other in ("oracle", "main-only"):
@@ -197,7 +204,7 @@ def candidate_statements(
             )
             lines.append(
                 f"- candidate default {changed}: autoaux − {other} {d['mean']:+.3f} "
-                f"(95% CI ± {d['ci95']:.3f}, {d['wins']}/{d['ties']}/{d['losses']} W/T/L)."
+                f"(95% CI {_ci(d['ci95'])}, {d['wins']}/{d['ties']}/{d['losses']} W/T/L)."
             )
         p = [r["selection"]["precision"] for r in runs]
         rec = [r["selection"]["recall"] for r in runs]
@@ -232,7 +239,7 @@ def sweep_statement(planted: Mapping[str, Any] | None) -> str:
         text += (
             f", {d['mean']:+.3f} stage-1-only test against the default, paired "
             f"({d['wins']}/{d['ties']}/{d['losses']} W/T/L; not significant unless the 95% CI "
-            f"± {d['ci95']:.3f} excludes 0)"
+            f"{_ci(d['ci95'])} excludes 0)"
         )
     if default:
         text += (
