@@ -195,9 +195,9 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
             raise CliError(
                 f"task {name!r}: unknown (expected one of {', '.join(tasks.builtin_names())})"
             )
-        info = dict(tasks.builtin_info(base))
+        details: dict[str, Any] = dict(tasks.builtin_info(base))
         task = tasks.load_builtin(name)
-        info.update(
+        details.update(
             name=task.name, train=len(task.train), dev=len(task.dev), test=len(task.test),
             skipped=task.skipped, metric=task.metric,
         )
@@ -205,8 +205,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
             counts = [0] * len(task.labels)
             for ex in task.train:
                 counts[int(ex.label)] += 1
-            info["train_balance"] = {lab: c for lab, c in zip(task.labels, counts, strict=True)}
-        print(json.dumps(info, indent=2, default=str))
+            details["train_balance"] = dict(zip(task.labels, counts, strict=True))
+        print(json.dumps(details, indent=2, default=str))
         return 0
     if args.tasks_command == "fetch":
         paths = tasks.fetch_all()

@@ -1,4 +1,4 @@
-"""Fixtures for the command-line tests: one finished ``autoaux run --quick`` shared by the module."""
+"""Fixtures for the command-line tests: one finished ``autoaux run --quick`` for the session."""
 
 from __future__ import annotations
 
