@@ -21,8 +21,10 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -171,6 +173,33 @@ def write_json(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(clean(data), indent=2, allow_nan=False) + "\n")
     return path
+
+
+def publish(
+    data: Mapping[str, Any], text: str, *, json_path: Path | None, markdown_path: Path | None
+) -> None:
+    """Print a benchmark's markdown and write its JSON and markdown files when asked."""
+    print(text)
+    if json_path:
+        write_json(json_path, data)
+    if markdown_path:
+        markdown_path.parent.mkdir(parents=True, exist_ok=True)
+        markdown_path.write_text(text)
+
+
+class Workspace:
+    """Temporary output folders for the API calls (plots, JSON), removed at the end."""
+
+    def __init__(self, prefix: str = "autoaux-bench-") -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        self.count = 0
+
+    def folder(self) -> str:
+        self.count += 1
+        return str(self.root / f"call-{self.count}")
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import _common  # noqa: F401  (sets sys.path and the environment first)
-from _common import HERE, ROOT, load_script, log, machine, md_table, write_json
+from _common import HERE, ROOT, load_script, log, machine, md_table, publish
 
 ARGS: dict[str, dict[str, list[str]]] = {
     "smoke": {
@@ -203,13 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarise(raw),
         "seconds": time.perf_counter() - start,
     }
-    text = markdown(data)
-    print(text)
-    if args.json:
-        write_json(args.json, data)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    publish(data, markdown(data), json_path=args.json, markdown_path=args.markdown)
     return 0
 
 

@@ -40,9 +40,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,12 +49,14 @@ from typing import Any
 
 import _common  # noqa: F401  (sets sys.path and the environment first)
 from _common import (
+    Workspace,
     f1,
     fmt,
     log,
     md_table,
     paired,
     precision_recall,
+    publish,
     setup,
     summary,
     write_json,
@@ -234,21 +234,6 @@ def composition(n: int) -> tuple[int, int, int]:
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-class Workspace:
-    """Temporary output folders for the API calls (plots, JSON), removed at the end."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="autoaux-bench-"))
-        self.count = 0
-
-    def folder(self) -> str:
-        self.count += 1
-        return str(self.root / f"call-{self.count}")
-
-    def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def make_suite(seed: int, comp: tuple[int, int, int], b: Budget, *, aux_train: int | None = None):
@@ -1227,13 +1212,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ws.close()
     data["seconds"]["total"] = time.perf_counter() - start
-    text = markdown(data)
-    print(text)
-    if args.json:
-        write_json(args.json, data)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    publish(data, markdown(data), json_path=args.json, markdown_path=args.markdown)
     return 0
 
 

@@ -37,9 +37,7 @@ import argparse
 import dataclasses
 import itertools
 import math
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import _common  # noqa: F401  (sets sys.path and the environment first)
-from _common import fmt, log, md_table, paired, setup, summary, write_json
+from _common import Workspace, fmt, log, md_table, paired, publish, setup, summary, write_json
 
 MAIN = "rt-sentiment"
 CANDIDATES = ("rt-subjectivity", "tweet-sentiment", "bbc-topic", "political-party")
@@ -163,19 +161,6 @@ def data_available(candidates: Sequence[str]) -> str | None:
     except Exception as error:
         return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
     return None
-
-
-class Workspace:
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="autoaux-real-"))
-        self.count = 0
-
-    def folder(self) -> str:
-        self.count += 1
-        return str(self.root / f"call-{self.count}")
-
-    def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def make_config(seed: int, b: Budget, encoder: str, ws: Workspace, **stage2: Any) -> Any:
@@ -621,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--search-only needs --json with the runs of an earlier real.py")
         data = json.loads(args.json.read_text())
         setup(args.threads)
-        ws = Workspace()
+        ws = Workspace("autoaux-real-")
         try:
             data["search"] = run_search(data["budget"]["seeds"], b, data["encoder"], ws)
         finally:
@@ -648,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [v for v in b.sweep if v not in SWEEP]
         if unknown:
             parser.error(f"unknown variants {unknown}; have {list(SWEEP)}")
-        ws = Workspace()
+        ws = Workspace("autoaux-real-")
         try:
             extra = run_sweep(data["runs"], b, data["encoder"], ws)
         finally:
@@ -666,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         data["skipped"] = f"the built-in tasks could not be loaded ({reason})"
         log(data["skipped"])
     else:
-        ws = Workspace()
+        ws = Workspace("autoaux-real-")
         runs = []
         try:
             for seed in b.seeds:
@@ -686,19 +671,13 @@ def main(argv: list[str] | None = None) -> int:
         data["runs"] = runs
         data["summary"] = aggregate(runs)
         if b.sweep and runs:
-            ws = Workspace()
+            ws = Workspace("autoaux-real-")
             try:
                 data["sweep"] = run_sweep(runs, b, encoder, ws)
             finally:
                 ws.close()
     data["seconds"] = time.perf_counter() - start
-    text = markdown(data)
-    print(text)
-    if args.json:
-        write_json(args.json, data)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    publish(data, markdown(data), json_path=args.json, markdown_path=args.markdown)
     return 0
 
 
