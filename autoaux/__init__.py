@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import (
+from autoaux.config import (
     AuxiliaryConfig,
     BaselinesConfig,
     MainConfig,
@@ -33,8 +33,8 @@ from .config import (
     config_from_dict,
     load_config,
 )
-from .errors import AutoauxError, ConfigError, TrackingError
-from .result import (
+from autoaux.errors import AutoauxError, ConfigError, TrackingError
+from autoaux.runs.result import (
     BaselineScore,
     MixResult,
     PullRecord,
@@ -42,14 +42,14 @@ from .result import (
     SelectionResult,
     TrialRecord,
 )
-from .tracking import MlflowTracker, NullTracker, Tracker
+from autoaux.tracking import MlflowTracker, NullTracker, Tracker
 
 if TYPE_CHECKING:
-    from ._finetune import FinetuneResult, finetune
-    from .api import mix, resume, run, select
-    from .gating import CosineGate
-    from .model import ModelSpec, MultiTaskModel, build_encoder
-    from .trainer import NonFiniteLossError, Trainer, TrainerSpec
+    from autoaux.api import mix, resume, run, select
+    from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+    from autoaux.stages.finetune import FinetuneResult, finetune
+    from autoaux.training.gating import CosineGate
+    from autoaux.training.trainer import NonFiniteLossError, Trainer, TrainerSpec
 
 __version__ = "0.1.0"
 
@@ -100,15 +100,15 @@ _LAZY = {
     "resume": "api",
     "select": "api",
     "mix": "api",
-    "CosineGate": "gating",
-    "ModelSpec": "model",
-    "MultiTaskModel": "model",
-    "build_encoder": "model",
-    "NonFiniteLossError": "trainer",
-    "Trainer": "trainer",
-    "TrainerSpec": "trainer",
-    "finetune": "_finetune",
-    "FinetuneResult": "_finetune",
+    "CosineGate": "training.gating",
+    "ModelSpec": "model.multitask",
+    "MultiTaskModel": "model.multitask",
+    "build_encoder": "model.encoders",
+    "NonFiniteLossError": "training.trainer",
+    "Trainer": "training.trainer",
+    "TrainerSpec": "training.trainer",
+    "finetune": "stages.finetune",
+    "FinetuneResult": "stages.finetune",
 }
 
 

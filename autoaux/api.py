@@ -18,8 +18,8 @@ What one call does:
 2. load the tasks (``shuffled:`` copies are the null controls), subsample the training splits
    (``max_train_examples``), train or load the tokenizer, build the encoder and one head per
    task, and keep a snapshot of these initial weights;
-3. stage 1 trains that model under the bandit (:mod:`autoaux.stage1`);
-4. stage 2 restarts every trial from the snapshot (:mod:`autoaux.stage2`);
+3. stage 1 trains that model under the bandit (:mod:`autoaux.stages.stage1`);
+4. stage 2 restarts every trial from the snapshot (:mod:`autoaux.stages.stage2`);
 5. the baselines (``[baselines] run``, default main-only) train like one stage-2 trial each;
 6. writes ``result.json`` and the two plots to ``output_dir`` and logs them as artifacts of the
    parent MLflow run (runs: parent -> ``stage1``, ``stage2`` -> ``trial-N``, ``baseline-X``).
@@ -35,17 +35,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks import Task, TaskDataError, from_file, load_task
-
-from ._seeding import derive_seed
-from .config import SHUFFLED_PREFIX, RunConfig, config_from_dict, load_config
-from .errors import ConfigError
-from .result import BaselineScore, MixResult, RunResult, SelectionResult, write_json
-from .tracking import Tracker, make_tracker, tracked_run
+from autoaux.config import RunConfig, config_from_dict, load_config
+from autoaux.errors import ConfigError
+from autoaux.runs.checkpoint import RunCheckpoint, RunInterrupted
+from autoaux.runs.plots import STAGE1_PLOT, STAGE2_PLOT, plot_trials, plot_utilities
+from autoaux.runs.result import BaselineScore, MixResult, RunResult, SelectionResult, write_json
+from autoaux.stages.baselines import run_baselines
+from autoaux.stages.stage1 import make_gate, run_stage1
+from autoaux.stages.stage2 import run_stage2
+from autoaux.tracking import Tracker, make_tracker, tracked_run
+from autoaux.tracking.journal import JOURNAL_FILE, fallback_uri, settle_tracking
+from autoaux.training.workbench import Workbench
+from tasks import Task
 
 __all__ = ["mix", "resume", "run", "select"]
 
@@ -64,11 +68,11 @@ def run(
     progress: bool = True,
 ) -> RunResult:
     """Run both stages and the baselines; write ``result.json`` and the plots to
-    ``config.output_dir``; return the :class:`~autoaux.result.RunResult`.
+    ``config.output_dir``; return the :class:`~autoaux.runs.result.RunResult`.
 
     With ``[checkpoint] enabled`` (the default) the run's state is saved in
     ``output_dir/checkpoint/`` as it goes, and a run stopped by a kill or Ctrl-C (which raises
-    :class:`~autoaux.checkpoint.RunInterrupted`) is continued by :func:`resume`.
+    :class:`~autoaux.runs.checkpoint.RunInterrupted`) is continued by :func:`resume`.
 
     Args:
         config: a :class:`RunConfig` or the path of a TOML file.
@@ -76,8 +80,6 @@ def run(
         tracker: a tracker to log to instead of the one ``[tracking]`` describes.
         progress: show progress bars for the pulls and the trials.
     """
-    from .checkpoint import RunCheckpoint
-
     config = _as_config(config, user_tasks)
     return _run(
         config,
@@ -100,13 +102,11 @@ def resume(
     The configuration, MLflow runs, stage-1 trainer and bandit, stage-2 search and trials and
     finished baselines come from ``output_dir/checkpoint/``; the pull or trial that was in
     flight is redone, so on the CPU the result equals that of an uninterrupted run
-    (:mod:`autoaux.checkpoint`). ``user_tasks``: the Task objects the run was given, if any.
+    (:mod:`autoaux.runs.checkpoint`). ``user_tasks``: the Task objects the run was given, if any.
 
     Raises:
-        autoaux.checkpoint.CheckpointError: no checkpoint in ``output_dir``, or the run finished.
+        autoaux.runs.CheckpointError: no checkpoint in ``output_dir``, or the run finished.
     """
-    from .checkpoint import RunCheckpoint
-
     checkpoint = RunCheckpoint.load(output_dir)
     objects = list(user_tasks)
     config = checkpoint.config(user_tasks=tuple(t.name for t in objects))
@@ -122,9 +122,6 @@ def _run(
     tracker: Tracker | None,
     progress: bool,
 ) -> RunResult:
-    from .checkpoint import RunInterrupted
-    from .journal import settle_tracking
-
     tracker = tracker if tracker is not None else _make_tracker(config)
     start = time.perf_counter()
     main, pool = config.main.task, config.auxiliary_tasks()
@@ -136,7 +133,7 @@ def _run(
         ):
             checkpoint.attach(tracker, parent)
             tracker.log_params(checkpoint.params(config))
-            bench = _Workbench.build(config, [main, *pool], user_tasks, progress=progress)
+            bench = Workbench.build(config, [main, *pool], user_tasks, progress=progress)
             tracker.set_tags({"autoaux.device": bench.device_name})
             selection = _stage1(bench, config, tracker, progress, checkpoint)
             mixture = _stage2(
@@ -215,7 +212,7 @@ def select(
     main_name, pool = config.main.task, config.auxiliary_tasks()
     with tracked_run(tracker, _run_name(config, "select"), tags=_tags(config, "select")):
         tracker.log_params(config.to_params())
-        bench = _Workbench.build(config, [main_name, *pool], objects, progress=progress)
+        bench = Workbench.build(config, [main_name, *pool], objects, progress=progress)
         tracker.set_tags({"autoaux.device": bench.device_name})
         selection = _stage1(bench, config, tracker, progress)
         _write_outputs(tracker, config, selection=selection)
@@ -259,7 +256,7 @@ def mix(
     names = list(config.auxiliary.tasks)
     with tracked_run(tracker, _run_name(config, "mix"), tags=_tags(config, "mix")):
         tracker.log_params(config.to_params())
-        bench = _Workbench.build(config, [main_name, *names], objects, progress=progress)
+        bench = Workbench.build(config, [main_name, *names], objects, progress=progress)
         tracker.set_tags({"autoaux.device": bench.device_name})
         mixture = _stage2(bench, config, tracker, progress, tuple(names), utilities)
         _write_outputs(tracker, config, mixture=mixture)
@@ -268,14 +265,12 @@ def mix(
 
 # ---------------------------------------------------------------------------- the stages
 def _stage1(
-    bench: _Workbench,
+    bench: Workbench,
     config: RunConfig,
     tracker: Tracker,
     progress: bool,
     checkpoint: Any = None,
 ) -> SelectionResult:
-    from .stage1 import make_gate, run_stage1
-
     if checkpoint is not None and (done := checkpoint.stage1_result()) is not None:
         return done
     settings = config.stage1
@@ -302,7 +297,7 @@ def _stage1(
 
 
 def _stage2(
-    bench: _Workbench,
+    bench: Workbench,
     config: RunConfig,
     tracker: Tracker,
     progress: bool,
@@ -310,8 +305,6 @@ def _stage2(
     utilities: Mapping[str, float] | None,
     checkpoint: Any = None,
 ) -> MixResult:
-    from .stage2 import run_stage2
-
     if checkpoint is not None and (done := checkpoint.stage2_result()) is not None:
         return done
     mixture = run_stage2(
@@ -332,7 +325,7 @@ def _stage2(
 
 
 def _baselines(
-    bench: _Workbench,
+    bench: Workbench,
     config: RunConfig,
     tracker: Tracker,
     selected: Sequence[str],
@@ -350,13 +343,11 @@ def _baselines(
 
 def _baselines_named(
     names: Sequence[str],
-    bench: _Workbench,
+    bench: Workbench,
     config: RunConfig,
     tracker: Tracker,
     selected: Sequence[str],
 ) -> dict[str, BaselineScore]:
-    from .baselines import run_baselines
-
     candidates = [t for t in config.auxiliary_tasks() if t not in config.control_tasks()]
     return run_baselines(
         names,
@@ -371,203 +362,6 @@ def _baselines_named(
         eval_batches=config.stage2.eval_batches,
         tracker=tracker,
     )
-
-
-# ---------------------------------------------------------------------------- set-up
-@dataclass
-class _Workbench:
-    """Tasks, tokenised data, the model and its initial weights; builds fresh trainers."""
-
-    config: RunConfig
-    tasks: dict[str, Task]
-    data: dict[str, Any]
-    model: Any
-    initial: dict[str, Any]
-    device_name: str
-
-    @classmethod
-    def build(
-        cls,
-        config: RunConfig,
-        names: Sequence[str],
-        objects: Iterable[Task],
-        *,
-        progress: bool = False,
-    ) -> _Workbench:
-        from .model import MultiTaskModel
-        from .trainer import prepare_tasks
-
-        device_name = _device_name(config)
-        loaded = load_tasks(config, names, objects)
-        texts = [
-            text
-            for task in loaded.values()
-            for ex in task.train
-            for text in (ex.text, ex.text_pair)
-            if text
-        ]
-        m = config.model
-        t0 = time.perf_counter()
-        try:
-            encoder, tokenizer = _build_encoder(config, texts, progress=progress)
-        except (ValueError, OSError) as error:
-            reason = " ".join(str(error).split())
-            raise ConfigError(
-                "model.encoder", m.encoder, f"a usable encoder ({reason})", source=config.source
-            ) from error
-        model = MultiTaskModel(
-            encoder,
-            {name: task.num_labels for name, task in loaded.items()},
-            dropout=m.dropout,
-            seed=derive_seed(config.seed, "heads"),
-        )
-        data = prepare_tasks(
-            loaded.values(),
-            tokenizer,
-            max_length=m.max_length,
-            batch_size=config.trainer.batch_size,
-            seed=derive_seed(config.seed, "data"),
-        )
-        if m.cached:
-            from .cached import precompute_features
-
-            precompute_features(model, data, main=config.main.task)
-        log.info(
-            "model ready in %.1fs: encoder %s, %d tasks, device %s",
-            time.perf_counter() - t0,
-            m.encoder,
-            len(loaded),
-            device_name,
-        )
-        return cls(config, loaded, data, model, model.snapshot(), device_name)
-
-    def trainer(
-        self,
-        *,
-        total_steps: int | None,
-        gate: Any = None,
-        seed_key: str,
-        schedule_steps: int | None = None,
-    ) -> Any:
-        """A trainer over the model reset to its initial weights."""
-        from .trainer import Trainer, TrainerSpec
-
-        t = self.config.trainer
-        warmup: int | float = t.warmup_steps
-        if warmup >= 1:
-            warmup = int(warmup)
-        elif total_steps is None:  # a fraction needs a length: the stage's planned steps
-            warmup = round(warmup * (schedule_steps or 0))
-        self.model.restore(self.initial)
-        spec = TrainerSpec(
-            batch_size=t.batch_size,
-            lr=t.lr,
-            weight_decay=t.weight_decay,
-            warmup_steps=warmup,
-            total_steps=total_steps,
-            clip_norm=t.clip_norm,
-            device=self.config.device,
-            eval_batch_size=t.eval_batch_size,
-        )
-        return Trainer(
-            self.model,
-            self.data,
-            main=self.config.main.task,
-            spec=spec,
-            gate=gate,
-            seed=derive_seed(self.config.seed, seed_key),
-        )
-
-    def factory(self, seed_key: str) -> Any:
-        """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
-
-        def make_trainer(total_steps: int) -> Any:
-            return self.trainer(total_steps=total_steps, seed_key=seed_key)
-
-        return make_trainer
-
-
-def _build_encoder(config: RunConfig, texts: Sequence[str], *, progress: bool) -> tuple[Any, Any]:
-    """The encoder and tokenizer ``[model]`` describes (cached mode: ``autoaux.cached``)."""
-    m = config.model
-    seed = derive_seed(config.seed, "encoder")
-    if m.cached:
-        from .cached import build_cached_encoder
-
-        return build_cached_encoder(
-            m.encoder,
-            max_length=m.max_length,
-            num_layers=m.num_layers,
-            hidden=m.top_hidden,
-            layers=m.top_layers,
-            dropout=m.dropout,
-            seed=seed,
-            device=config.device,
-            progress=progress,
-        )
-    from .model import ModelSpec, build_encoder
-
-    spec = ModelSpec(
-        encoder=m.encoder,
-        max_length=m.max_length,
-        num_layers=m.num_layers,
-        hidden_size=m.hidden_size,
-        tiny_layers=m.tiny_layers,
-        vocab_size=m.vocab_size,
-        dropout=m.dropout,
-    )
-    return build_encoder(spec, texts=texts, seed=seed)
-
-
-def load_tasks(
-    config: RunConfig, names: Sequence[str], objects: Iterable[Task] = ()
-) -> dict[str, Task]:
-    """The tasks ``names`` (main first) as the configuration describes them.
-
-    Names resolve, in order, to the given Task ``objects``, the ``[[task]]`` files and the
-    built-in suite; ``shuffled:<name>`` is a copy with permuted training labels (seeded). The
-    first name is the main task (``main.max_train_examples``); the others take
-    ``auxiliary.max_train_examples``. Subsamples are seeded by ``config.seed``.
-
-    Raises:
-        ConfigError: a name cannot be resolved.
-        tasks.TaskDataError: a data file is unusable (names the file and line).
-    """
-    registry: dict[str, Task] = {task.name: task for task in objects}
-    loaded: dict[str, Task] = {}
-    for i, name in enumerate(names):
-        if name in loaded:
-            continue
-        base = name.removeprefix(SHUFFLED_PREFIX)
-        spec = config.task_file(base)
-        if base not in registry and spec is not None:
-            registry[base] = from_file(
-                spec.path,
-                name=spec.name,
-                text=spec.text,
-                label=spec.label,
-                kind=spec.kind,
-                metric=spec.metric,
-                seed=config.seed,
-                dev_fraction=spec.dev_fraction,
-                test_fraction=spec.test_fraction,
-                split_column=spec.split_column,
-            )
-        try:
-            task = load_task(name, seed=config.seed, tasks=registry)
-        except ValueError as error:
-            if isinstance(error, TaskDataError):
-                raise
-            key = "main.task" if i == 0 else "auxiliary.tasks"
-            reason = " ".join(str(error).split())
-            raise ConfigError(key, name, f"a known task ({reason})", source=config.source) from None
-        cap = config.main.max_train_examples if i == 0 else config.auxiliary.max_train_examples
-        if cap is not None:
-            task = task.with_max_train(cap, seed=config.seed)
-        loaded[name] = task
-        sizes = (len(task.train), len(task.dev), len(task.test))
-        log.info("task %s: %d train, %d dev, %d test", name, *sizes)
-    return loaded
 
 
 # ---------------------------------------------------------------------------- config helpers
@@ -640,8 +434,6 @@ def _configure(
 def _make_tracker(config: RunConfig) -> Tracker:
     """The tracker ``[tracking]`` describes, journaling to ``output_dir`` during an outage
     and, with ``fallback``, on the fallback store when the store is unreachable at start."""
-    from .journal import JOURNAL_FILE, fallback_uri
-
     t = config.tracking
     folder = Path(config.output_dir).expanduser().resolve()
     return make_tracker(
@@ -669,25 +461,6 @@ def _tags(config: RunConfig, command: str) -> dict[str, str]:
         "autoaux.seed": str(config.seed),
         "autoaux.config_source": config.source,
     }
-
-
-def _device_name(config: RunConfig) -> str:
-    import torch
-
-    from ._device import resolve_device
-
-    try:
-        device = resolve_device(config.device)
-    except ValueError as error:
-        raise ConfigError(
-            "device",
-            config.device,
-            "'auto', 'cpu' or a CUDA device that is present",
-            source=config.source,
-        ) from error
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return str(device)
 
 
 def _mlflow_info(tracker: Tracker, run_id: str) -> dict[str, str | None]:
@@ -730,8 +503,6 @@ def _write_outputs(
     result: RunResult | None = None,
 ) -> None:
     """Write the plots and the JSON summary into ``output_dir``; log them as artifacts."""
-    from .plots import STAGE1_PLOT, STAGE2_PLOT, plot_trials, plot_utilities
-
     folder = Path(config.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []

@@ -30,7 +30,7 @@ def _common_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where trials run")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of the pipeline")
-    # --- parallel trials (autoaux.executors)
+    # --- parallel trials (autoaux.stages.executors)
     p.add_argument("--executor", choices=("local", "ray"),
                    help="where stage-2 trials run: local (one after another) or ray")
     p.add_argument("--parallel", type=int, metavar="N",
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="stage 1 (selection) and stage 2 (mixing ratios)")
     _common_run_options(p_run)
     p_run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in DIR")
-    # --- reliability (autoaux.checkpoint, autoaux.journal)
+    # --- reliability (autoaux.runs.checkpoint, autoaux.tracking.journal)
     p_run.add_argument(
         "--fallback-tracking",
         action="store_true",
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- config building
 def _load_run_config(args: argparse.Namespace) -> Any:
     from autoaux.config import config_from_dict, load_config
-    from autoaux.defaults import default_config_dict
+    from autoaux.config.defaults import default_config_dict
 
     if args.config is not None:
         if not args.config.is_file():

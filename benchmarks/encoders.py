@@ -5,21 +5,21 @@ examples, default 500):
 
 * **set-up**: seconds to build each encoder and prepare the data; for the cached mode this
   includes encoding every text the run uses (cold cache: a fresh private cache folder);
-* **stage 1**: seconds per pull of :func:`autoaux.stage1.run_stage1` with the default stage-1
+* **stage 1**: seconds per pull of :func:`autoaux.stages.stage1.run_stage1` with the default stage-1
   method (``steps_per_pull`` gated steps and one main dev evaluation on 4 batches; pool:
   ``tweet-sentiment`` capped at ``--aux-train`` and its ``shuffled:`` control);
 * **main test score**: main task only, ``--steps`` steps (best main dev checkpoint), over
   ``--seeds`` seeds (mean and standard deviation). Fully fine-tuned MiniLM runs only
   ``--minilm-steps`` steps, to time it (about one second a step on 2 cores); its score is not
   a converged result;
-* **encoding of the default pool** (``autoaux.defaults``: rt-sentiment main with 500 training
+* **encoding of the default pool** (``autoaux.config.defaults``: rt-sentiment main with 500 training
   examples; rt-subjectivity, tweet-sentiment, bbc-topic, political-party and the shuffled
   control with ``max_train_examples`` 4000), cold and warm (the second run reads the cache),
   with the cache size on disk; and the size of a cache of the whole built-in suite (every split
   of every task), computed from its number of distinct texts, with the encoding time
   extrapolated from the measured rate (``--full-suite`` encodes it for real);
 * **default run** (``--default-run``): ``autoaux.run`` of the built-in default configuration
-  (``autoaux.defaults.default_config_dict``) with each of ``--default-encoders``, cold cache,
+  (``autoaux.config.defaults.default_config_dict``) with each of ``--default-encoders``, cold cache,
   wall-clock time and main test score: the figures that choose the default encoder (the best
   test score within 10 minutes on 2 CPU cores, encoding included).
 
@@ -64,17 +64,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from autoaux._seeding import derive_seed  # noqa: E402
-from autoaux.cached import (  # noqa: E402
+from autoaux.config import Stage1Config  # noqa: E402
+from autoaux.config.defaults import DEFAULT_MAIN, DEFAULT_POOL, default_config_dict  # noqa: E402
+from autoaux.model import ModelSpec, MultiTaskModel, build_encoder  # noqa: E402
+from autoaux.model.cached import (  # noqa: E402
     CachedEncoder,
     FeatureStore,
     cached_model_path,
     precompute_features,
 )
-from autoaux.config import Stage1Config  # noqa: E402
-from autoaux.defaults import DEFAULT_MAIN, DEFAULT_POOL, default_config_dict  # noqa: E402
-from autoaux.model import ModelSpec, MultiTaskModel, build_encoder  # noqa: E402
-from autoaux.stage1 import make_gate, run_stage1  # noqa: E402
-from autoaux.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks  # noqa: E402
+from autoaux.stages.stage1 import make_gate, run_stage1  # noqa: E402
+from autoaux.training.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks  # noqa: E402
 from tasks import Task, builtin_names, load_task  # noqa: E402
 
 MAIN = DEFAULT_MAIN

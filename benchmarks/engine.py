@@ -2,14 +2,14 @@
 
 Prints:
 
-* **throughput**: training examples per second of :class:`autoaux.trainer.Trainer`
+* **throughput**: training examples per second of :class:`autoaux.training.trainer.Trainer`
   (``train_steps`` on the main task, no gate) against a minimal hand-written PyTorch loop
   (``next(batches)``, forward, cross-entropy, backward, ``clip_grad_norm_``, ``AdamW.step``,
   ``zero_grad``) on the same tiny BERT, the same initial weights and the same batches; rounds
   alternate between the two and the median of the rounds is reported, with the ratio
   (target: at least 0.9);
 * **gating**: seconds per auxiliary step without a gate, and with a ``weighted``
-  :class:`~autoaux.gating.CosineGate` whose main gradient is refreshed every step
+  :class:`~autoaux.training.gating.CosineGate` whose main gradient is refreshed every step
   (``refresh_every=1``, an extra forward and backward pass per step) or every 5 steps,
   each relative to the ungated step;
 * **evaluation**: seconds per main-task dev evaluation on a fixed 4-batch subsample;
@@ -58,9 +58,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from autoaux._device import autocast_context, resolve_device  # noqa: E402
 from autoaux._seeding import derive_seed  # noqa: E402
-from autoaux.gating import CosineGate  # noqa: E402
 from autoaux.model import ModelSpec, MultiTaskModel, build_encoder  # noqa: E402
-from autoaux.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks  # noqa: E402
+from autoaux.training.gating import CosineGate  # noqa: E402
+from autoaux.training.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks  # noqa: E402
 from tasks.encoding import BatchIterator  # noqa: E402
 from tasks.planted import make_planted_suite  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Wall time of stage 2 with 1, 2 and 4 trials at a time (``[stage2] executor``, ``parallel``).
 
 One workbench (the planted pool: a main task and one helpful auxiliary task, the ``"tiny"``
-encoder) is built once; then stage 2 (:func:`autoaux.stage2.run_stage2`, GP search, every trial
+encoder) is built once; then stage 2 (:func:`autoaux.stages.run_stage2`, GP search, every trial
 logging its MLflow run to a temporary SQLite store) runs with:
 
 * ``local``, ``parallel = 1``: the sequential loop in this process (one torch thread);
@@ -43,8 +43,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 def build(folder: Path, *, steps: int, trials: int, seed: int) -> tuple[Any, Any]:
     """The workbench (model, data, initial weights) and the run configuration."""
-    from autoaux.api import _Workbench
     from autoaux.config import config_from_dict
+    from autoaux.training import Workbench
     from tasks.planted import make_planted_suite
 
     suite = make_planted_suite(
@@ -68,15 +68,15 @@ def build(folder: Path, *, steps: int, trials: int, seed: int) -> tuple[Any, Any
         "output_dir": str(folder / "out"),
     }
     config = config_from_dict(data, source="benchmark", user_tasks=(main.name, helpful.name))
-    bench = _Workbench.build(config, [main.name, helpful.name], [main, helpful])
+    bench = Workbench.build(config, [main.name, helpful.name], [main, helpful])
     return bench, config
 
 
 def stage2_seconds(bench: Any, config: Any, kind: str, parallel: int) -> tuple[float, int, int]:
     """Wall seconds of one stage 2 (``kind`` executor, ``parallel`` trials at a time); the
     trials done and failed. Building the Ray executor (one ``ray.put``) is timed too."""
-    from autoaux.executors import LocalExecutor, RayExecutor, TrialExecutor
-    from autoaux.stage2 import run_stage2
+    from autoaux.stages.executors import LocalExecutor, RayExecutor, TrialExecutor
+    from autoaux.stages.stage2 import run_stage2
     from autoaux.tracking import MlflowTracker, tracked_run
 
     tracker = MlflowTracker(config.tracking.uri, config.tracking.experiment)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("Ray is not installed (pip install 'autoaux[ray]'): nothing to measure")
         return 0
-    from autoaux.executors import LocalExecutor, RayExecutor
+    from autoaux.stages.executors import LocalExecutor, RayExecutor
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,7 +228,7 @@ def _warm_up(executor: Any, config: Any, *, n: int) -> None:
     """One untimed batch of ``n`` very short trials: starts the worker processes."""
     from dataclasses import replace
 
-    from autoaux.executors import TrialSpec
+    from autoaux.stages.executors import TrialSpec
 
     settings = replace(config.stage2, steps=1, eval_every=1, eval_batches=1)
     main = config.main.task

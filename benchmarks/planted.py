@@ -670,9 +670,9 @@ def _margin(sel: Mapping[str, Any]) -> float:
 def section_gating(b: Budget) -> dict[str, Any]:
     """Main + one helpful task (ratio 1:1) under each gate; DESIGN.md measured fact 2."""
     from autoaux._seeding import derive_seed
-    from autoaux.gating import CosineGate
     from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
-    from autoaux.trainer import Trainer, TrainerSpec, prepare_tasks
+    from autoaux.training.gating import CosineGate
+    from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
     from tasks import make_planted_suite
 
     modes = ("off", "unweighted", "weighted", "smoothed")

@@ -142,7 +142,7 @@ def cached_supported() -> bool:
     """Whether this checkout accepts ``model.encoder = "minilm-cached"`` (and has MiniLM)."""
     try:
         from autoaux import config_from_dict
-        from autoaux.cached import cached_model_path
+        from autoaux.model.cached import cached_model_path
 
         config_from_dict({"main": {"task": MAIN}, "model": {"encoder": "minilm-cached"}})
         cached_model_path("minilm-cached")

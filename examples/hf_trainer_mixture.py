@@ -125,7 +125,7 @@ def build_model_folder(folder: Path, texts: Sequence[str], *, seed: int) -> Path
     import torch
     from transformers import BertConfig, BertModel
 
-    from autoaux.model import train_wordpiece_tokenizer
+    from autoaux.model.multitask import train_wordpiece_tokenizer
 
     tokenizer = train_wordpiece_tokenizer(texts, vocab_size=2000, cache_dir=folder / "cache")
     config = BertConfig(

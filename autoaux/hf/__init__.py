@@ -40,6 +40,8 @@ it. ``transformers.Trainer`` needs ``accelerate`` (``pip install 'autoaux[hf]'``
 
 from __future__ import annotations
 
+from autoaux.training.mixture import Mixture
+
 from ._data import (
     MixtureBatchSampler,
     MixtureCollator,
@@ -49,7 +51,6 @@ from ._data import (
     task_from_dataset,
     tasks_from_datasets,
 )
-from ._mixture import Mixture
 from ._model import POOLINGS, HeadSpec, MixtureModel
 from ._trainer import MainMetric, MixtureTrainer, build_mixture_trainer
 

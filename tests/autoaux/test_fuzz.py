@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autoaux import ConfigError, RunConfig, load_config
-from autoaux.config import _SECTIONS
+from autoaux.config.run import _SECTIONS
 from tasks import TaskDataError, from_file
 
 FUZZ = settings(

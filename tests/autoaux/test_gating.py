@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from autoaux.gating import GATING_MODES, CosineGate, GateResult, gradient_cosine
 from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+from autoaux.training.gating import GATING_MODES, CosineGate, GateResult, gradient_cosine
 
 
 def _params(*grads: list[list[float]] | list[float]) -> list[torch.nn.Parameter]:

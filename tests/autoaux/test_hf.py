@@ -33,7 +33,7 @@ from autoaux.hf import (
     task_from_dataset,
     tasks_from_datasets,
 )
-from autoaux.result import MixResult, TrialRecord
+from autoaux.runs.result import MixResult, TrialRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LENGTH = 24
@@ -100,7 +100,7 @@ COLUMNS = {
 
 @pytest.fixture(scope="module")
 def tokenizer(cache: Path) -> Any:
-    from autoaux.model import train_wordpiece_tokenizer
+    from autoaux.model.multitask import train_wordpiece_tokenizer
 
     return train_wordpiece_tokenizer([" ".join(WORDS)] * 4, vocab_size=64, cache_dir=cache)
 

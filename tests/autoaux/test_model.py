@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import torch
 
-from autoaux import model as model_module
 from autoaux.model import (
     SPECIAL_TOKENS,
     ModelSpec,
@@ -19,6 +18,7 @@ from autoaux.model import (
     build_encoder,
     train_wordpiece_tokenizer,
 )
+from autoaux.model import multitask as model_module
 
 TEXTS = [
     "the cat sat on the mat",
@@ -71,7 +71,7 @@ def test_tokenizer_trains_with_bert_specials_and_is_cached(
 
 _VOCAB_DIGEST = """
 import hashlib, json, sys, tempfile
-from autoaux.model import train_wordpiece_tokenizer
+from autoaux.model.multitask import train_wordpiece_tokenizer
 from tasks.planted import make_planted_suite
 suite = make_planted_suite(main_train=64, aux_train=300, dev=8, test=8, seed=0)
 texts = [ex.text for task in suite.tasks for ex in task.train]

@@ -23,13 +23,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import autoaux
-from autoaux.baselines import BASELINES, proportional, temperature, uniform
 from autoaux.config import RunConfig, Stage1Config, Stage2Config, config_from_dict
-from autoaux.result import RunResult
-from autoaux.stage1 import pull_reward, select_arms
-from autoaux.stage2 import run_stage2, warm_start_ratios
+from autoaux.runs.result import RunResult
+from autoaux.stages.baselines import BASELINES, proportional, temperature, uniform
+from autoaux.stages.stage1 import pull_reward, select_arms
+from autoaux.stages.stage2 import run_stage2, warm_start_ratios
 from autoaux.tracking import MlflowTracker, NullTracker
-from autoaux.trainer import MixtureReport, NonFiniteLossError
+from autoaux.training.trainer import MixtureReport, NonFiniteLossError
 from tasks import Task, make_planted_suite, write_task_csv
 
 PULLS, STEPS_PER_PULL, TRIALS = 60, 5, 3

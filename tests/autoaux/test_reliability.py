@@ -28,10 +28,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import autoaux
-from autoaux.checkpoint import CheckpointError, RunCheckpoint
 from autoaux.errors import TrackingError
-from autoaux.journal import JournalingClient
+from autoaux.runs.checkpoint import CheckpointError, RunCheckpoint
 from autoaux.tracking import MlflowTracker, make_tracker
+from autoaux.tracking.journal import JournalingClient
 from tasks import Example, Task, make_planted_suite, write_task_csv
 
 PULLS, TRIALS = 12, 4

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from autoaux.gating import CosineGate
 from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
-from autoaux.trainer import (
+from autoaux.training.gating import CosineGate
+from autoaux.training.trainer import (
     MixtureReport,
     NonFiniteLossError,
     TaskData,

@@ -24,7 +24,7 @@ With no auxiliary task (an empty selection) stage 2 degenerates to one main-only
 Parallel trials (``[stage2] parallel = b``, ``executor = "local" | "ray"``): the loop above runs
 in batches, ``ask(b)`` (constant liar) then the ``b`` trials (side by side with Ray), then the
 ``b`` tells **in trial-number order**; with a fixed seed the points asked depend on ``b`` only,
-not on the executor or on which trial finished first (details in :mod:`autoaux.executors`).
+not on the executor or on which trial finished first (details in :mod:`autoaux.stages.executors`).
 """
 
 from __future__ import annotations
@@ -32,32 +32,26 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from autoaux._seeding import derive_seed
+from autoaux.config import Stage2Config
+from autoaux.runs.result import MixResult, TrialRecord
+from autoaux.stages.executors import TrialExecutor, TrialProgress, TrialSpec, make_executor
+from autoaux.stages.trials import TrainerFactory
+from autoaux.tracking import NullTracker, Tracker, tracked_run
 from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch, TrialState
 
-from ._seeding import derive_seed
-from .config import Stage2Config
-from .executors import TrialExecutor, TrialProgress, TrialSpec, make_executor
-from .result import MixResult, TrialRecord
-from .tracking import FAILURE_TAG, NullTracker, Tracker, tracked_run
-from .trainer import MixtureReport, Trainer
-
 if TYPE_CHECKING:
-    from .checkpoint import RunCheckpoint
+    from autoaux.runs.checkpoint import RunCheckpoint
 
-__all__ = ["TrainerFactory", "run_stage2", "train_mixture", "warm_start_ratios"]
+__all__ = ["run_stage2", "warm_start_ratios"]
 
 log = logging.getLogger(__name__)
-
-TrainerFactory = Callable[[int], Trainer]
-"""``make_trainer(total_steps)``: a fresh trainer over a model reset to the initial weights,
-seeded identically every call, with its learning-rate schedule ending at ``total_steps``."""
-
 
 def warm_start_ratios(
     tasks: Sequence[str],
@@ -83,37 +77,6 @@ def warm_start_ratios(
     return {t: float(np.clip(value(t) / reference, 0.0, max_ratio)) for t in tasks}
 
 
-def train_mixture(
-    make_trainer: TrainerFactory,
-    probabilities: Mapping[str, float],
-    *,
-    steps: int,
-    eval_every: int,
-    eval_batches: int | None,
-    tracker: Tracker | None = None,
-) -> tuple[Trainer, MixtureReport]:
-    """Train a fresh model on a mixture (the one training path of trials and baselines).
-
-    Logs the main dev score at every evaluation (metric ``dev_score``, step = training step)
-    on the tracker's open run. Returns the trainer (its model holds the best checkpoint) and
-    the report.
-    """
-    trainer = make_trainer(steps)
-
-    def on_eval(step: int, score: float) -> None:
-        if tracker is not None:
-            tracker.log_metrics({"dev_score": score}, step=step)
-
-    report = trainer.train_mixture(
-        {k: float(v) for k, v in probabilities.items() if float(v) > 0},
-        steps,
-        eval_every=eval_every,
-        eval_max_batches=eval_batches,
-        callback=on_eval,
-    )
-    return trainer, report
-
-
 def run_stage2(
     make_trainer: TrainerFactory,
     *,
@@ -131,13 +94,13 @@ def run_stage2(
     """Search the mixing ratios of ``tasks`` (auxiliary, main excluded); see the module doc.
 
     Trials run on ``executor`` (default: the one ``settings.executor`` names, closed at the
-    end), ``settings.parallel`` at a time (see :mod:`autoaux.executors` for the batch rules).
+    end), ``settings.parallel`` at a time (see :mod:`autoaux.stages.executors` for the batch rules).
 
     Logs a ``stage2`` run (nested under the tracker's open run, if any) with one nested run per
     trial: ratios and probabilities as params, the dev-score curve, ``best_dev_score``,
     ``seconds``, tags with the final state, the device and, for a failure, the reason.
     ``checkpoint``: save the search after every batch of trials and continue a saved one
-    (:mod:`autoaux.checkpoint`).
+    (:mod:`autoaux.runs.checkpoint`).
     """
     tracker = tracker if tracker is not None else NullTracker()
     tasks = tuple(t for t in tasks if t != main)
@@ -170,7 +133,7 @@ def run_stage2(
         best_state: dict[str, Any] | None = None
         test_score: float | None = None
         saved = None
-        if checkpoint is not None:  # --- resumable runs (autoaux.checkpoint)
+        if checkpoint is not None:  # --- resumable runs (autoaux.runs.checkpoint)
             checkpoint.set_run_id("stage2", run)
             saved = checkpoint.restore_stage2(search)
         if saved is not None:
@@ -181,7 +144,7 @@ def run_stage2(
                 saved.test_score,
             )
             start -= saved.elapsed
-        # batches of `parallel` trials, told in trial-number order (autoaux.executors)
+        # batches of `parallel` trials, told in trial-number order (autoaux.stages.executors)
         own = executor is None
         runner = make_executor(settings, make_trainer, tracker=tracker) if own else executor
         assert runner is not None
@@ -228,7 +191,7 @@ def run_stage2(
                         step=number,
                     )
                 if checkpoint is not None:
-                    from .checkpoint import Stage2Progress
+                    from autoaux.runs.checkpoint import Stage2Progress
 
                     checkpoint.save_stage2(
                         Stage2Progress(trials, best, best_state, test_score),
@@ -316,98 +279,9 @@ def _probabilities(
     return {name: float(v) for name, v in zip((main, *tasks), p, strict=True)}
 
 
-def _run_trial(
-    make_trainer: TrainerFactory,
-    number: int,
-    ratios: Mapping[str, float],
-    probabilities: Mapping[str, float],
-    main: str,
-    settings: Stage2Config,
-    tracker: Tracker,
-    device_name: str,
-) -> tuple[TrialRecord, Trainer | None]:
-    """One trial in its own nested run; failures are recorded, never raised (except Ctrl-C)."""
-    tags = {"autoaux.stage": "trial", "autoaux.trial": str(number), "autoaux.device": device_name}
-    run_id = tracker.start(f"trial-{number}", nested=True, tags=tags)
-    start = time.perf_counter()
-    try:
-        tracker.log_params(
-            {
-                **{f"ratio/{k}": v for k, v in ratios.items()},
-                **{f"probability/{k}": round(v, 6) for k, v in probabilities.items()},
-            }
-        )
-        trainer, report = train_mixture(
-            make_trainer,
-            probabilities,
-            steps=settings.steps,
-            eval_every=settings.eval_every,
-            eval_batches=settings.eval_batches,
-            tracker=tracker,
-        )
-        if not math.isfinite(report.best_dev):
-            raise RuntimeError(f"no finite main dev score (curve {report.dev_curve})")
-    except KeyboardInterrupt:
-        tracker.set_tags({FAILURE_TAG: "interrupted", "autoaux.state": "KILLED"})
-        tracker.finish("KILLED")
-        raise
-    except Exception as error:  # one failed trial never ends the search
-        seconds = time.perf_counter() - start
-        reason = f"{type(error).__name__}: {' '.join(str(error).split())}"[:500]
-        log.warning("stage 2: trial %d failed (%s)", number, reason, exc_info=True)
-        _free_accelerator_memory()
-        tracker.log_metrics({"seconds": seconds})
-        tracker.set_tags({FAILURE_TAG: reason, "autoaux.state": TrialState.FAILED.value})
-        tracker.finish("FAILED")
-        record = TrialRecord(
-            number,
-            dict(ratios),
-            None,
-            TrialState.FAILED.value,
-            seconds,
-            error=reason,
-            run_id=_real(run_id, tracker),
-        )
-        return record, None
-    seconds = time.perf_counter() - start
-    tracker.log_metrics(
-        {
-            "best_dev_score": report.best_dev,
-            "best_step": float(report.best_step),
-            "seconds": seconds,
-            **{f"steps/{k}": float(v) for k, v in report.steps_per_task.items()},
-        }
-    )
-    tracker.set_tags({"autoaux.state": TrialState.COMPLETE.value})
-    tracker.finish("FINISHED")
-    record = TrialRecord(
-        number=number,
-        ratios=dict(ratios),
-        score=float(report.best_dev),
-        state=TrialState.COMPLETE.value,
-        seconds=seconds,
-        best_step=report.best_step,
-        dev_curve=tuple(report.dev_curve),
-        steps_per_task=dict(report.steps_per_task),
-        run_id=_real(run_id, tracker),
-    )
-    return record, trainer
-
-
 def _score(trial: TrialRecord | None) -> float:
     return trial.score if trial is not None and trial.score is not None else math.nan
 
 
 def _failed(trials: Sequence[TrialRecord]) -> float:
     return float(sum(t.state == TrialState.FAILED.value for t in trials))
-
-
-def _real(run_id: str, tracker: Tracker) -> str | None:
-    return run_id if tracker.tracking_uri is not None else None
-
-
-def _free_accelerator_memory() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -16,8 +16,8 @@ The pair combination is the usual one for sentence-pair classifiers over sentenc
 (InferSent, Sentence-BERT). A single text fills only the first block, so single-text and pair
 tasks share one input layer: the ``u`` block of ``W1`` is the same for both.
 
-Pieces, which plug into the ordinary :class:`~autoaux.model.MultiTaskModel` and
-:class:`~autoaux.trainer.Trainer` without any change there:
+Pieces, which plug into the ordinary :class:`~autoaux.model.multitask.MultiTaskModel` and
+:class:`~autoaux.training.trainer.Trainer` without any change there:
 
 - :class:`FeatureStore`: the on-disk, content-addressed cache of sentence vectors of one frozen
   encoder (model folder, number of layers kept, ``max_length``), under
@@ -35,7 +35,7 @@ Pieces, which plug into the ordinary :class:`~autoaux.model.MultiTaskModel` and
   buffers* (never parameters, never in ``state_dict``, so snapshots and checkpoints stay small)
   and the trainable :class:`SharedTop`. ``forward(input_ids, attention_mask)`` returns a
   ``last_hidden_state`` of shape ``(B, L, H)`` (``L = 1`` here), so the masked-mean pooling and
-  the heads of :class:`~autoaux.model.MultiTaskModel` work unchanged, and
+  the heads of :class:`~autoaux.model.multitask.MultiTaskModel` work unchanged, and
   ``shared_parameters()`` (what gradient gating acts on) is exactly the top's parameters.
 - :func:`precompute_features`: encodes, in one pass with one progress bar, every text a run
   will use (all training splits, the main task's dev and test splits). Rows that were not
@@ -59,18 +59,16 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._device import resolve_device
-from ._seeding import isolated_seed
-from .paths import cache_dir as default_cache_dir
-
-if TYPE_CHECKING:
-    from .trainer import TaskData
+from autoaux._device import resolve_device
+from autoaux._seeding import isolated_seed
+from autoaux.model.multitask import ModelSpec, build_plain_encoder, minilm_path
+from autoaux.paths import cache_dir as default_cache_dir
 
 __all__ = [
     "CACHED_ENCODER",
@@ -131,8 +129,6 @@ def cached_model_path(name: str) -> Path:
     missing, or when the folder does not exist or has no ``config.json``.
     """
     if name == CACHED_ENCODER:
-        from .model import minilm_path
-
         return minilm_path()
     if not name.startswith(CACHED_PREFIX):
         raise ValueError(
@@ -537,12 +533,10 @@ class FeatureStore:
     def _load_model(self) -> tuple[nn.Module, Any, torch.device]:
         if self._loaded is not None:
             return self._loaded
-        from .model import ModelSpec, build_encoder
-
         spec = ModelSpec(
             encoder=str(self.model_path), max_length=self.max_length, num_layers=self.num_layers
         )
-        encoder, tokenizer = build_encoder(spec, texts=(), seed=0)
+        encoder, tokenizer = build_plain_encoder(spec, texts=(), seed=0)
         device = resolve_device(self.device)
         encoder.eval().requires_grad_(False).to(device)
         self._loaded = (encoder, tokenizer, device)
@@ -987,7 +981,7 @@ def build_cached_encoder(
 
 
 def precompute_features(
-    model: nn.Module, data: Mapping[str, TaskData], *, main: str | None = None
+    model: nn.Module, data: Mapping[str, Any], *, main: str | None = None
 ) -> int:
     """Fetch, in one pass with one progress bar, the vectors a run will use.
 

@@ -1,11 +1,11 @@
-"""Training a :class:`~autoaux.model.MultiTaskModel` on one task or on a mixture of tasks.
+"""Training a :class:`~autoaux.model.multitask.MultiTaskModel` on one task or on a mixture of tasks.
 
 One optimiser step on task ``t`` (a *main* step when ``t`` is the main task, else *auxiliary*)::
 
     batch  = next(batches[t])                        # seeded, reshuffled each epoch
     loss   = model.loss(t, batch)                    # bf16 autocast on CUDA, fp32 on the CPU
     loss.backward()
-    if t is auxiliary and a gate is set:             # see autoaux.gating.CosineGate
+    if t is auxiliary and a gate is set:             # see autoaux.training.gating.CosineGate
         g_m = stored main gradient, refreshed on a fresh main batch every k auxiliary steps
         shared-encoder grads *= scale(cos(g_m, g_a)) # the head of t keeps its gradient
     clip_grad_norm_(all parameters, clip_norm)
@@ -36,13 +36,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from autoaux._device import autocast_context, resolve_device
+from autoaux._seeding import TorchRngState, derive_seed
+from autoaux.model.multitask import MultiTaskModel
+from autoaux.training.gating import CosineGate
 from tasks import Task, compute_metric
 from tasks.encoding import BatchIterator, EncodedSplit, encode_split
-
-from ._device import autocast_context, resolve_device
-from ._seeding import TorchRngState, derive_seed
-from .gating import CosineGate
-from .model import MultiTaskModel
 
 __all__ = [
     "MixtureReport",

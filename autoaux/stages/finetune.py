@@ -1,7 +1,7 @@
 """Fine-tune the whole encoder on the mixture a selection run chose (``autoaux.finetune``).
 
 Selection is cheap because it trains a small network on frozen, cached features
-(:mod:`autoaux.cached`); the model worth keeping is the full pretrained encoder, unfrozen and
+(:mod:`autoaux.model.cached`); the model worth keeping is the full pretrained encoder, unfrozen and
 trained on the chosen mixture::
 
     w_main = 1, w_t = ratio_t (stage 2; 1 for every selected task after stage 1 only)
@@ -33,14 +33,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import Task
+import torch
 
-from ._seeding import derive_seed
-from .cached import finetune_encoder_name
-from .config import RunConfig, config_from_dict, load_config
-from .errors import ConfigError
-from .result import write_json
-from .tracking import NullTracker, Tracker, make_tracker, tracked_run
+from autoaux._seeding import derive_seed
+from autoaux.config import RunConfig, config_from_dict, load_config
+from autoaux.errors import ConfigError
+from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+from autoaux.model.cached import finetune_encoder_name
+from autoaux.runs.result import write_json
+from autoaux.tracking import NullTracker, Tracker, make_tracker, tracked_run
+from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
+from autoaux.training.workbench import load_tasks
+from tasks import Task
 
 __all__ = ["DEFAULT_PRETRAINED_LR", "FinetuneResult", "finetune", "read_mixture"]
 
@@ -277,8 +281,6 @@ def finetune(
         user_tasks: :class:`tasks.Task` objects the configuration names.
         progress: show a progress bar over the training steps.
     """
-    from .api import load_tasks
-
     start = time.perf_counter()
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -416,9 +418,6 @@ def _build(
     batch_size: int | None,
     seed: int,
 ) -> tuple[Any, Any, dict[str, Any]]:
-    from .model import ModelSpec, MultiTaskModel, build_encoder
-    from .trainer import prepare_tasks
-
     m = cfg.model
     spec = ModelSpec(
         encoder=encoder_name,
@@ -470,8 +469,6 @@ def _trainer(
     device: str,
     seed: int,
 ) -> Any:
-    from .trainer import Trainer, TrainerSpec
-
     t = cfg.trainer
     spec = TrainerSpec(
         batch_size=batch_size or t.batch_size,
@@ -487,8 +484,6 @@ def _trainer(
 
 
 def _device_name(trainer: Any) -> str:
-    import torch
-
     device = trainer.device
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
@@ -528,8 +523,6 @@ def _save(
     folder: Path, model: Any, tokenizer: Any, result: FinetuneResult, tasks: Mapping[str, Task]
 ) -> Path:
     """Save encoder + tokenizer (``save_pretrained``), heads and a description to ``folder``."""
-    import torch
-
     folder.mkdir(parents=True, exist_ok=True)
     encoder_dir = folder / "encoder"
     encoder = model.encoder

@@ -266,12 +266,12 @@ def _check_str_tuple(
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelConfig:
-    """``[model]``: the shared encoder (see :class:`autoaux.model.ModelSpec`).
+    """``[model]``: the shared encoder (see :class:`autoaux.model.multitask.ModelSpec`).
 
     ``encoder`` is ``"tiny"`` (random-init BERT, WordPiece tokenizer trained on the tasks' text),
     ``"minilm"`` (all-MiniLM-L6-v2 from the ``minilm`` extra), a local Hugging Face model
     folder, or a *cached* frozen encoder (``"minilm-cached"``, ``"cached:<model folder>"``, see
-    :mod:`autoaux.cached`) whose pooled outputs are computed once and feed a trainable shared
+    :mod:`autoaux.model.cached`) whose pooled outputs are computed once and feed a trainable shared
     top of ``top_layers`` layers of width ``top_hidden``. ``num_layers`` keeps only the first N
     layers of a pretrained encoder; ``hidden_size``, ``tiny_layers`` and ``vocab_size`` shape
     the tiny encoder.
@@ -310,7 +310,7 @@ class ModelConfig:
 
     @property
     def cached(self) -> bool:
-        """Whether the encoder is a cached frozen one (``autoaux.cached``)."""
+        """Whether the encoder is a cached frozen one (``autoaux.model.cached``)."""
         return self.encoder == "minilm-cached" or self.encoder.startswith(CACHED_PREFIX)
 
 
@@ -535,9 +535,10 @@ class Stage2Config:
     by random search (a baseline).
 
     Trials are asked ``parallel`` at a time and told back in trial-number order (see
-    :mod:`autoaux.executors`); ``executor = "ray"`` runs each batch's trials side by side as Ray
-    tasks on the cluster at ``ray_address`` (``""``: start a local Ray instance, ``"auto"``: the
-    running cluster, ``"ray://host:port"``: Ray client, ``"host:port"``: a cluster's head).
+    :mod:`autoaux.stages.executors`); ``executor = "ray"`` runs each batch's trials side by side
+    as Ray tasks on the cluster at ``ray_address`` (``""``: start a local Ray instance,
+    ``"auto"``: the running cluster, ``"ray://host:port"``: Ray client, ``"host:port"``: a
+    cluster's head).
     ``"local"`` runs them one after another in this process.
     """
 
@@ -612,7 +613,7 @@ class TrackingConfig:
     to ``fallback_uri`` (default: ``mlflow-fallback.db``, SQLite, in ``output_dir``) and says so.
     A store that goes away mid-run never stops the run: calls are retried with back-off, kept in
     ``output_dir/tracking-journal.jsonl`` while it is down and replayed when it returns
-    (:mod:`autoaux.journal`)."""
+    (:mod:`autoaux.tracking.journal`)."""
 
     _section: ClassVar[str] = "tracking"
 
@@ -621,7 +622,7 @@ class TrackingConfig:
     experiment: str = "autoaux"
     run_name: str | None = None
     artifact_location: str | None = None
-    # --- reliability (autoaux.journal): see the TrackingConfig docstring
+    # --- reliability (autoaux.tracking.journal): see the TrackingConfig docstring
     fallback: bool = False
     fallback_uri: str | None = None
 
@@ -656,7 +657,7 @@ class BaselinesConfig:
 
 @dataclass(frozen=True)
 class CheckpointConfig:
-    """``[checkpoint]``: resumable runs (:mod:`autoaux.checkpoint`). With ``enabled``, the run's
+    """``[checkpoint]``: resumable runs (:mod:`autoaux.runs`). With ``enabled``, the run's
     state is written atomically to ``output_dir/checkpoint/`` after every ``every`` stage-1
     pulls, after every stage-2 trial and after every baseline; ``autoaux run --resume DIR``
     continues from it. A larger ``every`` saves time with large encoders (each checkpoint holds

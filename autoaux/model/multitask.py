@@ -11,7 +11,7 @@ Encoders (:class:`ModelSpec` ``encoder``):
 - any other string: a local Hugging Face model folder (``config.json``, weights, tokenizer);
 - ``"minilm-cached"`` / ``"cached:<folder>"``: the frozen MiniLM (or folder) run once per text,
   its sentence vectors cached on disk, under a small trainable shared top (see
-  :mod:`autoaux.cached`; ``top_hidden``, ``top_layers``).
+  :mod:`autoaux.model.cached`; ``top_hidden``, ``top_layers``).
 
 Nothing is ever fetched from the Hugging Face hub: every load passes ``local_files_only=True``
 and only ever names a local folder.
@@ -43,15 +43,15 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._seeding import derive_seed, isolated_seed
-from .paths import cache_dir as default_cache_dir
+from autoaux._seeding import derive_seed, isolated_seed
+from autoaux.paths import cache_dir as default_cache_dir
 
 __all__ = [
     "ENCODERS",
     "SPECIAL_TOKENS",
     "ModelSpec",
     "MultiTaskModel",
-    "build_encoder",
+    "build_plain_encoder",
     "describe_encoder",
     "minilm_path",
     "output_loss",
@@ -223,8 +223,8 @@ class ModelSpec:
     tiny_layers: int = 2
     vocab_size: int = 8000
     dropout: float = 0.1
-    top_hidden: int = 256  # cached encoder mode (autoaux.cached)
-    top_layers: int = 2  # cached encoder mode (autoaux.cached)
+    top_hidden: int = 256  # cached encoder mode (autoaux.model.cached)
+    top_layers: int = 2  # cached encoder mode (autoaux.model.cached)
 
     def __post_init__(self) -> None:
         if not isinstance(self.encoder, str) or not self.encoder.strip():
@@ -248,7 +248,7 @@ class ModelSpec:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ModelSpec.dropout must be in [0, 1), got {self.dropout}")
-        # cached encoder mode (autoaux.cached)
+        # cached encoder mode (autoaux.model.cached)
         if self.top_hidden < 1:
             raise ValueError(f"ModelSpec.top_hidden must be >= 1, got {self.top_hidden}")
         if self.top_layers < 1:
@@ -335,27 +335,16 @@ def _load_pretrained(path: Path, spec: ModelSpec) -> tuple[nn.Module, Any]:
     return encoder, tokenizer
 
 
-def build_encoder(spec: ModelSpec, *, texts: Sequence[str], seed: int) -> tuple[nn.Module, Any]:
-    """The encoder and its tokenizer for ``spec``.
+def build_plain_encoder(
+    spec: ModelSpec, *, texts: Sequence[str], seed: int
+) -> tuple[nn.Module, Any]:
+    """The tiny, MiniLM or local-folder encoder and its tokenizer for ``spec`` (cached names:
+    :func:`autoaux.model.encoders.build_encoder`).
 
     ``texts`` trains the tiny encoder's tokenizer (pass every training text of every task,
     both sides of sentence pairs); pretrained encoders ignore it. ``seed`` fixes the tiny
     encoder's random initialisation; the global torch random state is left unchanged.
     """
-    # ---- cached encoder mode (autoaux.cached): frozen vectors on disk + trainable shared top
-    from .cached import build_cached_encoder, is_cached_encoder
-
-    if is_cached_encoder(spec.encoder):
-        return build_cached_encoder(
-            spec.encoder,
-            max_length=spec.max_length,
-            num_layers=spec.num_layers,
-            hidden=spec.top_hidden,
-            layers=spec.top_layers,
-            dropout=spec.dropout,
-            seed=seed,
-        )
-    # ---- end of cached encoder mode
     if spec.encoder == "tiny":
         from transformers import BertConfig, BertModel
 

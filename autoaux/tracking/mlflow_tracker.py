@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from autoaux.errors import TrackingError
+from autoaux.tracking._http import fail_fast_http as _fail_fast_http
+from autoaux.tracking.journal import JournalingClient
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
@@ -272,8 +273,6 @@ class MlflowTracker:
             ) from error
         self._experiment = experiment
         if journal is not None:  # outages after this point are retried and journaled
-            from autoaux.journal import JournalingClient
-
             journaling: Any = JournalingClient(self._client, journal)
             self._client = journaling
 
@@ -416,7 +415,7 @@ def make_tracker(
 
     ``fallback_uri``: when ``uri`` is unreachable, log there instead (with a warning saying so)
     rather than raise :class:`TrackingError`. ``journal``: a file in which tracking calls are
-    kept while the store is down mid-run (:mod:`autoaux.journal`).
+    kept while the store is down mid-run (:mod:`autoaux.tracking.journal`).
     """
     if not enabled:
         return NullTracker()
@@ -460,23 +459,3 @@ def _default_artifact_location(uri: str) -> str | None:
     if not db or db == ":memory:":
         return None
     return (Path(db).expanduser().resolve().parent / "mlruns").as_uri()
-
-
-@contextlib.contextmanager
-def _fail_fast_http() -> Iterator[None]:
-    """While probing a remote store: no retries and a short timeout, so an unreachable server
-    is reported in seconds rather than after MLflow's minutes of back-off."""
-    saved = {
-        name: os.environ.get(name)
-        for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
-    }
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "10"
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .result import MixResult, SelectionResult
+from autoaux.runs.result import MixResult, SelectionResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -34,9 +34,11 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 
 __all__ = ["JOURNAL_FILE", "JournalingClient", "replay_into"]
 
@@ -436,15 +438,6 @@ def replay_into(client: Any, ops: Sequence[Mapping[str, Any]], *, experiment_id:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-@contextlib.contextmanager
-def _fail_fast_http() -> Iterator[None]:
-    """No MLflow-internal HTTP retries and a short timeout: the journal does the retrying."""
-    from autoaux.tracking import _fail_fast_http as fail_fast
-
-    with fail_fast():
-        yield
 
 
 #: How long the end of a run waits for a store that is down before giving up on it.

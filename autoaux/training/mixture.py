@@ -69,9 +69,9 @@ class Mixture:
     def from_result(cls, result: MixtureSource) -> Mixture:
         """The mixture a selection run chose.
 
-        Accepts a :class:`~autoaux.result.RunResult` or :class:`~autoaux.result.MixResult`
+        Accepts a :class:`~autoaux.runs.RunResult` or :class:`~autoaux.runs.MixResult`
         (their ``ratios``; a main-task entry of 1 is dropped), a
-        :class:`~autoaux.result.SelectionResult` (stage 1 only: every selected task at ratio 1),
+        :class:`~autoaux.runs.SelectionResult` (stage 1 only: every selected task at ratio 1),
         a :class:`Mixture`, a mapping with ``main_task`` and ``ratios`` (or ``selected``), as in
         ``result.json``, ``mix.json`` and ``selection.json``, or the path of such a file.
         """

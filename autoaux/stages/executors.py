@@ -1,6 +1,6 @@
 """Trial executors: how a batch of stage-2 trials is run, one after another or side by side.
 
-Stage 2 (:mod:`autoaux.stage2`) works in *batches* of ``b = [stage2] parallel`` trials::
+Stage 2 (:mod:`autoaux.stages.stage2`) works in *batches* of ``b = [stage2] parallel`` trials::
 
     while trials remain:
         k       = min(b, trials left)
@@ -56,13 +56,13 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import ConfigError
-from .result import TrialRecord
-from .tracking import FAILURE_TAG, MlflowTracker, NullTracker, Tracker
+from autoaux.errors import ConfigError
+from autoaux.runs.result import TrialRecord
+from autoaux.stages.trials import TrainerFactory, run_trial
+from autoaux.tracking import FAILURE_TAG, MlflowTracker, NullTracker, Tracker
 
 if TYPE_CHECKING:
-    from .config import Stage2Config
-    from .trainer import Trainer
+    from autoaux.config import Stage2Config
 
 __all__ = [
     "EXECUTORS",
@@ -79,9 +79,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EXECUTORS: tuple[str, ...] = ("local", "ray")
-
-TrainerFactory = Callable[[int], "Trainer"]
-"""``make_trainer(total_steps)``, see :data:`autoaux.stage2.TrainerFactory`."""
 
 SpecCallback = Callable[["TrialSpec"], object]
 OutcomeCallback = Callable[["TrialOutcome"], object]
@@ -195,9 +192,7 @@ def execute_trial(spec: TrialSpec, make_trainer: TrainerFactory, tracker: Tracke
     executor); a trial that beats ``spec.best_before`` also scores its best checkpoint on the
     main test split and returns its weights.
     """
-    from .stage2 import _run_trial
-
-    record, trainer = _run_trial(
+    record, trainer = run_trial(
         make_trainer,
         spec.number,
         spec.ratios,

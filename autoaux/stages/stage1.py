@@ -19,7 +19,7 @@ and ``"mixed"`` its reward is the scaled gain.
 After the last pull each arm's utility is the bandit's (decayed) estimate (``utility =
 "posterior"``) or its undecayed mean reward (``"mean"``), and the selection rule turns
 utilities into the selected tasks (see :func:`select_arms`). Control arms and the main task are
-never selected. The training itself lives in :class:`autoaux.trainer.Trainer`.
+never selected. The training itself lives in :class:`autoaux.training.trainer.Trainer`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
+from autoaux._seeding import derive_seed
+from autoaux.config import Stage1Config
+from autoaux.runs.result import PullRecord, SelectionResult
+from autoaux.tracking import NullTracker, Tracker, tracked_run
+from autoaux.training.gating import CosineGate
+from autoaux.training.trainer import Trainer
 from bandits import (
     Bandit,
     binary_gain,
@@ -47,15 +53,8 @@ from bandits import (
     select_top_k,
 )
 
-from ._seeding import derive_seed
-from .config import Stage1Config
-from .gating import CosineGate
-from .result import PullRecord, SelectionResult
-from .tracking import NullTracker, Tracker, tracked_run
-from .trainer import Trainer
-
 if TYPE_CHECKING:
-    from .checkpoint import RunCheckpoint
+    from autoaux.runs.checkpoint import RunCheckpoint
 
 __all__ = ["make_gate", "pull_reward", "run_stage1", "select_arms"]
 
@@ -156,7 +155,7 @@ def run_stage1(
     gate from :func:`make_gate`. Logs one MLflow step per pull on a ``stage1`` run (nested
     under the tracker's open run, if any). Returns the :class:`SelectionResult`.
     ``checkpoint``: save the loop state after the pulls and continue a saved one
-    (:mod:`autoaux.checkpoint`).
+    (:mod:`autoaux.runs.checkpoint`).
     """
     tracker = tracker if tracker is not None else NullTracker()
     controls = tuple(controls) or tuple(t for t in pool if t.startswith("shuffled:"))
@@ -176,7 +175,7 @@ def run_stage1(
     with tracked_run(tracker, "stage1", nested=nested, tags=tags, resume_id=resume_id) as run:
         tracker.log_params(_stage_params(settings, arms, controls))
         saved = None
-        if checkpoint is not None:  # --- resumable runs (autoaux.checkpoint)
+        if checkpoint is not None:  # --- resumable runs (autoaux.runs.checkpoint)
             checkpoint.set_run_id("stage1", run)
             saved = checkpoint.restore_stage1(trainer, bandit)
         if saved is None:
@@ -224,7 +223,7 @@ def run_stage1(
             bar.set_postfix_str(f"{task} dev={current:.3f} r={reward:.2f}", refresh=False)
             previous = current
             if checkpoint is not None:
-                from .checkpoint import Stage1Progress
+                from autoaux.runs.checkpoint import Stage1Progress
 
                 checkpoint.save_stage1(
                     Stage1Progress(previous, initial, rewards, cosines, history),

@@ -1,10 +1,10 @@
 """Reference mixtures to compare autoaux against, trained the same way as a stage-2 trial.
 
 Every baseline is a fixed mixture (per-step task probabilities) trained by the one training path
-of stage 2 (:func:`autoaux.stage2.train_mixture`): a fresh model from the same initial weights,
-the same seed, ``steps`` steps (by default the budget of *one* stage-2 trial), the main dev score
-every ``eval_every`` steps, the best checkpoint scored on the main test split. So a baseline
-costs what one trial costs, and autoaux's full search costs ``stage1 + trials`` times that.
+of stage 2 (:func:`autoaux.stages.trials.train_mixture`): a fresh model from the same initial
+weights, the same seed, ``steps`` steps (by default the budget of *one* stage-2 trial), the main
+dev score every ``eval_every`` steps, the best checkpoint scored on the main test split. So a
+baseline costs what one trial costs, and autoaux's full search costs ``stage1 + trials`` times that.
 
 - ``main-only``: ``p = [1]``.
 - ``uniform``: the main task and every auxiliary task equally often (all ratios 1).
@@ -20,9 +20,9 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from .result import BaselineScore
-from .stage2 import TrainerFactory, train_mixture
-from .tracking import FAILURE_TAG, NullTracker, Tracker
+from autoaux.runs.result import BaselineScore
+from autoaux.stages.trials import TrainerFactory, train_mixture
+from autoaux.tracking import FAILURE_TAG, NullTracker, Tracker
 
 __all__ = [
     "BASELINES",

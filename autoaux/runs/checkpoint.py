@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import AutoauxError
-from .result import BaselineScore, MixResult, PullRecord, SelectionResult, TrialRecord
+from autoaux.errors import AutoauxError
+from autoaux.runs.result import BaselineScore, MixResult, PullRecord, SelectionResult, TrialRecord
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -198,7 +198,7 @@ class RunCheckpoint:
 
     def config(self, *, user_tasks: Sequence[str] = ()) -> Any:
         """The saved :class:`RunConfig`, with ``output_dir`` this checkpoint's folder."""
-        from .config import config_from_dict
+        from autoaux.config import config_from_dict
 
         data = dict(self.state["config"])
         data["output_dir"] = str(self.folder.parent)
@@ -257,7 +257,7 @@ class RunCheckpoint:
             for stage in ("stage1", "stage2")
             if self.state.get(f"{stage}_result") is not None
         }
-        from .tracking import FAILURE_TAG
+        from autoaux.tracking import FAILURE_TAG
 
         try:
             queue, closed = [parent], 0

@@ -1,0 +1,36 @@
+"""Training: task data preparation, the trainer, the gradient-cosine gate, :class:`Mixture`
+(mixing ratios -> sampling probabilities, in one place) and the workbench, the one builder
+from a :class:`~autoaux.config.RunConfig` to tasks, encoder, model, data and trainers."""
+
+from __future__ import annotations
+
+from autoaux.training.gating import GATING_MODES, CosineGate, GateResult, gradient_cosine
+from autoaux.training.mixture import Mixture, MixtureSource
+from autoaux.training.trainer import (
+    MixtureReport,
+    NonFiniteLossError,
+    StepReport,
+    TaskData,
+    Trainer,
+    TrainerSpec,
+    prepare_tasks,
+)
+from autoaux.training.workbench import Workbench, load_tasks
+
+__all__ = [
+    "GATING_MODES",
+    "CosineGate",
+    "GateResult",
+    "Mixture",
+    "MixtureReport",
+    "MixtureSource",
+    "NonFiniteLossError",
+    "StepReport",
+    "TaskData",
+    "Trainer",
+    "TrainerSpec",
+    "Workbench",
+    "gradient_cosine",
+    "load_tasks",
+    "prepare_tasks",
+]

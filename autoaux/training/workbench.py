@@ -1,0 +1,227 @@
+"""The workbench: the one builder from a :class:`~autoaux.config.RunConfig` to the tasks, the
+encoder and tokenizer, the multi-task model (with a snapshot of its initial weights), the
+tokenised data and the trainers of stage 1, stage 2 and the baselines."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from autoaux._device import resolve_device
+from autoaux._seeding import derive_seed
+from autoaux.config import SHUFFLED_PREFIX, RunConfig
+from autoaux.errors import ConfigError
+from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+from autoaux.model.cached import build_cached_encoder, precompute_features
+from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
+from tasks import Task, TaskDataError, from_file, load_task
+
+__all__ = ["Workbench", "load_tasks"]
+
+log = logging.getLogger("autoaux")
+
+
+# ---------------------------------------------------------------------------- set-up
+@dataclass
+class Workbench:
+    """Tasks, tokenised data, the model and its initial weights; builds fresh trainers."""
+
+    config: RunConfig
+    tasks: dict[str, Task]
+    data: dict[str, Any]
+    model: Any
+    initial: dict[str, Any]
+    device_name: str
+
+    @classmethod
+    def build(
+        cls,
+        config: RunConfig,
+        names: Sequence[str],
+        objects: Iterable[Task],
+        *,
+        progress: bool = False,
+    ) -> Workbench:
+        device_name = device_name_of(config)
+        loaded = load_tasks(config, names, objects)
+        texts = [
+            text
+            for task in loaded.values()
+            for ex in task.train
+            for text in (ex.text, ex.text_pair)
+            if text
+        ]
+        m = config.model
+        t0 = time.perf_counter()
+        try:
+            encoder, tokenizer = _build_encoder(config, texts, progress=progress)
+        except (ValueError, OSError) as error:
+            reason = " ".join(str(error).split())
+            raise ConfigError(
+                "model.encoder", m.encoder, f"a usable encoder ({reason})", source=config.source
+            ) from error
+        model = MultiTaskModel(
+            encoder,
+            {name: task.num_labels for name, task in loaded.items()},
+            dropout=m.dropout,
+            seed=derive_seed(config.seed, "heads"),
+        )
+        data = prepare_tasks(
+            loaded.values(),
+            tokenizer,
+            max_length=m.max_length,
+            batch_size=config.trainer.batch_size,
+            seed=derive_seed(config.seed, "data"),
+        )
+        if m.cached:
+            precompute_features(model, data, main=config.main.task)
+        log.info(
+            "model ready in %.1fs: encoder %s, %d tasks, device %s",
+            time.perf_counter() - t0,
+            m.encoder,
+            len(loaded),
+            device_name,
+        )
+        return cls(config, loaded, data, model, model.snapshot(), device_name)
+
+    def trainer(
+        self,
+        *,
+        total_steps: int | None,
+        gate: Any = None,
+        seed_key: str,
+        schedule_steps: int | None = None,
+    ) -> Any:
+        """A trainer over the model reset to its initial weights."""
+        t = self.config.trainer
+        warmup: int | float = t.warmup_steps
+        if warmup >= 1:
+            warmup = int(warmup)
+        elif total_steps is None:  # a fraction needs a length: the stage's planned steps
+            warmup = round(warmup * (schedule_steps or 0))
+        self.model.restore(self.initial)
+        spec = TrainerSpec(
+            batch_size=t.batch_size,
+            lr=t.lr,
+            weight_decay=t.weight_decay,
+            warmup_steps=warmup,
+            total_steps=total_steps,
+            clip_norm=t.clip_norm,
+            device=self.config.device,
+            eval_batch_size=t.eval_batch_size,
+        )
+        return Trainer(
+            self.model,
+            self.data,
+            main=self.config.main.task,
+            spec=spec,
+            gate=gate,
+            seed=derive_seed(self.config.seed, seed_key),
+        )
+
+    def factory(self, seed_key: str) -> Any:
+        """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
+
+        def make_trainer(total_steps: int) -> Any:
+            return self.trainer(total_steps=total_steps, seed_key=seed_key)
+
+        return make_trainer
+
+
+def _build_encoder(config: RunConfig, texts: Sequence[str], *, progress: bool) -> tuple[Any, Any]:
+    """The encoder and tokenizer ``[model]`` describes (cached mode: ``autoaux.model.cached``)."""
+    m = config.model
+    seed = derive_seed(config.seed, "encoder")
+    if m.cached:
+        return build_cached_encoder(
+            m.encoder,
+            max_length=m.max_length,
+            num_layers=m.num_layers,
+            hidden=m.top_hidden,
+            layers=m.top_layers,
+            dropout=m.dropout,
+            seed=seed,
+            device=config.device,
+            progress=progress,
+        )
+    spec = ModelSpec(
+        encoder=m.encoder,
+        max_length=m.max_length,
+        num_layers=m.num_layers,
+        hidden_size=m.hidden_size,
+        tiny_layers=m.tiny_layers,
+        vocab_size=m.vocab_size,
+        dropout=m.dropout,
+    )
+    return build_encoder(spec, texts=texts, seed=seed)
+
+
+def load_tasks(
+    config: RunConfig, names: Sequence[str], objects: Iterable[Task] = ()
+) -> dict[str, Task]:
+    """The tasks ``names`` (main first) as the configuration describes them.
+
+    Names resolve, in order, to the given Task ``objects``, the ``[[task]]`` files and the
+    built-in suite; ``shuffled:<name>`` is a copy with permuted training labels (seeded). The
+    first name is the main task (``main.max_train_examples``); the others take
+    ``auxiliary.max_train_examples``. Subsamples are seeded by ``config.seed``.
+
+    Raises:
+        ConfigError: a name cannot be resolved.
+        tasks.TaskDataError: a data file is unusable (names the file and line).
+    """
+    registry: dict[str, Task] = {task.name: task for task in objects}
+    loaded: dict[str, Task] = {}
+    for i, name in enumerate(names):
+        if name in loaded:
+            continue
+        base = name.removeprefix(SHUFFLED_PREFIX)
+        spec = config.task_file(base)
+        if base not in registry and spec is not None:
+            registry[base] = from_file(
+                spec.path,
+                name=spec.name,
+                text=spec.text,
+                label=spec.label,
+                kind=spec.kind,
+                metric=spec.metric,
+                seed=config.seed,
+                dev_fraction=spec.dev_fraction,
+                test_fraction=spec.test_fraction,
+                split_column=spec.split_column,
+            )
+        try:
+            task = load_task(name, seed=config.seed, tasks=registry)
+        except ValueError as error:
+            if isinstance(error, TaskDataError):
+                raise
+            key = "main.task" if i == 0 else "auxiliary.tasks"
+            reason = " ".join(str(error).split())
+            raise ConfigError(key, name, f"a known task ({reason})", source=config.source) from None
+        cap = config.main.max_train_examples if i == 0 else config.auxiliary.max_train_examples
+        if cap is not None:
+            task = task.with_max_train(cap, seed=config.seed)
+        loaded[name] = task
+        sizes = (len(task.train), len(task.dev), len(task.test))
+        log.info("task %s: %d train, %d dev, %d test", name, *sizes)
+    return loaded
+
+
+def device_name_of(config: RunConfig) -> str:
+    try:
+        device = resolve_device(config.device)
+    except ValueError as error:
+        raise ConfigError(
+            "device",
+            config.device,
+            "'auto', 'cpu' or a CUDA device that is present",
+            source=config.source,
+        ) from error
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
