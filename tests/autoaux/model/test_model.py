@@ -91,7 +91,7 @@ def test_tokenizer_training_is_deterministic_across_processes() -> None:
             check=True,
             capture_output=True,
             text=True,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=Path(__file__).resolve().parents[3],
         ).stdout.strip()
         for _ in range(2)
     }

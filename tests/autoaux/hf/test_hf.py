@@ -35,7 +35,7 @@ from autoaux.hf import (
 )
 from autoaux.runs.result import MixResult, TrialRecord
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MAX_LENGTH = 24
 WORDS = ["good", "bad", "river", "stone", "cloud", "green", "fast", "slow", "warm", "cold"]
 
