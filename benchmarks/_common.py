@@ -11,8 +11,10 @@
 - :func:`write_json` writes JSON with ``nan``/``inf`` as ``null`` (strict JSON).
 - :func:`md_table` renders a markdown table.
 
-benchmarks/ holds scripts named like the packages (tasks.py, bandits.py): importing this module
-first removes this folder from ``sys.path`` so that ``import tasks`` finds the package.
+The scripts run as modules from the repository root (``python -m benchmarks.planted``); the
+package benchmarks are ``bench_bandits``, ``bench_bayesopt`` and ``bench_tasks``, so that no
+script is named like the package it measures. :data:`SCRIPT` maps a benchmark's name to its
+module.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+
+# benchmark name -> module under benchmarks/
+SCRIPT = {"bandits": "bench_bandits", "bayesopt": "bench_bayesopt", "tasks": "bench_tasks"}
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -236,16 +238,7 @@ def f1(precision: float, recall: float) -> float:
 
 
 def load_script(name: str) -> Any:
-    """Import ``benchmarks/<name>.py`` as a module (the scripts are named like packages, so
-    they are loaded by path under the name ``_bench_<name>``)."""
-    import importlib.util
+    """Import the benchmark ``name`` (``benchmarks/<module>.py``, see :data:`SCRIPT`)."""
+    import importlib
 
-    key = f"_bench_{name}"
-    if key in sys.modules:
-        return sys.modules[key]
-    spec = importlib.util.spec_from_file_location(key, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[key] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"benchmarks.{SCRIPT.get(name, name)}")

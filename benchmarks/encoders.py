@@ -30,11 +30,11 @@ inflate both wall and CPU time many times over when the cores are oversubscribed
 
 Usage::
 
-    python benchmarks/encoders.py                  # stage-1 timing, scores, encoding (~15 min)
-    python benchmarks/encoders.py --smoke          # tiny sizes, a couple of minutes
-    python benchmarks/encoders.py --json out.json  # also write the figures as JSON
-    python benchmarks/encoders.py --default-run    # add the full default runs (~5 min each)
-    python benchmarks/encoders.py --threads 1 --default-run --json out.json   # as reported
+    python -m benchmarks.encoders                  # stage-1 timing, scores, encoding (~15 min)
+    python -m benchmarks.encoders --smoke          # tiny sizes, a couple of minutes
+    python -m benchmarks.encoders --json out.json  # also write the figures as JSON
+    python -m benchmarks.encoders --default-run    # add the full default runs (~5 min each)
+    python -m benchmarks.encoders --threads 1 --default-run --json out.json   # as reported
 """
 
 from __future__ import annotations
@@ -45,37 +45,31 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-# benchmarks/ holds scripts named like the packages (tasks.py, bandits.py): keep this folder off
-# the import path so that ``import tasks`` finds the package.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
+import torch
 
-from autoaux._seeding import derive_seed  # noqa: E402
-from autoaux.config import Stage1Config  # noqa: E402
-from autoaux.config.defaults import DEFAULT_MAIN, DEFAULT_POOL, default_config_dict  # noqa: E402
-from autoaux.model import ModelSpec, MultiTaskModel, build_encoder  # noqa: E402
-from autoaux.model.cached import (  # noqa: E402
+from autoaux.config import Stage1Config
+from autoaux.config.defaults import DEFAULT_MAIN, DEFAULT_POOL, default_config_dict
+from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+from autoaux.model.cached import (
     CachedEncoder,
     FeatureStore,
     cached_model_path,
     precompute_features,
 )
-from autoaux.stages.stage1 import make_gate, run_stage1  # noqa: E402
-from autoaux.training.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks  # noqa: E402
-from tasks import Task, builtin_names, load_task  # noqa: E402
+from autoaux.stages.stage1 import make_gate, run_stage1
+from autoaux.training import derive_seed
+from autoaux.training.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks
+from tasks import Task, builtin_names, load_task
 
 MAIN = DEFAULT_MAIN
 AUX = "tweet-sentiment"

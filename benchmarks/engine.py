@@ -22,10 +22,10 @@ The data is the planted synthetic pool (:mod:`tasks.planted`); the model the ``"
 
 Usage::
 
-    python benchmarks/engine.py                  # full run (a few minutes on 2 CPU cores)
-    python benchmarks/engine.py --smoke          # a tiny run, well under a minute
-    python benchmarks/engine.py --json out.json  # also write the figures as JSON
-    python benchmarks/engine.py --threads 1      # set torch's intra-op threads first
+    python -m benchmarks.engine                  # full run (a few minutes on 2 CPU cores)
+    python -m benchmarks.engine --smoke          # a tiny run, well under a minute
+    python -m benchmarks.engine --json out.json  # also write the figures as JSON
+    python -m benchmarks.engine --threads 1      # set torch's intra-op threads first
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -45,24 +44,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-# benchmarks/ holds scripts named like the packages (tasks.py, bandits.py): keep this folder off
-# the import path so that ``import tasks`` finds the package.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-from autoaux._device import autocast_context, resolve_device  # noqa: E402
-from autoaux._seeding import derive_seed  # noqa: E402
-from autoaux.model import ModelSpec, MultiTaskModel, build_encoder  # noqa: E402
-from autoaux.training.gating import CosineGate  # noqa: E402
-from autoaux.training.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks  # noqa: E402
-from tasks.encoding import BatchIterator  # noqa: E402
-from tasks.planted import make_planted_suite  # noqa: E402
+from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+from autoaux.training import autocast_context, derive_seed, resolve_device
+from autoaux.training.gating import CosineGate
+from autoaux.training.trainer import TaskData, Trainer, TrainerSpec, prepare_tasks
+from tasks.encoding import BatchIterator
+from tasks.planted import make_planted_suite
 
 MAIN = "main"
 AUX = "helpful-0"

@@ -2,8 +2,8 @@
 
 Runs, each in its own process with ``--json`` (one torch thread for the engine benchmark):
 
-* ``benchmarks/bandits.py``: microseconds per bandit ``select()`` + ``update()`` step;
-* ``benchmarks/bayesopt.py``: seconds per GP optimiser ``ask()`` + ``tell()`` trial (and the
+* ``benchmarks/bench_bandits.py``: microseconds per bandit ``select()`` + ``update()`` step;
+* ``benchmarks/bench_bayesopt.py``: seconds per GP optimiser ``ask()`` + ``tell()`` trial (and the
   simple regret of GP-BO against random search on synthetic ratio surfaces);
 * ``benchmarks/engine.py``: trainer throughput against a plain PyTorch loop on the same model and
   batches, gated against ungated auxiliary step, dev evaluation, MLflow logging per stage-1 pull;
@@ -12,8 +12,8 @@ and summarises their figures in one table. Timings depend on the machine and on 
 
 Usage::
 
-    python benchmarks/overheads.py --budget quick --json benchmarks/results/overheads.json
-    python benchmarks/overheads.py --smoke --json /tmp/overheads.json
+    python -m benchmarks.overheads --budget quick --json benchmarks/results/overheads.json
+    python -m benchmarks.overheads --smoke --json /tmp/overheads.json
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import _common  # noqa: F401  (sets sys.path and the environment first)
-from _common import HERE, ROOT, load_script, log, machine, md_table, publish
+from benchmarks import _common  # noqa: F401  (sets the environment first)
+from benchmarks._common import ROOT, SCRIPT, load_script, log, machine, md_table, publish
 
 ARGS: dict[str, dict[str, list[str]]] = {
     "smoke": {
@@ -62,19 +62,20 @@ def run_benchmark(name: str, args: list[str], *, timeout: float) -> dict[str, An
         start = time.perf_counter()
         figures = {"timing": load_script(name).timing(8, 1), "surfaces": {}}
         return {
-            "command": f"benchmarks/{name}.py: timing(8 trials, 1 seed)",
+            "command": f"benchmarks.{SCRIPT.get(name, name)}: timing(8 trials, 1 seed)",
             "seconds": time.perf_counter() - start,
             "figures": figures,
         }
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
-        command = [sys.executable, str(HERE / f"{name}.py"), *args, "--json", str(out)]
+        module = f"benchmarks.{SCRIPT.get(name, name)}"
+        command = [sys.executable, "-m", module, *args, "--json", str(out)]
         start = time.perf_counter()
         proc = subprocess.run(
             command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
         )
         seconds = time.perf_counter() - start
-        shown = f"python benchmarks/{name}.py {' '.join(args)}".strip()
+        shown = f"python -m {module} {' '.join(args)}".strip()
         if proc.returncode != 0 or not out.exists():
             tail = (proc.stderr or proc.stdout)[-2000:]
             raise RuntimeError(f"{shown} failed (exit {proc.returncode}):\n{tail}")
@@ -117,8 +118,9 @@ def markdown(data: Mapping[str, Any]) -> str:
     s = data["summary"]
     env = s["engine_environment"]
     parts = [
-        f"**Overheads** (gathered from `benchmarks/bandits.py`, `benchmarks/bayesopt.py`, "
-        f"`benchmarks/engine.py`; engine: tiny BERT, batch {env['batch_size']} x "
+        "**Overheads** (gathered from `benchmarks/bench_bandits.py`, "
+        f"`benchmarks/bench_bayesopt.py`, `benchmarks/engine.py`; engine: tiny BERT, batch "
+        f"{env['batch_size']} x "
         f"{env['max_length']} tokens, {env['threads']} torch thread(s), {env['device']}):"
     ]
     tp = s["trainer_throughput"]
@@ -192,13 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, Any] = {}
     start = time.perf_counter()
     for name, extra in ARGS[args.budget].items():
-        log(f"overheads: running benchmarks/{name}.py {' '.join(extra)}")
+        log(f"overheads: running benchmarks.{SCRIPT.get(name, name)} {' '.join(extra)}")
         raw[name] = run_benchmark(name, extra, timeout=args.timeout)
     data: dict[str, Any] = {
         "benchmark": "overheads",
         "budget": args.budget,
         "machine": machine(),
-        "command": "python benchmarks/overheads.py " + " ".join(argv or []),
+        "command": "python -m benchmarks.overheads " + " ".join(argv or []),
         "raw": raw,
         "summary": summarise(raw),
         "seconds": time.perf_counter() - start,

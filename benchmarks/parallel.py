@@ -19,10 +19,10 @@ the load average printed with the figures.
 
 Usage::
 
-    python benchmarks/parallel.py                          # 8 trials of 200 steps, 2 repeats
-    python benchmarks/parallel.py --smoke                  # 4 trials of 20 steps (CI size)
-    python benchmarks/parallel.py --json out.json          # also write the figures as JSON
-    python benchmarks/parallel.py --trials 12 --steps 300  # other budgets
+    python -m benchmarks.parallel                          # 8 trials of 200 steps, 2 repeats
+    python -m benchmarks.parallel --smoke                  # 4 trials of 20 steps (CI size)
+    python -m benchmarks.parallel --json out.json          # also write the figures as JSON
+    python -m benchmarks.parallel --trials 12 --steps 300  # other budgets
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import _common  # noqa: F401  (sets sys.path and the environment first)
-from _common import log, machine, md_table, setup, write_json
+from benchmarks import _common  # noqa: F401  (sets the environment first)
+from benchmarks._common import log, machine, md_table, setup, write_json
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 

@@ -30,9 +30,9 @@ the same stage-2 seed, so they differ only by their mixture.
 
 Usage::
 
-    python benchmarks/planted.py --budget quick            # ~15 min on 2 loaded cores
-    python benchmarks/planted.py --budget full --json benchmarks/results/planted.json
-    python benchmarks/planted.py --smoke --json /tmp/planted.json   # seconds; CI-size
+    python -m benchmarks.planted --budget quick            # ~15 min on 2 loaded cores
+    python -m benchmarks.planted --budget full --json benchmarks/results/planted.json
+    python -m benchmarks.planted --smoke --json /tmp/planted.json   # seconds; CI-size
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import _common  # noqa: F401  (sets sys.path and the environment first)
-from _common import (
+from benchmarks import _common  # noqa: F401  (sets the environment first)
+from benchmarks._common import (
     Workspace,
     f1,
     fmt,
@@ -669,8 +669,8 @@ def _margin(sel: Mapping[str, Any]) -> float:
 
 def section_gating(b: Budget) -> dict[str, Any]:
     """Main + one helpful task (ratio 1:1) under each gate; DESIGN.md measured fact 2."""
-    from autoaux._seeding import derive_seed
     from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+    from autoaux.training import derive_seed
     from autoaux.training.gating import CosineGate
     from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
     from tasks import make_planted_suite
@@ -1182,7 +1182,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "planted",
         "budget": dataclasses.asdict(b),
         "machine": info,
-        "command": "python benchmarks/planted.py "
+        "command": "python -m benchmarks.planted "
         + " ".join(repr(a) if " " in a else a for a in argv),
         "sections": sections,
         "stage1_overrides": dict(STAGE1_OVERRIDES),

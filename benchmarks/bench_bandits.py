@@ -10,9 +10,9 @@ Prints, for every policy:
 
 Usage::
 
-    python benchmarks/bandits.py                 # full run (about a minute)
-    python benchmarks/bandits.py --smoke         # a tiny run, a few seconds
-    python benchmarks/bandits.py --json out.json # also write the figures as JSON
+    python -m benchmarks.bench_bandits                 # full run (about a minute)
+    python -m benchmarks.bench_bandits --smoke         # a tiny run, a few seconds
+    python -m benchmarks.bench_bandits --json out.json # also write the figures as JSON
 """
 
 from __future__ import annotations
@@ -21,20 +21,13 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-# This file is called bandits.py: keep its own folder off the import path so that
-# ``import bandits`` finds the package, not this script.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from bandits import make_bandit  # noqa: E402
+from bandits import make_bandit
 
 # (label, policy name, options). Every policy at its defaults, plus AutoSem's decayed Thompson
 # sampling and a sliding window longer than the run, which is plain UCB with no forgetting

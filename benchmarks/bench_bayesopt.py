@@ -27,9 +27,9 @@ Surfaces (scores are maximised, dev-accuracy-like values):
 
 Usage::
 
-    python benchmarks/bayesopt.py                 # full run (a few minutes on 2 cores)
-    python benchmarks/bayesopt.py --smoke         # a tiny run, about 20 seconds
-    python benchmarks/bayesopt.py --json out.json # also write the figures as JSON
+    python -m benchmarks.bench_bayesopt                 # full run (a few minutes on 2 cores)
+    python -m benchmarks.bench_bayesopt --smoke         # a tiny run, about 20 seconds
+    python -m benchmarks.bench_bayesopt --json out.json # also write the figures as JSON
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import json
 import math
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,14 +47,10 @@ from typing import Any
 
 # This file is called bayesopt.py: keep its own folder off the import path so that
 # ``import bayesopt`` finds the package, not this script.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import numpy as np
+from scipy.optimize import minimize
 
-import numpy as np  # noqa: E402
-from scipy.optimize import minimize  # noqa: E402
-
-from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch  # noqa: E402
+from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch
 
 Ratios = dict[str, float]
 
