@@ -56,6 +56,7 @@ from typing import Any
 
 from autoaux.errors import AutoauxError
 from autoaux.runs.result import BaselineScore, MixResult, PullRecord, SelectionResult, TrialRecord
+from autoaux.tracking import close_stale_runs
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -243,39 +244,18 @@ class RunCheckpoint:
         self._write_state()
 
     def _close_stale_runs(self, tracker: Any, parent: str) -> None:
-        client = getattr(tracker, "client", None)
-        experiment = tracker.experiment_id
-        if client is None or experiment is None:
-            return
         keep = {
             self.state["mlflow"].get(stage)
             for stage in ("stage1", "stage2")
             if self.state.get(f"{stage}_result") is None
         }
         done = {
-            self.state["mlflow"].get(stage): stage
+            self.state["mlflow"].get(stage)
             for stage in ("stage1", "stage2")
             if self.state.get(f"{stage}_result") is not None
         }
-        from autoaux.tracking import FAILURE_TAG
-
         try:
-            queue, closed = [parent], 0
-            while queue:
-                current = queue.pop()
-                children = client.search_runs(
-                    [experiment], filter_string=f"tags.mlflow.parentRunId = '{current}'"
-                )
-                for child in children:
-                    queue.append(child.info.run_id)
-                    if child.info.status != "RUNNING" or child.info.run_id in keep:
-                        continue
-                    if child.info.run_id in done:  # the stage ended; only its closing was lost
-                        client.set_terminated(child.info.run_id, status="FINISHED")
-                        continue
-                    client.set_tag(child.info.run_id, FAILURE_TAG, _STALE_REASON)
-                    client.set_terminated(child.info.run_id, status="KILLED")
-                    closed += 1
+            closed = close_stale_runs(tracker, parent, keep=keep, done=done, reason=_STALE_REASON)
             if closed:
                 log.info("resume: closed %d run(s) left RUNNING as KILLED", closed)
         except Exception as error:  # the store's bookkeeping must not stop the resume

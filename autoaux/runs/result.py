@@ -14,7 +14,10 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bayesopt import TrialState
 
 __all__ = [
     "BaselineScore",
@@ -131,7 +134,8 @@ class TrialRecord:
         number: 0-based trial number.
         ratios: auxiliary task -> ratio (the main task's ratio is 1).
         score: best main dev score of the trial (``None`` if it failed).
-        state: ``"COMPLETE"`` or ``"FAILED"``.
+        state: :class:`bayesopt.TrialState` (``COMPLETE`` or ``FAILED``; a string enum, so it
+            equals and serialises as ``"COMPLETE"`` / ``"FAILED"``; strings are converted).
         seconds: wall-clock seconds.
         best_step: the step whose weights scored ``score``.
         dev_curve: ``(step, main dev score)`` at every evaluation.
@@ -143,7 +147,7 @@ class TrialRecord:
     number: int
     ratios: dict[str, float]
     score: float | None
-    state: str
+    state: TrialState
     seconds: float = 0.0
     best_step: int = 0
     dev_curve: tuple[tuple[int, float], ...] = ()
@@ -151,13 +155,19 @@ class TrialRecord:
     error: str = ""
     run_id: str | None = None
 
+    def __post_init__(self) -> None:
+        # bayesopt imports scikit-optimize: loaded here, not with ``import autoaux``
+        from bayesopt import TrialState
+
+        object.__setattr__(self, "state", TrialState(self.state))
+
     def to_dict(self) -> dict[str, Any]:
         return _clean(
             {
                 "number": self.number,
                 "ratios": self.ratios,
                 "score": self.score,
-                "state": self.state,
+                "state": str(self.state),
                 "seconds": self.seconds,
                 "best_step": self.best_step,
                 "steps_per_task": self.steps_per_task,

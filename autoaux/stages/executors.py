@@ -59,7 +59,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from autoaux.errors import ConfigError
 from autoaux.runs.result import TrialRecord
 from autoaux.stages.trials import TrainerFactory, run_trial
-from autoaux.tracking import FAILURE_TAG, MlflowTracker, NullTracker, Tracker
+from autoaux.tracking import (
+    FAILURE_TAG,
+    MlflowTracker,
+    NullTracker,
+    Tracker,
+    close_runs,
+    experiment_name,
+)
+from bayesopt import TrialState
 
 if TYPE_CHECKING:
     from autoaux.config import Stage2Config
@@ -389,7 +397,7 @@ class RayExecutor(TrialExecutor):
             spec.number,
             dict(spec.ratios),
             None,
-            "FAILED",
+            TrialState.FAILED,
             0.0,
             error=("worker died: " if dead else "") + reason,
             run_id=run_id,
@@ -411,7 +419,7 @@ def _ray_trial(spec: TrialSpec, make_trainer: TrainerFactory, threads: int) -> T
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
     spec = replace(spec, device_name=_worker_device())
-    tracker: Tracker
+    tracker: MlflowTracker | NullTracker
     if spec.tracking_uri is not None and spec.experiment is not None:
         tracker = MlflowTracker(spec.tracking_uri, spec.experiment)
     else:
@@ -422,8 +430,7 @@ def _ray_trial(spec: TrialSpec, make_trainer: TrainerFactory, threads: int) -> T
     try:
         outcome = execute_trial(spec, make_trainer, child)
     finally:
-        if isinstance(tracker, MlflowTracker):
-            tracker.close("FAILED")
+        tracker.close("FAILED")
     return replace(outcome, attempts=earlier + 1)
 
 
@@ -569,20 +576,16 @@ def _worker_device() -> str:
 
 def _tracking_fields(tracker: Tracker) -> dict[str, Any]:
     """What a worker needs to log to the driver's store under its open (stage-2) run."""
-    uri = tracker.tracking_uri
-    name = getattr(tracker, "experiment_name", None)
-    if uri is not None and name is None and tracker.experiment_id is not None:
-        from mlflow.tracking import MlflowClient
-
-        name = MlflowClient(tracking_uri=uri).get_experiment(tracker.experiment_id).name
-    return {"parent_run_id": tracker.run_id, "tracking_uri": uri, "experiment": name}
+    return {
+        "parent_run_id": tracker.run_id,
+        "tracking_uri": tracker.tracking_uri,
+        "experiment": experiment_name(tracker),
+    }
 
 
 def _discard_batch_runs(tracker: Tracker, specs: Sequence[TrialSpec]) -> None:
     """Close KILLED every MLflow run of an interrupted batch's trials (redone on resume)."""
-    client = getattr(tracker, "client", None)
-    if client is None or tracker.experiment_id is None:
-        return
+    tags = {FAILURE_TAG: "interrupted; redone after resume", "autoaux.state": "KILLED"}
     for spec in specs:
         if spec.parent_run_id is None:
             continue
@@ -591,12 +594,8 @@ def _discard_batch_runs(tracker: Tracker, specs: Sequence[TrialSpec]) -> None:
             f"and tags.`autoaux.trial` = '{spec.number}'"
         )
         try:
-            for run in client.search_runs([tracker.experiment_id], filter_string=query):
-                if run.info.status == "KILLED":
-                    continue
-                client.set_tag(run.info.run_id, FAILURE_TAG, "interrupted; redone after resume")
-                client.set_tag(run.info.run_id, "autoaux.state", "KILLED")
-                client.set_terminated(run.info.run_id, status="KILLED")
+            if close_runs(tracker, query, status="KILLED", tags=tags, skip_status="KILLED") is None:
+                return
         except Exception:  # bookkeeping only
             log.warning("could not close the runs of the interrupted batch", exc_info=True)
 
@@ -604,24 +603,18 @@ def _discard_batch_runs(tracker: Tracker, specs: Sequence[TrialSpec]) -> None:
 def _close_attempts(tracker: Tracker, spec: TrialSpec, *, reason: str) -> list[str]:
     """Close FAILED the still-running MLflow runs of earlier attempts of ``spec``'s trial
     (their worker died); return their ids, oldest first."""
-    client = getattr(tracker, "client", None)
-    if client is None or spec.parent_run_id is None or tracker.experiment_id is None:
+    if spec.parent_run_id is None:
         return []
     query = (
         f"tags.`mlflow.parentRunId` = '{spec.parent_run_id}' "
         f"and tags.`autoaux.trial` = '{spec.number}' and attributes.status = 'RUNNING'"
     )
+    tags = {FAILURE_TAG: reason, "autoaux.state": "FAILED"}
     try:
-        runs = client.search_runs([tracker.experiment_id], filter_string=query)
-        runs = sorted(runs, key=lambda run: run.info.start_time)
-        for run in runs:
-            client.set_tag(run.info.run_id, FAILURE_TAG, reason)
-            client.set_tag(run.info.run_id, "autoaux.state", "FAILED")
-            client.set_terminated(run.info.run_id, status="FAILED")
+        return close_runs(tracker, query, status="FAILED", tags=tags) or []
     except Exception:  # bookkeeping only; never fail a trial over it
         log.warning("could not close the runs of earlier attempts", exc_info=True)
         return []
-    return [str(run.info.run_id) for run in runs]
 
 
 def _record_lost_trial(tracker: Tracker, spec: TrialSpec, *, reason: str) -> str | None:

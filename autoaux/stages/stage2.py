@@ -284,4 +284,4 @@ def _score(trial: TrialRecord | None) -> float:
 
 
 def _failed(trials: Sequence[TrialRecord]) -> float:
-    return float(sum(t.state == TrialState.FAILED.value for t in trials))
+    return float(sum(t.state is TrialState.FAILED for t in trials))
