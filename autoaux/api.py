@@ -378,8 +378,7 @@ def _as_config(config: ConfigLike, user_tasks: Iterable[Task] = ()) -> RunConfig
 
 
 def _with_user(config: RunConfig, names: Sequence[str]) -> RunConfig:
-    data = config._source_dict()
-    return config_from_dict(data, source=config.source, user_tasks=names)
+    return config.replace(user_tasks=tuple(names))
 
 
 def _configure(

@@ -685,6 +685,7 @@ _SECTIONS: dict[str, type] = {
     "checkpoint": CheckpointConfig,
 }
 _TOP_LEVEL = ("seed", "output_dir", "device", "task", *_SECTIONS)
+_FIELD_DEFAULTS: dict[str, Any] = {"seed": 0, "output_dir": "autoaux-output", "device": "auto"}
 
 
 @dataclass(frozen=True)
@@ -832,23 +833,29 @@ class RunConfig:
     def with_overrides(self, overrides: Mapping[str, Any]) -> RunConfig:
         """A copy with dotted keys overridden, e.g. ``{"stage1.pulls": 20, "seed": 3}``.
 
-        Goes through :func:`config_from_dict`, so values are validated and a changed
-        ``stage1.preset`` re-applies the preset to the keys that were not set explicitly.
-        ``None`` removes a key (back to its default).
+        The changed sections are rebuilt from their fields (nothing is parsed again), so values
+        are validated, and a changed ``stage1.preset`` re-applies the preset to the keys that
+        were not set explicitly. ``None`` removes a key (back to its default).
         """
-        data = self._source_dict()
+        top: dict[str, Any] = {}
+        sections: dict[str, dict[str, Any]] = {}
         for dotted, value in overrides.items():
             parts = dotted.split(".")
-            target = data
-            for i, part in enumerate(parts[:-1]):
-                if part not in _SECTIONS or i > 0:
-                    raise ConfigError(dotted, value, "a key 'section.name' or a top-level key")
-                target = target.setdefault(part, {})
-            if value is None:
-                target.pop(parts[-1], None)
+            if len(parts) > 2 or (len(parts) == 2 and parts[0] not in _SECTIONS):
+                raise ConfigError(dotted, value, "a key 'section.name' or a top-level key")
+            if len(parts) == 2:
+                sections.setdefault(parts[0], {})[parts[1]] = value
             else:
-                target[parts[-1]] = list(value) if isinstance(value, tuple) else value
-        return config_from_dict(data, source=self.source, user_tasks=self.user_tasks)
+                _reject_unknown("", {dotted: value}, _TOP_LEVEL)
+                if dotted in _SECTIONS or dotted == "task":
+                    raise ConfigError(dotted, value, "a key 'section.name' or a top-level key")
+                top[dotted] = _FIELD_DEFAULTS[dotted] if value is None else value
+        try:
+            for name, changes in sections.items():
+                top[name] = _changed_section(name, getattr(self, name), changes)
+            return dataclasses.replace(self, **top)
+        except ConfigError as error:
+            raise error.with_source(self.source) from None
 
     def _source_dict(self) -> dict[str, Any]:
         data = self.to_dict()
@@ -856,6 +863,25 @@ class RunConfig:
             if key not in self.stage1.explicit:
                 data["stage1"].pop(key)
         return data
+
+
+def _changed_section(name: str, section: Any, changes: Mapping[str, Any]) -> Any:
+    """``section`` with ``changes`` (``None``: back to the default), validated again; for
+    ``[stage1]`` the preset fills the method keys that were never given explicitly."""
+    fields = {f.name: f for f in dataclasses.fields(section) if f.init}
+    _reject_unknown(name, changes, list(fields))
+    values = {key: getattr(section, key) for key in fields}
+    if isinstance(section, Stage1Config):
+        values.update({key: None for key in _PRESET_KEYS if key not in section.explicit})
+    for key, value in changes.items():
+        if value is None:
+            f = fields[key]
+            factory = f.default_factory
+            value = factory() if factory is not dataclasses.MISSING else f.default
+            if value is dataclasses.MISSING:
+                raise ConfigError(f"{name}.{key}", None, _describe_required(key), missing=True)
+        values[key] = list(value) if isinstance(value, tuple) else value
+    return type(section)(**values)
 
 
 # --------------------------------------------------------------------------------------------

@@ -214,7 +214,7 @@ def _resolve_config(
     if isinstance(config, str | Path):
         loaded = load_config(config)
         if names:
-            return config_from_dict(loaded._source_dict(), source=loaded.source, user_tasks=names)
+            return loaded.replace(user_tasks=names)
         return loaded
     if config is not None:
         raise TypeError(f"config must be a RunConfig or a TOML path, got {type(config).__name__}")
