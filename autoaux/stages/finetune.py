@@ -38,12 +38,12 @@ import torch
 from autoaux._seeding import derive_seed
 from autoaux.config import RunConfig, config_from_dict, load_config
 from autoaux.errors import ConfigError
-from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
+from autoaux.model import MultiTaskModel, build_encoder
 from autoaux.model.cached import finetune_encoder_name
 from autoaux.runs.result import write_json
 from autoaux.tracking import NullTracker, Tracker, make_tracker, tracked_run
-from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
-from autoaux.training.workbench import load_tasks
+from autoaux.training.trainer import Trainer, prepare_tasks
+from autoaux.training.workbench import load_tasks, model_spec, trainer_spec, training_texts
 from tasks import Task
 
 __all__ = ["DEFAULT_PRETRAINED_LR", "FinetuneResult", "finetune", "read_mixture"]
@@ -419,22 +419,8 @@ def _build(
     seed: int,
 ) -> tuple[Any, Any, dict[str, Any]]:
     m = cfg.model
-    spec = ModelSpec(
-        encoder=encoder_name,
-        max_length=m.max_length,
-        num_layers=num_layers if num_layers is not None else m.num_layers,
-        hidden_size=m.hidden_size,
-        tiny_layers=m.tiny_layers,
-        vocab_size=m.vocab_size,
-        dropout=m.dropout,
-    )
-    texts = [
-        text
-        for task in loaded.values()
-        for ex in task.train
-        for text in (ex.text, ex.text_pair)
-        if text
-    ]
+    spec = model_spec(m, encoder=encoder_name, num_layers=num_layers)
+    texts = training_texts(loaded.values())
     try:
         encoder, tokenizer = build_encoder(spec, texts=texts, seed=derive_seed(seed, "encoder"))
     except (ValueError, OSError) as error:
@@ -469,16 +455,13 @@ def _trainer(
     device: str,
     seed: int,
 ) -> Any:
-    t = cfg.trainer
-    spec = TrainerSpec(
-        batch_size=batch_size or t.batch_size,
-        lr=lr,
-        weight_decay=t.weight_decay,
+    spec = trainer_spec(
+        cfg.trainer,
+        device=device,
         warmup_steps=float(warmup),
         total_steps=steps,
-        clip_norm=t.clip_norm,
-        device=device,
-        eval_batch_size=t.eval_batch_size,
+        lr=lr,
+        batch_size=batch_size,
     )
     return Trainer(model, data, main=main, spec=spec, gate=None, seed=derive_seed(seed, "finetune"))
 

@@ -14,14 +14,14 @@ import torch
 
 from autoaux._device import resolve_device
 from autoaux._seeding import derive_seed
-from autoaux.config import SHUFFLED_PREFIX, RunConfig
+from autoaux.config import SHUFFLED_PREFIX, ModelConfig, RunConfig, TrainerConfig
 from autoaux.errors import ConfigError
 from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
 from autoaux.model.cached import build_cached_encoder, precompute_features
 from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
 from tasks import Task, TaskDataError, from_file, load_task
 
-__all__ = ["Workbench", "load_tasks"]
+__all__ = ["Workbench", "load_tasks", "model_spec", "trainer_spec", "training_texts"]
 
 log = logging.getLogger("autoaux")
 
@@ -49,13 +49,7 @@ class Workbench:
     ) -> Workbench:
         device_name = device_name_of(config)
         loaded = load_tasks(config, names, objects)
-        texts = [
-            text
-            for task in loaded.values()
-            for ex in task.train
-            for text in (ex.text, ex.text_pair)
-            if text
-        ]
+        texts = training_texts(loaded.values())
         m = config.model
         t0 = time.perf_counter()
         try:
@@ -105,15 +99,8 @@ class Workbench:
         elif total_steps is None:  # a fraction needs a length: the stage's planned steps
             warmup = round(warmup * (schedule_steps or 0))
         self.model.restore(self.initial)
-        spec = TrainerSpec(
-            batch_size=t.batch_size,
-            lr=t.lr,
-            weight_decay=t.weight_decay,
-            warmup_steps=warmup,
-            total_steps=total_steps,
-            clip_norm=t.clip_norm,
-            device=self.config.device,
-            eval_batch_size=t.eval_batch_size,
+        spec = trainer_spec(
+            t, device=self.config.device, warmup_steps=warmup, total_steps=total_steps
         )
         return Trainer(
             self.model,
@@ -149,16 +136,51 @@ def _build_encoder(config: RunConfig, texts: Sequence[str], *, progress: bool) -
             device=config.device,
             progress=progress,
         )
-    spec = ModelSpec(
-        encoder=m.encoder,
+    return build_encoder(model_spec(m), texts=texts, seed=seed)
+
+
+def model_spec(
+    m: ModelConfig, *, encoder: str | None = None, num_layers: int | None = None
+) -> ModelSpec:
+    """The :class:`ModelSpec` that ``[model]`` describes (the one conversion); ``encoder`` and
+    ``num_layers`` replace the configured ones when given."""
+    return ModelSpec(
+        encoder=m.encoder if encoder is None else encoder,
         max_length=m.max_length,
-        num_layers=m.num_layers,
+        num_layers=m.num_layers if num_layers is None else num_layers,
         hidden_size=m.hidden_size,
         tiny_layers=m.tiny_layers,
         vocab_size=m.vocab_size,
         dropout=m.dropout,
     )
-    return build_encoder(spec, texts=texts, seed=seed)
+
+
+def trainer_spec(
+    t: TrainerConfig,
+    *,
+    device: str,
+    warmup_steps: int | float,
+    total_steps: int | None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+) -> TrainerSpec:
+    """The :class:`TrainerSpec` that ``[trainer]`` describes (the one conversion); ``lr`` and
+    ``batch_size`` replace the configured ones when given."""
+    return TrainerSpec(
+        batch_size=batch_size or t.batch_size,
+        lr=t.lr if lr is None else lr,
+        weight_decay=t.weight_decay,
+        warmup_steps=warmup_steps,
+        total_steps=total_steps,
+        clip_norm=t.clip_norm,
+        device=device,
+        eval_batch_size=t.eval_batch_size,
+    )
+
+
+def training_texts(tasks: Iterable[Task]) -> list[str]:
+    """Every training text of ``tasks``, both sides of pairs (what the tiny tokenizer learns)."""
+    return [text for task in tasks for ex in task.train for text in (ex.text, ex.text_pair) if text]
 
 
 def load_tasks(
