@@ -44,6 +44,7 @@ from autoaux.runs.checkpoint import RunCheckpoint, RunInterrupted
 from autoaux.runs.plots import STAGE1_PLOT, STAGE2_PLOT, plot_trials, plot_utilities
 from autoaux.runs.result import BaselineScore, MixResult, RunResult, SelectionResult, write_json
 from autoaux.stages.baselines import run_baselines
+from autoaux.stages.race import run_race
 from autoaux.stages.stage1 import make_gate, run_stage1
 from autoaux.stages.stage2 import run_stage2
 from autoaux.tracking import Tracker, make_tracker, tracked_run
@@ -274,23 +275,40 @@ def _stage1(
     if checkpoint is not None and (done := checkpoint.stage1_result()) is not None:
         return done
     settings = config.stage1
-    trainer = bench.trainer(
-        total_steps=None,
-        gate=make_gate(settings),
-        seed_key="stage1",
-        schedule_steps=settings.pulls * settings.steps_per_pull,
-    )
-    selection = run_stage1(
-        trainer,
-        main=config.main.task,
-        pool=config.auxiliary_tasks(),
-        controls=config.control_tasks(),
-        settings=settings,
-        seed=config.seed,
-        tracker=tracker,
-        progress=progress,
-        checkpoint=checkpoint,
-    )
+    main, pool = config.main.task, config.auxiliary_tasks()
+    if not [t for t in pool if t != main and t not in config.control_tasks()]:
+        log.info("stage 1 skipped: the pool holds no auxiliary task; the main task trains alone")
+        selection = SelectionResult.empty(main, decision="no auxiliary task to judge")
+    elif settings.evidence == "episodes":
+        selection = run_race(
+            bench.episode_factory(),
+            main=main,
+            pool=pool,
+            controls=config.control_tasks(),
+            settings=settings,
+            seed=config.seed,
+            tracker=tracker,
+            progress=progress,
+            checkpoint=checkpoint,
+        )
+    else:
+        trainer = bench.trainer(
+            total_steps=None,
+            gate=make_gate(settings),
+            seed_key="stage1",
+            schedule_steps=settings.pulls * settings.steps_per_pull,
+        )
+        selection = run_stage1(
+            trainer,
+            main=main,
+            pool=pool,
+            controls=config.control_tasks(),
+            settings=settings,
+            seed=config.seed,
+            tracker=tracker,
+            progress=progress,
+            checkpoint=checkpoint,
+        )
     if checkpoint is not None:
         checkpoint.finish_stage1(selection)
     return selection

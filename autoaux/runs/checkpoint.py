@@ -55,7 +55,14 @@ from pathlib import Path
 from typing import Any
 
 from autoaux.errors import AutoauxError
-from autoaux.runs.result import BaselineScore, MixResult, PullRecord, SelectionResult, TrialRecord
+from autoaux.runs.result import (
+    BaselineScore,
+    MixResult,
+    PullRecord,
+    SelectionResult,
+    TaskVerdict,
+    TrialRecord,
+)
 from autoaux.tracking import close_stale_runs
 
 __all__ = [
@@ -320,6 +327,46 @@ class RunCheckpoint:
         if stop:
             raise KeyboardInterrupt
 
+    def restore_race(self, race: Any) -> tuple[list[PullRecord], float] | None:
+        """Load a saved stage-1 race into ``race`` and return its episodes so far and the time
+        spent, or ``None`` when the race starts afresh. A race is JSON only: each episode
+        starts from the run's initial weights, so no trainer state is kept. Ctrl-C now waits
+        for the end of an episode."""
+        self._graceful = True
+        self._stage1_start = time.perf_counter()
+        saved = self.state.get("stage1") if self.resuming else None
+        if not saved or saved.get("kind") != "race":
+            return None
+        race.load_state_dict(saved["bandit"])
+        history = [_pull_from(d) for d in saved["history"]]
+        log.info("resume: stage 1 continues after episode %d", len(history))
+        return history, float(saved.get("elapsed", 0.0))
+
+    def save_race(
+        self,
+        race: Any,
+        history: Sequence[PullRecord],
+        *,
+        elapsed: float,
+        tracker: Any = None,
+        last: bool = False,
+    ) -> None:
+        """Save after an episode: every ``every`` episodes, after the last, and on Ctrl-C
+        (which then stops the run)."""
+        stop = self._interrupt_requested
+        if self.enabled and (len(history) % self.every == 0 or last or stop):
+            _flush(tracker)
+            self.state["stage"] = "stage1"
+            self.state["stage1"] = {
+                "kind": "race",
+                "bandit": race.state_dict(),
+                "history": [dataclasses.asdict(r) for r in history],
+                "elapsed": elapsed,
+            }
+            self._write_state()
+        if stop:
+            raise KeyboardInterrupt
+
     def stage1_result(self) -> SelectionResult | None:
         """The finished stage 1 of the interrupted run, if it finished."""
         saved = self.state.get("stage1_result") if self.resuming else None
@@ -567,6 +614,16 @@ def _selection_from(data: Mapping[str, Any]) -> SelectionResult:
         d[key] = tuple(d[key])
     d["rewards"] = {k: tuple(v) for k, v in d["rewards"].items()}
     d["history"] = tuple(_pull_from(r) for r in d.get("history", ()))
+    d["verdicts"] = {
+        k: TaskVerdict(
+            verdict=str(v["verdict"]),
+            effect=_float(v["effect"]),
+            low=-math.inf if v["low"] is None else float(v["low"]),
+            high=math.inf if v["high"] is None else float(v["high"]),
+            episodes=int(v["episodes"]),
+        )
+        for k, v in d.get("verdicts", {}).items()
+    }
     return SelectionResult(**d)
 
 

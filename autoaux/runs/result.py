@@ -11,7 +11,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BaselineScore",
     "MixResult",
+    "TaskVerdict",
+    "decision_of",
     "PullRecord",
     "RunResult",
     "SelectionResult",
@@ -46,6 +48,7 @@ class PullRecord:
             or when not measured).
         scale: mean gate scale over the pull (``nan`` when not gated).
         utilities: every arm's utility after the update, in :attr:`SelectionResult.arms` order.
+        round: the race round of an episode (``evidence = "episodes"``); 0 for in-run pulls.
     """
 
     pull: int
@@ -57,6 +60,64 @@ class PullRecord:
     cosine: float
     scale: float
     utilities: tuple[float, ...]
+    round: int = 0
+
+
+@dataclass(frozen=True)
+class TaskVerdict:
+    """The race's verdict on one auxiliary task, compared with the null control.
+
+    Attributes:
+        verdict: ``"helps"`` (its effect's interval lies above the margin), ``"hurts"`` (below
+            0) or ``"undecided"`` (the budget ended before the evidence decided).
+        effect: mean paired difference of the main dev metric, task minus control, over the
+            rounds both played (``nan`` before the first pair).
+        low, high: the anytime-valid confidence interval of the effect (infinite while the
+            evidence cannot bound it; the error rate ``alpha`` is shared by all candidates).
+        episodes: the number of paired episodes behind the estimate.
+    """
+
+    verdict: str
+    effect: float
+    low: float
+    high: float
+    episodes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "verdict": self.verdict,
+                "effect": self.effect,
+                "low": self.low if math.isfinite(self.low) else None,
+                "high": self.high if math.isfinite(self.high) else None,
+                "episodes": self.episodes,
+            }
+        )
+
+
+def decision_of(
+    verdicts: Mapping[str, TaskVerdict], *, controls: Sequence[str], finished: bool
+) -> str:
+    """One line that says what stage 1 decided, and whether "nothing" means "nothing helps"
+    or "the budget could not tell"."""
+    real = {k: v for k, v in verdicts.items() if k not in controls}
+    helps = [k for k, v in real.items() if v.verdict == "helps"]
+    open_ = [k for k, v in real.items() if v.verdict == "undecided"]
+    if not real:
+        return "no auxiliary task to judge"
+    if helps:
+        text = f"selected {', '.join(helps)}: they help the main task"
+        if open_:
+            text += f"; undecided when the budget ended: {', '.join(open_)}"
+        return text
+    if not open_:
+        return "nothing selected: every auxiliary task was shown not to help"
+    if finished:
+        return f"nothing selected: none can be shown to help (undecided: {', '.join(open_)})"
+    return (
+        "nothing selected: the budget ended before the evidence decided "
+        f"({', '.join(open_)} undecided); raise stage1.pulls"
+    )
 
 
 @dataclass(frozen=True)
@@ -76,11 +137,13 @@ class SelectionResult:
         mean_cosines: arm -> mean over its pulls of the pull's mean gradient cosine.
         selected: the selected auxiliary tasks (pool order); never the main task or a control.
         rule: the selection rule that was applied ("default", "top-k", "threshold", "control").
-        history: one :class:`PullRecord` per pull.
+        history: one :class:`PullRecord` per pull (per episode when racing).
         initial_dev_score: main dev score before the first pull.
         seconds: wall-clock time of the stage.
         run_id: the stage's MLflow run (``None`` without tracking).
         bandit_state: the bandit's ``state_dict()`` at the end.
+        verdicts: task -> :class:`TaskVerdict` (racing; empty for in-run pulls).
+        decision: one line on what stage 1 decided (racing; empty for in-run pulls).
     """
 
     main_task: str
@@ -99,11 +162,33 @@ class SelectionResult:
     seconds: float = 0.0
     run_id: str | None = None
     bandit_state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    verdicts: dict[str, TaskVerdict] = field(default_factory=dict)
+    decision: str = ""
+
+    @classmethod
+    def empty(cls, main: str, *, decision: str) -> SelectionResult:
+        """The stage 1 of a run with no auxiliary task to judge: nothing selected."""
+        return cls(
+            main_task=main,
+            arms=(),
+            controls=(),
+            utilities={},
+            posterior={},
+            mean_rewards={},
+            pulls={},
+            rewards={},
+            mean_cosines={},
+            selected=(),
+            rule="none",
+            decision=decision,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able summary (without the per-pull history and the bandit state)."""
         return _clean(
             {
+                "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()},
+                "decision": self.decision,
                 "main_task": self.main_task,
                 "arms": list(self.arms),
                 "controls": list(self.controls),
@@ -308,6 +393,8 @@ class RunResult:
             {
                 "main_task": self.main_task,
                 "selected": list(self.selected),
+                "decision": self.selection.decision,
+                "verdicts": {k: v.to_dict() for k, v in self.selection.verdicts.items()},
                 "controls": list(self.selection.controls),
                 "utilities": self.utilities,
                 "pulls": self.pulls,

@@ -111,6 +111,15 @@ class Workbench:
             seed=derive_seed(self.config.seed, seed_key),
         )
 
+    def episode_factory(self) -> Any:
+        """``make_trainer(steps, seed_key)`` for the stage-1 race: a trainer over the initial
+        weights whose batches, task draws and dropout come from ``seed_key`` (no gating)."""
+
+        def make_trainer(steps: int, seed_key: str) -> Any:
+            return self.trainer(total_steps=steps, seed_key=seed_key)
+
+        return make_trainer
+
     def factory(self, seed_key: str) -> Any:
         """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
 

@@ -1,0 +1,268 @@
+"""Stage 1 by racing: short paired training episodes, each candidate against the null control.
+
+Each *episode* trains a fresh copy of the model (the run's initial weights) for
+``episode_steps`` steps on a 1:1 mixture of the main task and one arm, then scores the main
+task's dev metric on the whole dev split. The arms are the candidate auxiliary tasks and one
+null control (a ``shuffled:`` task, whose labels carry no signal). Episodes of one *round*
+share a seed, so the main task sees the same batches at the same steps, the same task draws
+and the same dropout stream in each: the paired difference of a candidate's and the control's
+scores measures what the candidate adds, with the round-to-round noise cancelled::
+
+    while not race.done and episodes < budget:
+        arm   = race.select()                      # the control and every open candidate
+        score = episode(arm, seed=round)           # main dev metric after the episode
+        race.update(arm, score)                    # pairs it with the control's, same round
+
+:class:`bandits.Racing` turns the paired differences into an anytime-valid confidence sequence
+per candidate (error rate ``alpha`` shared by all candidates) and a verdict: ``helps`` (the
+interval lies above ``margin``), ``hurts`` (below 0) or ``undecided`` (the budget ended
+first). The selected tasks are those that help. Why episodes: per-pull rewards inside one
+training run (AutoSem's stage 1, kept as ``evidence = "pulls"``) did not separate helpful
+tasks from the control on real text (``benchmarks/evidence.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from autoaux._seeding import derive_seed
+from autoaux.config import Stage1Config
+from autoaux.runs.result import PullRecord, SelectionResult, TaskVerdict, decision_of
+from autoaux.tracking import NullTracker, Tracker, tracked_run
+from bandits import Racing, make_bandit
+
+if TYPE_CHECKING:
+    from autoaux.runs.checkpoint import RunCheckpoint
+    from autoaux.training.trainer import Trainer
+
+__all__ = ["EpisodeTrainerFactory", "run_episode", "run_race"]
+
+log = logging.getLogger("autoaux")
+
+#: ``make_trainer(steps, seed_key)``: a trainer over the run's initial weights whose batches,
+#: task draws and dropout come from ``seed_key``.
+EpisodeTrainerFactory = Callable[[int, str], "Trainer"]
+
+
+def run_episode(
+    make_trainer: EpisodeTrainerFactory,
+    *,
+    main: str,
+    task: str,
+    steps: int,
+    round_: int,
+) -> tuple[float, float]:
+    """Train ``steps`` steps of main + ``task`` (1:1) from the initial weights with the
+    seed of ``round_``; return the main dev metric (whole dev split) and the mean main loss."""
+    trainer = make_trainer(steps, f"stage1-round-{round_}")
+    report = trainer.train_mixture({main: 1.0, task: 1.0}, steps, eval_every=steps)
+    return float(report.best_dev), float(report.mean_loss.get(main, math.nan))
+
+
+def run_race(
+    make_trainer: EpisodeTrainerFactory,
+    *,
+    main: str,
+    pool: Sequence[str],
+    settings: Stage1Config,
+    seed: int,
+    controls: Sequence[str] = (),
+    tracker: Tracker | None = None,
+    progress: bool = False,
+    checkpoint: RunCheckpoint | None = None,
+) -> SelectionResult:
+    """Race the candidates of ``pool`` against its control (see the module docstring).
+
+    ``pool`` holds the auxiliary tasks, controls included; ``controls`` names the control arms
+    (default: the ``shuffled:`` tasks of the pool). The first control is the race's reference;
+    any other control is raced as a candidate, a check of the error rate that is never
+    selected. ``settings.pulls`` caps the number of episodes. One MLflow step per episode on a
+    ``stage1`` run; verdicts as metrics and tags at the end.
+    """
+    tracker = tracker if tracker is not None else NullTracker()
+    controls = tuple(controls) or tuple(t for t in pool if t.startswith("shuffled:"))
+    arms = [t for t in pool if t != main]
+    if not controls or controls[0] not in arms:
+        raise ValueError("the race needs a null control (a shuffled: task) in the pool")
+    reference = arms.index(controls[0])
+    race = make_bandit(
+        "racing",
+        len(arms),
+        control=reference,
+        alpha=settings.alpha,
+        margin=settings.margin,
+        seed=derive_seed(seed, "bandit"),
+    )
+    assert isinstance(race, Racing)
+    history: list[PullRecord] = []
+    start = time.perf_counter()
+    resume_id = checkpoint.run_id("stage1") if checkpoint is not None else None
+    tags = {"autoaux.stage": "stage1"}
+    nested = tracker.run_id is not None
+    with tracked_run(tracker, "stage1", nested=nested, tags=tags, resume_id=resume_id) as run:
+        tracker.log_params(_stage_params(settings, arms, controls))
+        if checkpoint is not None:
+            checkpoint.set_run_id("stage1", run)
+            saved = checkpoint.restore_race(race)
+            if saved is not None:
+                history, elapsed = saved
+                start -= elapsed
+        bar = tqdm(
+            total=settings.pulls,
+            initial=len(history),
+            desc="stage 1",
+            unit="episode",
+            disable=not progress,
+        )
+        while not race.done and len(history) < settings.pulls:
+            arm = race.select()
+            task, round_ = arms[arm], race.round
+            score, loss = run_episode(
+                make_trainer, main=main, task=task, steps=settings.episode_steps, round_=round_
+            )
+            race.update(arm, score)
+            record = PullRecord(
+                pull=len(history) + 1,
+                task=task,
+                reward=score,
+                dev_score=score,
+                previous_score=math.nan,
+                loss=loss,
+                cosine=math.nan,
+                scale=math.nan,
+                utilities=tuple(float(u) for u in race.utilities()),
+                round=round_,
+            )
+            history.append(record)
+            tracker.log_metrics(_episode_metrics(record, arm, arms), step=record.pull)
+            bar.update(1)
+            bar.set_postfix_str(f"round {round_} {task} dev={score:.3f}", refresh=False)
+            if checkpoint is not None:
+                checkpoint.save_race(
+                    race,
+                    history,
+                    elapsed=time.perf_counter() - start,
+                    tracker=tracker,
+                    last=race.done or len(history) >= settings.pulls,
+                )
+        bar.close()
+        result = _result(race, arms, main, controls, history, time.perf_counter() - start, run,
+                         tracker)
+        tracker.log_metrics(_final_metrics(result), step=len(history))
+        tracker.set_tags(_final_tags(result))
+    log.info(
+        "stage 1: %d episodes in %.1fs; %s",
+        len(history),
+        result.seconds,
+        result.decision,
+    )
+    return result
+
+
+def _result(
+    race: Racing,
+    arms: Sequence[str],
+    main: str,
+    controls: Sequence[str],
+    history: Sequence[PullRecord],
+    seconds: float,
+    run: str,
+    tracker: Tracker,
+) -> SelectionResult:
+    verdicts: dict[str, TaskVerdict] = {}
+    for v in race.verdicts():
+        verdicts[arms[v.arm]] = TaskVerdict(
+            verdict=v.verdict, effect=v.effect, low=v.low, high=v.high, episodes=v.n
+        )
+    selected = tuple(
+        a for a in arms if a not in controls and a in verdicts and verdicts[a].verdict == "helps"
+    )
+    counts = race.counts()
+    scores: dict[str, list[float]] = {a: [] for a in arms}
+    for record in history:
+        scores[record.task].append(record.reward)
+    effects = race.utilities()
+    utilities = {a: float(effects[i]) for i, a in enumerate(arms)}
+    mean_scores = {a: float(np.mean(v)) if v else math.nan for a, v in scores.items()}
+    return SelectionResult(
+        main_task=main,
+        arms=tuple(arms),
+        controls=tuple(c for c in controls if c in arms),
+        utilities=utilities,
+        posterior=dict(utilities),
+        mean_rewards=mean_scores,
+        pulls={a: int(c) for a, c in zip(arms, counts, strict=True)},
+        rewards={a: tuple(v) for a, v in scores.items()},
+        mean_cosines=dict.fromkeys(arms, math.nan),
+        selected=selected,
+        rule="race",
+        history=tuple(history),
+        initial_dev_score=math.nan,
+        seconds=seconds,
+        run_id=run if tracker.tracking_uri is not None else None,
+        bandit_state=race.state_dict(),
+        verdicts=verdicts,
+        decision=decision_of(verdicts, controls=controls, finished=race.done),
+    )
+
+
+def _stage_params(
+    settings: Stage1Config, arms: Sequence[str], controls: Sequence[str]
+) -> dict[str, str]:
+    return {
+        "arms": json.dumps(list(arms)),
+        "controls": json.dumps(list(controls)),
+        "preset": settings.preset,
+        "evidence": settings.evidence,
+        "policy": settings.policy,
+        "alpha": str(settings.alpha),
+        "margin": str(settings.margin),
+        "episode_steps": str(settings.episode_steps),
+        "max_episodes": str(settings.pulls),
+    }
+
+
+def _episode_metrics(record: PullRecord, arm: int, arms: Sequence[str]) -> dict[str, float]:
+    metrics = {
+        "arm": float(arm),
+        "round": float(record.round),
+        "dev_score": record.dev_score,
+        "loss": record.loss,
+        f"dev_score/{record.task}": record.dev_score,
+    }
+    for name, effect in zip(arms, record.utilities, strict=True):
+        if not math.isnan(effect):
+            metrics[f"effect/{name}"] = effect
+    return metrics
+
+
+def _final_metrics(result: SelectionResult) -> dict[str, float]:
+    metrics: dict[str, float] = {"n_selected": float(len(result.selected))}
+    for name, v in result.verdicts.items():
+        metrics[f"effect/{name}"] = v.effect
+        for key, value in (("effect_low", v.low), ("effect_high", v.high)):
+            if math.isfinite(value):
+                metrics[f"{key}/{name}"] = value
+        metrics[f"episodes/{name}"] = float(v.episodes)
+    for name in result.arms:
+        metrics[f"pulls/{name}"] = float(result.pulls[name])
+    return metrics
+
+
+def _final_tags(result: SelectionResult) -> Mapping[str, Any]:
+    tags = {
+        "autoaux.selected": ",".join(result.selected),
+        "autoaux.rule": result.rule,
+        "autoaux.decision": result.decision,
+    }
+    for name, v in result.verdicts.items():
+        tags[f"autoaux.verdict.{name}"] = v.verdict
+    return tags
