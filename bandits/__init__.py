@@ -11,6 +11,9 @@ Build one by name with :func:`make_bandit`::
         arm = bandit.select()
         bandit.update(arm, reward=1.0 if arm == 2 else 0.0)
 
+:class:`Racing` is not a reward maximiser: it races candidate arms against a control arm with
+anytime-valid confidence sequences and gives each a :class:`Verdict` (helps, hurts, undecided).
+
 :mod:`bandits.rewards` turns scores and gradient cosines into rewards in [0, 1];
 :mod:`bandits.selection` turns utilities into the selected set of arms.
 """
@@ -21,6 +24,7 @@ from . import rewards, selection
 from ._base import Bandit
 from ._epsilon_greedy import EpsilonGreedy
 from ._exp3 import EXP3
+from ._racing import Racing, Verdict
 from ._registry import POLICIES, make_bandit
 from ._thompson import ThompsonSampling
 from ._ucb import DiscountedUCB, SlidingWindowUCB
@@ -34,9 +38,11 @@ __all__ = [
     "Bandit",
     "DiscountedUCB",
     "EpsilonGreedy",
+    "Racing",
     "SlidingWindowUCB",
     "ThompsonSampling",
     "UniformBandit",
+    "Verdict",
     "binary_gain",
     "cosine_reward",
     "make_bandit",

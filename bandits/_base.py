@@ -60,9 +60,9 @@ class Bandit(ABC):
         """Return the arm to pull next, an integer in ``[0, n_arms)``."""
 
     def update(self, arm: int, reward: float) -> None:
-        """Record ``reward`` (a number in [0, 1]) for a pull of ``arm``."""
+        """Record ``reward`` for a pull of ``arm`` (in [0, 1] unless a policy says otherwise)."""
         arm = self._check_arm(arm)
-        value = check_reward(reward)
+        value = self._check_reward(reward)
         self._counts[arm] += 1
         self._reward_sums[arm] += value
         self._update(arm, value)
@@ -153,6 +153,10 @@ class Bandit(ABC):
     def _load_policy_state(self, state: Mapping[str, Any]) -> None:
         """Install a state from :meth:`_policy_state`; check all of it before assigning any."""
 
+    def _check_reward(self, reward: float) -> float:
+        """The reward as a ``float``, or ``ValueError``; a number in [0, 1] unless overridden."""
+        return check_reward(reward)
+
     def _check_arm(self, arm: int) -> int:
         try:
             index = operator.index(arm)
@@ -188,6 +192,17 @@ def first_unpulled(counts: np.ndarray) -> int | None:
     """The lowest-numbered arm with no pull yet (``counts == 0``), or ``None``."""
     arm = int(counts.argmin())
     return arm if counts[arm] == 0 else None
+
+
+def check_finite_reward(reward: float) -> float:
+    """Return ``reward`` as a finite ``float`` or raise ``ValueError`` (NaN and inf included)."""
+    try:
+        value = float(reward)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"reward={reward!r} is invalid; accepted: a finite number")
+    return value
 
 
 def check_reward(reward: float) -> float:

@@ -7,6 +7,7 @@ from typing import Any
 from ._base import Bandit
 from ._epsilon_greedy import EpsilonGreedy
 from ._exp3 import EXP3
+from ._racing import Racing
 from ._thompson import ThompsonSampling
 from ._ucb import DiscountedUCB, SlidingWindowUCB
 from ._uniform import UniformBandit
@@ -23,6 +24,7 @@ POLICIES: dict[str, type[Bandit]] = {
         EXP3,
         EpsilonGreedy,
         UniformBandit,
+        Racing,
     )
 }
 

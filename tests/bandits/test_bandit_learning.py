@@ -44,7 +44,8 @@ def best_arm_share(name: str, **options: Any) -> float:
     )
 
 
-@pytest.mark.parametrize("name", sorted(set(POLICIES) - {"uniform"}))
+# Racing spends pulls on deciding each arm against a control, not on the best arm.
+@pytest.mark.parametrize("name", sorted(set(POLICIES) - {"uniform", "racing"}))
 def test_learning_policies_pull_the_best_arm_far_more_than_uniform(name: str) -> None:
     uniform = best_arm_share("uniform")
     assert uniform == pytest.approx(0.2)

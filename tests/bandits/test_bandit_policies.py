@@ -15,7 +15,9 @@ import bandits
 from bandits import POLICIES, Bandit, make_bandit
 
 ALL = sorted(POLICIES)
-RANDOMISED = ["epsilon-greedy", "exp3", "thompson"]
+RANDOMISED = ["epsilon-greedy", "exp3", "racing", "thompson"]
+# Racing takes any finite reward (its rewards need not lie in [0, 1]).
+UNIT_REWARDS = [name for name in ALL if name != "racing"]
 
 # Non-default options that exercise each policy's forgetting, so round trips cover that state.
 NON_STATIONARY: dict[str, dict[str, Any]] = {
@@ -25,6 +27,7 @@ NON_STATIONARY: dict[str, dict[str, Any]] = {
     "exp3": {"gamma": 0.3},
     "epsilon-greedy": {"epsilon": 0.3, "decay": 0.1},
     "uniform": {},
+    "racing": {"control": 2, "alpha": 0.1, "margin": 0.05},
 }
 
 
@@ -63,8 +66,9 @@ def test_registry_builds_each_policy_by_name(name: str) -> None:
     assert name in repr(bandit) or type(bandit).__name__ in repr(bandit)
 
 
-def test_registry_holds_the_six_policies() -> None:
+def test_registry_holds_the_seven_policies() -> None:
     assert set(POLICIES) == {
+        "racing",
         "thompson",
         "discounted-ucb",
         "sliding-window-ucb",
@@ -207,7 +211,7 @@ def test_bad_arm(name: str, arm: Any) -> None:
     assert bandit.counts().sum() == 0
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", UNIT_REWARDS)
 @pytest.mark.parametrize("reward", [-0.01, 1.01, math.nan, math.inf, None, "x"])
 def test_bad_reward(name: str, reward: Any) -> None:
     bandit = make_bandit(name, 4, seed=0)
