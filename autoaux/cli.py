@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,12 +151,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
     config = _load_run_config(args)
     result = autoaux.select(config, progress=not args.quiet)
     print(f"main task: {result.main_task}")
-    rows = [
-        (name, f"{result.utilities[name]:.3f}", str(result.pulls.get(name, 0)),
-         "yes" if name in result.selected else "")
-        for name in result.utilities
-    ]
-    _print_table(("task", "utility", "pulls", "selected"), rows)
+    _selection_rows(result, None)
     print(f"selected: {', '.join(result.selected) or '(none)'}")
     return 0
 
@@ -264,17 +260,42 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
+def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
+    """The stage-1 table: verdicts with effects and intervals for a race, utilities else."""
+    rows = []
+    if selection.verdicts:
+        for name, v in selection.verdicts.items():
+            ratio = (ratios or {}).get(name)
+            interval = "[" + ", ".join(
+                f"{x:+.3f}" if math.isfinite(x) else ("-inf" if x < 0 else "+inf")
+                for x in (v.low, v.high)
+            ) + "]"
+            rows.append((
+                name + (" (control)" if name in selection.controls else ""),
+                v.verdict, f"{v.effect:+.4f}" if math.isfinite(v.effect) else "n/a", interval,
+                str(v.episodes), "" if ratio is None else f"{ratio:.2f}",
+            ))
+        _print_table(("task", "verdict", "effect", "interval", "episodes", "ratio"), rows)
+    else:
+        for name, utility in selection.utilities.items():
+            ratio = (ratios or {}).get(name)
+            rows.append((
+                name, f"{utility:.3f}", str(selection.pulls.get(name, 0)),
+                "yes" if name in selection.selected else "",
+                "" if ratio is None else f"{ratio:.2f}",
+            ))
+        _print_table(("task", "utility", "pulls", "selected", "ratio"), rows)
+    if selection.decision:
+        print(f"stage 1: {selection.decision}")
+
+
 def _print_run_table(result: Any) -> None:
     print(f"\nmain task: {result.main_task}")
-    rows = []
-    for name, utility in result.utilities.items():
-        ratio = result.ratios.get(name)
-        rows.append((
-            name, f"{utility:.3f}", str(result.pulls.get(name, 0)),
-            "yes" if name in result.selected else "",
-            "" if ratio is None else f"{ratio:.2f}",
-        ))
-    _print_table(("task", "utility", "pulls", "selected", "ratio"), rows)
+    _selection_rows(result.selection, result.ratios)
+    if result.ratios:
+        main_ratio = result.ratios.get(result.main_task)
+        if main_ratio is not None:
+            print(f"mixing ratio of the main task: {main_ratio:.2f}")
     print(f"\nbest main dev score (stage 2): {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the chosen mixture: {result.test_score:.4f}")

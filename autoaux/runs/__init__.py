@@ -18,6 +18,7 @@ from autoaux.runs.result import (
     PullRecord,
     RunResult,
     SelectionResult,
+    TaskVerdict,
     TrialRecord,
     write_json,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "SelectionResult",
     "Stage1Progress",
     "Stage2Progress",
+    "TaskVerdict",
     "TrialRecord",
     "plot_trials",
     "plot_utilities",

@@ -1,7 +1,9 @@
 """The two result plots, drawn with matplotlib's Agg canvas (no display, no global backend).
 
 - :func:`plot_utilities`: every stage-1 arm's utility after each pull; the main task dotted,
-  control arms dashed, selected tasks drawn thick.
+  control arms dashed, selected tasks drawn thick. A race (``evidence = "episodes"``) draws
+  each task's effect estimate over the episodes, and beside it each task's final effect with
+  its confidence interval, coloured by verdict.
 - :func:`plot_trials`: each stage-2 trial's best main dev score (failed trials as red crosses
   on the lower edge) and the best score so far.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autoaux.runs.result import MixResult, SelectionResult
 
@@ -33,11 +35,13 @@ def _figure(width: float = 7.0, height: float = 4.0) -> Figure:
 
 
 def plot_utilities(selection: SelectionResult, path: str | Path) -> Path:
-    """Draw stage-1 utilities over pulls to ``path`` (PNG); return the path."""
+    """Draw stage-1 utilities over pulls (and, for a race, the verdicts) to ``path`` (PNG);
+    return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure = _figure()
-    ax = figure.add_subplot(1, 1, 1)
+    racing = bool(selection.verdicts)
+    figure = _figure(width=11.0 if racing else 7.0)
+    ax = figure.add_subplot(1, 2 if racing else 1, 1)
     pulls = [record.pull for record in selection.history]
     for i, arm in enumerate(selection.arms):
         values = [record.utilities[i] for record in selection.history]
@@ -47,15 +51,56 @@ def plot_utilities(selection: SelectionResult, path: str | Path) -> Path:
         label += " (main)" if arm == selection.main_task else ""
         label += " (control)" if arm in selection.controls else ""
         ax.plot(pulls, [math.nan if v is None else v for v in values], style, lw=width, label=label)
-    ax.set_xlabel("pull")
-    ax.set_ylabel("utility")
+    ax.set_xlabel("episode" if racing else "pull")
+    ax.set_ylabel("effect vs control (main dev metric)" if racing else "utility")
     ax.set_title(f"stage 1: task utilities for main task {selection.main_task}")
     ax.grid(alpha=0.3)
     if selection.arms:
         ax.legend(fontsize="small", loc="best")
+    if racing:
+        _plot_verdicts(figure.add_subplot(1, 2, 2), selection)
     figure.tight_layout()
     figure.savefig(str(path), format="png")
     return path
+
+
+_VERDICT_COLOURS = {"helps": "tab:green", "hurts": "tab:red", "undecided": "tab:gray"}
+
+
+def _plot_verdicts(ax: Any, selection: SelectionResult) -> None:
+    """Each raced task's effect with its confidence interval (infinite ends drawn to the
+    edge of the other intervals), coloured by verdict; the control's zero as a line."""
+    names = list(selection.verdicts)
+    finite = [
+        x
+        for v in selection.verdicts.values()
+        for x in (v.low, v.high, v.effect)
+        if math.isfinite(x)
+    ]
+    span = (max(finite) - min(finite)) if finite else 1.0
+    left = (min(finite) if finite else -0.5) - 0.1 * span
+    right = (max(finite) if finite else 0.5) + 0.1 * span
+    for y, name in enumerate(names):
+        v = selection.verdicts[name]
+        low = v.low if math.isfinite(v.low) else left
+        high = v.high if math.isfinite(v.high) else right
+        colour = _VERDICT_COLOURS.get(v.verdict, "black")
+        ax.plot([low, high], [y, y], "-", color=colour, lw=2.5)
+        if math.isfinite(v.effect):
+            ax.plot([v.effect], [y], "o", color=colour)
+    ax.axvline(0.0, color="black", lw=1, ls="--")
+    ax.set_yticks(range(len(names)))
+    labels = [
+        f"{n} ({selection.verdicts[n].verdict}"
+        + (", control" if n in selection.controls else "")
+        + ")"
+        for n in names
+    ]
+    ax.set_yticklabels(labels, fontsize="small")
+    ax.set_xlim(left, right)
+    ax.set_xlabel("effect vs control, with its confidence interval")
+    ax.set_title("verdicts")
+    ax.grid(alpha=0.3, axis="x")
 
 
 def plot_trials(mix: MixResult, path: str | Path) -> Path:

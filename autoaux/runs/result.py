@@ -22,12 +22,12 @@ if TYPE_CHECKING:
 __all__ = [
     "BaselineScore",
     "MixResult",
-    "TaskVerdict",
-    "decision_of",
     "PullRecord",
     "RunResult",
     "SelectionResult",
+    "TaskVerdict",
     "TrialRecord",
+    "decision_of",
     "write_json",
 ]
 

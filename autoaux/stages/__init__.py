@@ -13,6 +13,7 @@ from autoaux.stages.executors import (
     make_executor,
 )
 from autoaux.stages.finetune import FinetuneResult, finetune, read_mixture
+from autoaux.stages.race import run_episode, run_race
 from autoaux.stages.stage1 import run_stage1, select_arms
 from autoaux.stages.stage2 import run_stage2, warm_start_ratios
 
@@ -27,6 +28,8 @@ __all__ = [
     "make_executor",
     "read_mixture",
     "run_baselines",
+    "run_episode",
+    "run_race",
     "run_stage1",
     "run_stage2",
     "select_arms",

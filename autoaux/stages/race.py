@@ -124,7 +124,9 @@ def run_race(
         )
         while not race.done and len(history) < settings.pulls:
             arm = race.select()
-            task, round_ = arms[arm], race.round
+            # every open candidate and the control play once a round, so the k-th episode of
+            # an arm belongs to round k: one seed per round pairs the control with each task
+            task, round_ = arms[arm], int(race.counts()[arm])
             score, loss = run_episode(
                 make_trainer, main=main, task=task, steps=settings.episode_steps, round_=round_
             )
