@@ -78,6 +78,7 @@ def _plot_verdicts(ax: Any, selection: SelectionResult) -> None:
         if math.isfinite(x)
     ]
     span = (max(finite) - min(finite)) if finite else 1.0
+    span = span or max(abs(finite[0]), 0.01) if finite else span
     left = (min(finite) if finite else -0.5) - 0.1 * span
     right = (max(finite) if finite else 0.5) + 0.1 * span
     for y, name in enumerate(names):
