@@ -137,7 +137,8 @@ def test_decision_lines() -> None:
 
 def test_race_checkpoint_resumes_to_the_same_result(tmp_path: Path) -> None:
     config = config_from_dict(
-        {"main": {"task": "nyt-polarity"}, "model": {"encoder": "tiny"}, "output_dir": str(tmp_path)}
+        {"main": {"task": "nyt-polarity"}, "model": {"encoder": "tiny"},
+         "output_dir": str(tmp_path)}
     )
     settings = Stage1Config(pulls=30, episode_steps=10)
     pool = ["good", "neutral", "bad", CONTROL]
