@@ -24,7 +24,7 @@ run can be stopped and summarised at any time (``--report``).
 Usage::
 
     python -m benchmarks.multidomain --seeds 0-9 --out benchmarks/results/multidomain.jsonl
-    python -m benchmarks.multidomain --report benchmarks/results/multidomain.jsonl
+    python -m benchmarks.multidomain --report benchmarks/results/multidomain-*.jsonl
     python -m benchmarks.multidomain --smoke
 """
 
@@ -122,18 +122,27 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
     from autoaux.training import Workbench
 
     t0 = time.perf_counter()
-    config = make_config(main, seed, args, ws)
+    config = make_config(main, seed, args, ws, **json.loads(args.stage1))
     candidates, control = pool_of(main)
     pool = list(config.auxiliary_tasks())
     bench = Workbench.build(config, [main, *pool], ())
     out: dict[str, Any] = {"main": main, "seed": seed, "candidates": candidates}
-    # --- exhaustive subsets (main-only, uniform, oracle, hindsight, effects alone)
-    subsets = []
-    for k in range(len(candidates) + 1):
-        for combo in itertools.combinations(candidates, k):
-            if args.smoke and k > 1:
-                continue
-            subsets.append(train_subset(bench, main, combo, args))
+    # --- exhaustive subsets (main-only, uniform, oracle, hindsight, effects alone); they do
+    # not depend on stage 1, so --cache keeps them for a rerun with other stage-1 settings
+    key = f"{main}-seed{seed}-m{args.main_train}-a{args.aux_train}-s{args.steps}"
+    cached = args.cache / f"{key}.json" if args.cache is not None else None
+    if cached is not None and cached.is_file():
+        subsets = json.loads(cached.read_text())
+    else:
+        subsets = []
+        for k in range(len(candidates) + 1):
+            for combo in itertools.combinations(candidates, k):
+                if args.smoke and k > 1:
+                    continue
+                subsets.append(train_subset(bench, main, combo, args))
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(subsets))
     out["subsets"] = subsets
     # --- autoaux: stage 1 as configured, stage 2 on its selection
     s = time.perf_counter()
@@ -168,7 +177,9 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         "ratios": dict(mix.ratios),
     }
     # --- the literal AutoSem stage 1, scored through its subset
-    sem = config.with_overrides({"stage1.preset": "autosem", "stage1.pulls": args.autosem_pulls})
+    sem = make_config(main, seed, args, ws).with_overrides(
+        {"stage1.preset": "autosem", "stage1.pulls": args.autosem_pulls}
+    )
     trainer = bench.trainer(
         total_steps=None,
         gate=make_gate(sem.stage1),
@@ -324,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0-9")
     parser.add_argument("--mains", default=",".join(DOMAINS))
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument("--report", type=Path, nargs="+", default=None,
+                        help="summarise these JSON-lines files instead of running")
     parser.add_argument("--encoder", default="minilm-cached")
     parser.add_argument("--main-train", type=int, default=100)
     parser.add_argument("--aux-train", type=int, default=1000)
@@ -333,10 +345,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--autosem-pulls", type=int, default=150)
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="folder keeping the exhaustive subsets' scores between runs")
+    parser.add_argument("--stage1", default="{}",
+                        help="JSON of extra [stage1] keys for autoaux, e.g. '{\"alpha\": 0.1}'")
     parser.add_argument("--smoke", action="store_true", help="tiny budgets, subsets of size <= 1")
     args = parser.parse_args(argv)
     if args.report is not None:
-        lines = [json.loads(x) for x in args.report.read_text().splitlines() if x.strip()]
+        lines = [
+            json.loads(x)
+            for path in args.report
+            for x in path.read_text().splitlines()
+            if x.strip()
+        ]
         print(report(lines))
         return 0
     if args.smoke:
