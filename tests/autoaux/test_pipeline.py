@@ -77,11 +77,12 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
 def make_config(planted: Planted, **changes: Any) -> RunConfig:
     data: dict[str, Any] = {
         "seed": 0,
-        "model": {"max_length": 32},
+        "model": {"encoder": "tiny", "max_length": 32},
         "main": {"task": "main"},
         "auxiliary": {"tasks": [HELPFUL], "add_control": True},
         "task": planted.entries,
         "stage1": {
+            "preset": "bandit",  # the in-run bandit (the race has tests of its own)
             "pulls": PULLS,
             "steps_per_pull": STEPS_PER_PULL,
             # pinned, so that re-tuned defaults do not move the measured margins above
@@ -284,6 +285,7 @@ def test_select_takes_task_objects_and_a_local_model_folder(
         main=user_tasks["main"],
         auxiliary=[user_tasks[HELPFUL], CONTROL],
         encoder=model_folder,
+        preset="bandit",
         pulls=6,
         steps_per_pull=2,
         overrides={"tracking.enabled": False, "output_dir": str(tmp_path), "model.max_length": 32},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,7 @@ text = "sentence"             # or ["sentence1", "sentence2"]
 label = "label"
 kind = "classification"       # or "regression"
 [stage1]
+preset = "bandit"             # the in-run bandit; "autoaux" races paired episodes
 policy = "thompson"
 decay = 0.3                   # AutoSem's value; defaults come from the benchmarks
 pulls = 200
@@ -100,7 +102,7 @@ def test_issue_example_parses(folder: Path) -> None:
         10,
         "unweighted",
     )
-    assert s1.preset == "autoaux" and s1.reward == STAGE1_PRESETS["autoaux"]["reward"]
+    assert s1.preset == "bandit" and s1.reward == STAGE1_PRESETS["bandit"]["reward"]
     s2 = config.stage2
     assert (s2.trials, s2.initial_points, s2.max_ratio, s2.steps) == (12, 4, 5.0, 300)
     assert isinstance(s2.max_ratio, float)
@@ -228,7 +230,12 @@ BAD_VALUES = [
     ('[stage1]\npreset = "fast"\n', "stage1.preset", "'fast'", "'autosem'"),
     ("[stage1]\ninclude_main_arm = 1\n", "stage1.include_main_arm", "1", "true or false"),
     ("[stage1]\nconfidence = 0.3\n", "stage1.confidence", "0.3", "> 0.5"),
-    ('[stage1]\nselection = "control"\n', "stage1.selection", "'control'", "control arm"),
+    (
+        '[auxiliary]\nadd_control = false\n[stage1]\nselection = "control"\n',
+        "stage1.selection",
+        "'control'",
+        "control arm",
+    ),
     ("[stage2]\ntrials = 0\n", "stage2.trials", "0", "integer >= 1"),
     ("[stage2]\nmax_ratio = 0\n", "stage2.max_ratio", "0", "> 0"),
     ('[stage2]\nacquisition = "UCB"\n', "stage2.acquisition", "'UCB'", "'EI'"),
@@ -345,3 +352,46 @@ def test_direct_construction_is_validated(folder: Path) -> None:
     spec = TaskFileConfig(name="t", path=str(folder / "data" / "my.csv"))
     config = RunConfig(main=MainConfig("t"), task_files=(spec,))
     assert config.stage1.preset == "autoaux" and config.tracking.enabled
+
+
+# ------------------------------------------------------------------- stage-1 evidence
+def test_a_config_without_model_gets_the_default_encoder(folder: Path) -> None:
+    from autoaux.config.defaults import default_encoder
+
+    config = config_from_dict(file_task_dict(folder))
+    assert config.model.encoder == default_encoder() == "minilm-cached"  # installed with autoaux
+
+
+def test_default_stage1_races_paired_episodes() -> None:
+    stage1 = Stage1Config()
+    assert (stage1.evidence, stage1.policy) == ("episodes", "racing")
+    assert Stage1Config(preset="bandit").evidence == "pulls"
+    assert Stage1Config(preset="autosem").evidence == "pulls"
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"policy": "thompson"}, "stage1.policy"),  # episodes are raced
+        ({"preset": "bandit", "policy": "racing"}, "stage1.policy"),  # racing needs episodes
+        ({"evidence": "lookahead"}, "stage1.evidence"),
+        ({"alpha": 0.0}, "stage1.alpha"),
+        ({"alpha": 0.9}, "stage1.alpha"),
+        ({"episode_steps": 0}, "stage1.episode_steps"),
+        ({"margin": -0.1}, "stage1.margin"),
+    ],
+)
+def test_bad_stage1_evidence_settings(changes: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        Stage1Config(**changes)
+
+
+def test_a_pool_gets_one_control_made_automatically(folder: Path) -> None:
+    data = file_task_dict(folder)
+    data["auxiliary"] = {"tasks": ["rt-subjectivity", "tweet-sentiment"]}
+    config = config_from_dict(data)
+    assert config.control_tasks() == ("shuffled:rt-subjectivity",)
+    data["auxiliary"] = {"tasks": ["rt-subjectivity", "shuffled:tweet-sentiment"]}
+    assert config_from_dict(data).control_tasks() == ("shuffled:tweet-sentiment",)
+    data["auxiliary"] = {"tasks": ["rt-subjectivity"], "add_control": False}
+    assert config_from_dict(data).control_tasks() == ()

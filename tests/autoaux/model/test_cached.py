@@ -379,7 +379,7 @@ def test_stage1_and_stage2_run_on_cached_features(forward_calls: list[int]) -> N
     data = prepare_tasks(tasks, tokenizer, max_length=MAX_LENGTH, batch_size=8, seed=0)
     precompute_features(model, data, main=main.name)
     initial = model.snapshot()
-    settings = Stage1Config(pulls=12, steps_per_pull=3, eval_batches=1)
+    settings = Stage1Config(preset="bandit", pulls=12, steps_per_pull=3, eval_batches=1)
     gate = make_gate(settings)
     assert gate is not None
     trainer = Trainer(model, data, main=main.name, spec=TrainerSpec(batch_size=8), gate=gate)
@@ -451,6 +451,7 @@ def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls:
         "main": {"task": main.name},
         "auxiliary": {"tasks": [helpful.name, neutral.name], "add_control": True},
         "stage1": {
+            "preset": "bandit",
             "pulls": 8,
             "steps_per_pull": 3,
             "eval_batches": 1,

@@ -69,6 +69,7 @@ def _write_config(folder: Path, *, name: str, uri: str) -> Path:
 output_dir = "{folder / name}"
 device = "cpu"
 [model]
+encoder = "tiny"
 max_length = 24
 [main]
 task = "main"
@@ -76,6 +77,7 @@ task = "main"
 tasks = ["helpful-0"]
 add_control = true
 [stage1]
+preset = "bandit"
 pulls = {PULLS}
 steps_per_pull = 3
 selection = "top-k"

@@ -126,7 +126,7 @@ def make_config(setup: Setup, store: str, **stage2: Any) -> RunConfig:
     data: dict[str, Any] = {
         "seed": 0,
         "device": "cpu",
-        "model": {"max_length": 16, "vocab_size": 400},
+        "model": {"encoder": "tiny", "max_length": 16, "vocab_size": 400},
         "main": {"task": setup.main.name},
         "auxiliary": {"tasks": [setup.helpful.name]},
         "stage2": {"trials": TRIALS, "initial_points": 2, "steps": 16, "eval_every": 8, **stage2},
@@ -307,6 +307,7 @@ def run_config(setup: Setup, store: str, name: str, **stage2: Any) -> RunConfig:
     base = make_config(setup, store, parallel=PARALLEL, **stage2)
     return base.with_overrides(
         {
+            "stage1.preset": "bandit",
             "stage1.pulls": 4,
             "stage1.steps_per_pull": 2,
             "stage1.selection": "top-k",
