@@ -8,11 +8,12 @@ method) and the mean ask + tell milliseconds per trial of
 * ``Optuna GPSampler``, ``Optuna TPE``, ``Optuna random``: Optuna's samplers at their defaults
   on the same box, driven through ``Study.ask`` / ``Study.tell`` (reference methods: Optuna is
   imported here only, installed by the ``bench`` extra, and the rows are left out without it);
-* ``random [0,5]``: ``RandomRatioSearch`` uniform on [0, 5];
-* ``random integer 0..9``: ``RandomRatioSearch`` on the whole numbers 0..9 (what a published
-  re-implementation of AutoSem does instead of BO);
+* ``autoaux random``: ``RandomRatioSearch`` uniform on [0, 5];
+* ``autoaux random int 0..9``: ``RandomRatioSearch`` on the whole numbers 0..9 (what a
+  published re-implementation of AutoSem does instead of BO);
 
-then, per surface, in how many seeds autoaux GP's regret is lower / tied / higher than each
+(the mean over all trials, and over the last 10, where every GP method is past its initial
+design); then, per surface, in how many seeds autoaux GP's regret is lower / tied / higher than each
 other method's after 20 and 30 trials (a tie: both below 1e-4, which counts as solved, or
 equal), a summary table (median regret after 20 / 30 trials and ms per trial), and the GP
 optimiser's own ask + tell time over a 50-trial run and the time ``load_state_dict`` takes to
@@ -322,21 +323,20 @@ def summary_table(results: Mapping[str, Any], at: tuple[int, int]) -> str:
     surfaces = results["surfaces"]
     methods = list(next(iter(surfaces.values()))["methods"])
     checkpoints = results["checkpoints"]
-    header = ["surface (median regret t=%d / t=%d)" % at, *methods]
+    header = [f"surface (median regret t={at[0]} / t={at[1]})", *methods]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, entry in surfaces.items():
         cells = [name]
         for method in methods:
             medians = entry["methods"][method]["median_regret"]
-            cells.append(
-                " / ".join(_fmt_regret(medians[checkpoints.index(t)]) for t in at)
-            )
+            cells.append(" / ".join(_fmt_regret(medians[checkpoints.index(t)]) for t in at))
         lines.append("| " + " | ".join(cells) + " |")
-    cells = ["ask + tell, ms per trial (mean over all runs)"]
-    for method in methods:
-        ms = [entry["methods"][method]["ms_per_trial"] for entry in surfaces.values()]
-        cells.append(f"{min(ms):.0f}-{max(ms):.0f}" if len(ms) > 1 else f"{ms[0]:.0f}")
-    lines.append("| " + " | ".join(cells) + " |")
+    for key, what in (("ms_per_trial", "all trials"), ("ms_per_trial_last10", "last 10 trials")):
+        cells = [f"ask + tell ms per trial, {what} (range over surfaces)"]
+        for method in methods:
+            ms = [entry["methods"][method][key] for entry in surfaces.values()]
+            cells.append(f"{min(ms):.0f}-{max(ms):.0f}" if len(ms) > 1 else f"{ms[0]:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             f"f* = {f_star:.4f}; median simple regret after t trials"
         )
         header = f"{'method':<22}" + "".join(f"{'t=' + str(t):>10}" for t in checkpoints)
-        print(header + f"{'ms/trial':>10}")
+        print(header + f"{'ms/trial':>10}{'last 10':>9}")
         entry: dict[str, Any] = {"f_star": f_star, "noise": surface.noise, "methods": {}}
         curves_by_method: dict[str, list[list[float]]] = {}
         for method in methods:
@@ -412,10 +412,11 @@ def main(argv: list[str] | None = None) -> int:
             medians = [statistics.median(c[t - 1] for c in curves) for t in checkpoints]
             means = [statistics.fmean(c[t - 1] for c in curves) for t in checkpoints]
             ms = 1000 * statistics.fmean(s for run in seconds for s in run)
+            ms_last = 1000 * statistics.fmean(s for run in seconds for s in run[-10:])
             print(
                 f"{method:<22}"
                 + "".join(f"{m:>10.2e}" for m in medians)
-                + f"{ms:>10.1f}"
+                + f"{ms:>10.1f}{ms_last:>9.1f}"
             )
             entry["methods"][method] = {
                 "median_regret": medians,
@@ -424,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                 "final_regret_per_seed": [c[-1] for c in curves],
                 "mean_seconds_per_run": statistics.fmean(sum(run) for run in seconds),
                 "ms_per_trial": ms,
+                "ms_per_trial_last10": ms_last,
             }
         paired: dict[str, dict[str, list[int]]] = {}
         at = sorted({min(20, n_trials), n_trials})
