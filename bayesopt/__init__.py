@@ -10,19 +10,20 @@ random-search baseline with the same interface. Evaluations are recorded as froz
 Example::
 
     space = MixingRatioSpace(["nli", "sentiment"], low=0.0, high=5.0)
-    optimizer = MixingRatioOptimizer(space, n_initial_points=5, seed=0)
+    optimizer = MixingRatioOptimizer(space, seed=0)
     best = optimizer.run(lambda ratios: train_and_score(space.probabilities(ratios)), 20)
 """
 
 from __future__ import annotations
 
-from bayesopt._gp import ACQUISITIONS, MixingRatioOptimizer
+from bayesopt._gp import ACQUISITIONS, INITIAL_DESIGNS, MixingRatioOptimizer
 from bayesopt._random import RandomRatioSearch
 from bayesopt._space import MixingRatioSpace
 from bayesopt._trial import Trial, TrialState
 
 __all__ = [
     "ACQUISITIONS",
+    "INITIAL_DESIGNS",
     "MixingRatioOptimizer",
     "MixingRatioSpace",
     "RandomRatioSearch",

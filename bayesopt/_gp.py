@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from skopt import Optimizer
+from skopt.learning import GaussianProcessRegressor
+from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from bayesopt._base import RatioSearch
@@ -19,6 +21,9 @@ from bayesopt._trial import Trial, TrialState
 
 ACQUISITIONS = ("gp_hedge", "EI", "PI", "LCB")
 """Acquisition functions accepted by :class:`MixingRatioOptimizer`."""
+
+INITIAL_DESIGNS = ("lhs", "sobol", "halton", "random")
+"""Initial designs accepted by :class:`MixingRatioOptimizer` (skopt initial point generators)."""
 
 
 @contextmanager
@@ -39,6 +44,7 @@ def _skopt_call() -> Iterator[None]:
             "ignore", message="The objective has been evaluated at point", category=UserWarning
         )
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="The balance properties of Sobol")
         yield
 
 
@@ -54,26 +60,71 @@ def _rng_fingerprint(optimizer: Optimizer) -> str:
     return f"{digest}:{int(position)}"
 
 
+class _MapGaussianProcess(GaussianProcessRegressor):
+    """skopt's GP whose kernel hyperparameters are fitted by MAP rather than maximum likelihood.
+
+    The kernel is ``ConstantKernel(s) * Matern52(l_1..l_n) + WhiteKernel(v)`` on ratios scaled to
+    ``[0, 1]`` and standardised scores; its ``theta`` is ``log [s, l_1..l_n, v]``. The log prior
+    added to the log marginal likelihood is (Gamma densities, as Optuna's GPSampler uses)::
+
+        s ~ Gamma(2, 1)           log p = log s - s
+        1 / l_i^2 ~ Gamma(2, 0.5) log p = -2 log l_i - 0.5 / l_i^2      (mode l_i = 0.71)
+        v ~ Gamma(1.1, 30)        log p = 0.1 log v - 30 v
+
+    With a handful of points, maximum likelihood readily stretches the length scales over the
+    whole box (a flat model that stops exploring) or explains everything as noise; the prior
+    keeps both moderate unless the data insist.
+    """
+
+    def log_marginal_likelihood(
+        self, theta: Any = None, eval_gradient: bool = False, clone_kernel: bool = True
+    ) -> Any:
+        value = super().log_marginal_likelihood(theta, eval_gradient, clone_kernel)
+        if theta is None:
+            return value
+        theta = np.asarray(theta, dtype=float)
+        log_s, log_l, log_v = theta[0], theta[1:-1], theta[-1]
+        inv_l2 = np.exp(-2.0 * log_l)
+        prior = (log_s - np.exp(log_s)) + np.sum(-2.0 * log_l - 0.5 * inv_l2)
+        prior += 0.1 * log_v - 30.0 * np.exp(log_v)
+        if not eval_gradient:
+            return value + prior
+        grad = np.empty_like(theta)
+        grad[0] = 1.0 - np.exp(log_s)
+        grad[1:-1] = -2.0 + inv_l2
+        grad[-1] = 0.1 - 30.0 * np.exp(log_v)
+        return value[0] + prior, value[1] + grad
+
+
 class MixingRatioOptimizer(RatioSearch):
     """GP Bayesian optimisation of mixing ratios, maximising a score, in ask/tell style.
 
-    **Model.** ``skopt.Optimizer(base_estimator="GP")``: skopt's default GP is a
-    ``ConstantKernel * Matern(nu=2.5)`` kernel (Matern 5/2, one length scale per task, bounds
-    0.01..100) with a learned Gaussian noise term and ``normalize_y=True``, fitted on the ratios
-    rescaled to ``[0, 1]`` (in log space when the space is ``log``). skopt minimises, so the
-    optimiser is told ``y = -score``; the sign flip is internal and every public score is the
-    maximised one.
+    **Model.** ``skopt.Optimizer`` with a scikit-optimize GP as ``base_estimator``: kernel
+    ``ConstantKernel * Matern(nu=2.5) + WhiteKernel`` (Matern 5/2 with one length scale per
+    task, bounds 0.01..100, and a fitted noise variance, bounds 1e-9..1), ``normalize_y=True``,
+    on the ratios rescaled to ``[0, 1]`` (in log space when the space is ``log``). The kernel
+    hyperparameters are fitted by MAP under weak Gamma priors (see ``_MapGaussianProcess``:
+    length scales near 0.7 of the box, little noise, unless the data say otherwise), which
+    keeps the model from flattening out over unexplored parts of the box. The noise term is
+    fitted, so a noisy score (a small dev set) is smoothed rather than interpolated; the
+    fitted level is :attr:`noise_std`. skopt minimises, so the optimiser is told
+    ``y = -score``; the sign flip is internal and every public score is the maximised one.
 
     **Loop.** The first ``n_initial_points`` observations are design points: pending
-    ``initial_ratios`` (in order), then random draws from skopt (uniform, or log-uniform when
-    the space is ``log``). Every told trial counts toward ``n_initial_points``, warm-start
-    points and evaluations told before the first ask included (skopt's own rule), so
-    ``initial_ratios`` replace random draws rather than add to them. After that each tell
-    refits the GP and minimises the acquisition (``"EI"``, ``"PI"``, ``"LCB"``, or
-    ``"gp_hedge"``, which picks one of the three with a softmax over their past gains) by
-    L-BFGS from the best of 10,000 random candidates. ``ask()`` returns that point; asking
-    again without a tell returns it again (during the random phase each ``ask()`` draws a new
-    point, and skopt caches an ``ask(n)`` batch until the next tell).
+    ``initial_ratios`` (in order), then the points of a space-filling design generated once by
+    skopt (``initial_design``: a maximin Latin hypercube by default, or Sobol, Halton, or
+    uniform random draws), which cover the box far more evenly than random draws. Every told
+    trial counts toward ``n_initial_points``, warm-start points and evaluations told before
+    the first ask included (skopt's own rule), so ``initial_ratios`` replace design points
+    rather than add to them. After that each tell refits the GP and minimises the acquisition
+    (``"EI"`` by default; ``"PI"``, ``"LCB"``, or ``"gp_hedge"``, which picks one of the three
+    with a softmax over their past gains) by L-BFGS from the best 2 of 1,000 random
+    candidates. The first few fits start from skopt's default hyperparameters with random
+    restarts; once those have settled, each fit starts from the previous one's
+    hyperparameters without restarts, which is what keeps a trial's ask + tell cheap.
+    ``ask()`` returns the proposal; asking again without a tell returns it again (also in the
+    design phase; with ``initial_design="random"`` each ``ask()`` then draws a new point), and
+    skopt caches an ``ask(n)`` batch until the next tell.
 
     ``ask(n)`` uses skopt's constant liar ``"cl_min"``: on a throw-away copy it asks a point,
     pretends it scored as well as the best observation (the minimum of the negated scores),
@@ -102,30 +153,58 @@ class MixingRatioOptimizer(RatioSearch):
     space:
         The ratio space.
     n_initial_points:
-        Observations before the GP takes over (>= 1).
+        Observations before the GP takes over (>= 1): design points plus ``initial_ratios``.
+    initial_design:
+        One of ``INITIAL_DESIGNS``: ``"lhs"`` (maximin Latin hypercube), ``"sobol"``,
+        ``"halton"`` or ``"random"``.
     acquisition:
         One of ``ACQUISITIONS``.
     seed:
-        Seeds skopt's ``RandomState`` (via ``SeedSequence([seed, 0x5EED])``) and this object's
+        Seeds skopt's ``RandomState`` (via ``SeedSequence([seed, 0x5EED])``; the GP's
+        hyperparameter restarts get ``SeedSequence([seed + 1, 0x5EED])``) and this object's
         ``numpy.random.Generator`` (used to replace duplicate points); ``None`` draws one.
     initial_ratios:
         Points asked first, in order (for instance ratios proportional to stage-1 utilities).
     """
 
+    # Search internals, each measured with benchmarks/bayesopt.py (see the class docstring).
+    _N_CANDIDATES = 1000
+    """Random points at which the acquisition is evaluated before L-BFGS refines the best."""
+    _N_LBFGS_STARTS = 2
+    """Best candidates refined by L-BFGS (skopt's ``n_restarts_optimizer``)."""
+    _GP_RESTARTS = 2
+    """Random restarts of the kernel-hyperparameter fit while it is cold."""
+    _COLD_FITS = 5
+    """GP fits from skopt's default hyperparameters (with restarts) before warm starting."""
+    _LENGTH_SCALE_BOUNDS = (0.01, 100.0)
+    """Bounds of each ratio's Matern length scale, in units of the box side."""
+    _NOISE_BOUNDS = (1e-9, 1.0)
+    """Bounds of the fitted noise variance, on standardised scores (1.0: all of their variance)."""
+    _NOISE_START = 1e-2
+    """Starting noise variance of a cold fit, on standardised scores."""
+    _XI = 0.0
+    """EI / PI improvement margin, in standard deviations of the told scores (0.01 stalled
+    about 1e-4 short of the optimum on a smooth surface)."""
+    _MAP = True
+    """Fit the kernel by MAP under :class:`_MapGaussianProcess`'s priors (else ML-II)."""
+
     def __init__(
         self,
         space: MixingRatioSpace,
         *,
-        n_initial_points: int = 5,
-        acquisition: str = "gp_hedge",
+        n_initial_points: int = 10,
+        initial_design: str = "lhs",
+        acquisition: str = "EI",
         seed: int | None = None,
         initial_ratios: Sequence[Mapping[str, float]] = (),
     ) -> None:
         super().__init__(space, seed=seed, initial_ratios=initial_ratios)
         self._n_initial_points = self._check_n_initial(n_initial_points)
+        self._initial_design = self._check_initial_design(initial_design)
         self._acquisition = self._check_acquisition(acquisition)
         self._events: list[dict[str, Any]] = []
         self._deferred: list[Point] = []
+        self._fits = 0
         self._optimizer = self._new_optimizer()
 
     @staticmethod
@@ -139,22 +218,53 @@ class MixingRatioOptimizer(RatioSearch):
         return n_initial_points
 
     @staticmethod
+    def _check_initial_design(initial_design: object) -> str:
+        if initial_design not in INITIAL_DESIGNS:
+            raise ValueError(
+                f"initial_design must be one of {INITIAL_DESIGNS}, got {initial_design!r}"
+            )
+        assert isinstance(initial_design, str)
+        return initial_design
+
+    @staticmethod
     def _check_acquisition(acquisition: object) -> str:
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"acquisition must be one of {ACQUISITIONS}, got {acquisition!r}")
         assert isinstance(acquisition, str)
         return acquisition
 
+    def _surrogate(self) -> GaussianProcessRegressor:
+        """A cold GP: ``C * Matern52(ARD) + White`` on standardised scores."""
+        n = len(self._space)
+        kernel = ConstantKernel(1.0, (0.01, 1000.0)) * Matern(
+            length_scale=np.ones(n), length_scale_bounds=[self._LENGTH_SCALE_BOUNDS] * n, nu=2.5
+        ) + WhiteKernel(self._NOISE_START, self._NOISE_BOUNDS)
+        model = _MapGaussianProcess if self._MAP else GaussianProcessRegressor
+        return model(
+            kernel=kernel,
+            normalize_y=True,
+            noise="gaussian",
+            n_restarts_optimizer=self._GP_RESTARTS,
+            random_state=_skopt_seed(self._seed + 1),
+        )
+
     def _new_optimizer(self) -> Optimizer:
+        self._fits = 0
         with _skopt_call():
             return Optimizer(
                 self._space.to_skopt(),
-                base_estimator="GP",
+                base_estimator=self._surrogate(),
                 n_initial_points=self._n_initial_points,
-                initial_point_generator="random",
+                initial_point_generator=self._initial_design,
                 acq_func=self._acquisition,
                 acq_optimizer="lbfgs",
+                acq_func_kwargs={"xi": 0.0},
+                acq_optimizer_kwargs={
+                    "n_points": self._N_CANDIDATES,
+                    "n_restarts_optimizer": self._N_LBFGS_STARTS,
+                },
                 random_state=_skopt_seed(self._seed),
+                model_queue_size=1,
             )
 
     @property
@@ -162,8 +272,22 @@ class MixingRatioOptimizer(RatioSearch):
         return self._n_initial_points
 
     @property
+    def initial_design(self) -> str:
+        return self._initial_design
+
+    @property
     def acquisition(self) -> str:
         return self._acquisition
+
+    @property
+    def noise_std(self) -> float | None:
+        """Standard deviation of the observation noise the latest GP fit estimated, in score
+        units (``None`` before the GP takes over): ``sqrt(noise variance) * std(told scores)``.
+        """
+        if not self._optimizer.models:
+            return None
+        model = self._optimizer.models[-1]
+        return float(np.sqrt(model.noise_) * model.y_train_std_)
 
     # -- skopt traffic (every call is logged for replay) -------------------------------------
 
@@ -181,9 +305,31 @@ class MixingRatioOptimizer(RatioSearch):
         if not all(np.isfinite(values)):  # guarded by construction; never tell skopt a NaN
             raise AssertionError(f"non-finite value for skopt: {values}")
         points = [list(p) for p in points]
+        optimizer = self._optimizer
+        if self._XI is not None:
+            told = [*optimizer.yi, *values]
+            optimizer.acq_func_kwargs["xi"] = self._XI * float(np.std(told)) if told else 0.0
         with _skopt_call():
-            self._optimizer.tell(points, values)
+            optimizer.tell(points, values)
         self._events.append({"op": "tell", "x": points, "y": values})
+        if optimizer._n_initial_points <= 0 and optimizer.models:  # this tell fitted the GP
+            self._after_fit(optimizer.models[-1])
+
+    def _after_fit(self, model: GaussianProcessRegressor) -> None:
+        """Warm-start the next kernel fit from this one once ``_COLD_FITS`` fits are done.
+
+        skopt clones ``base_estimator_`` for each fit, so the next fit starts from the kernel
+        set here: the fitted one with its noise term restored (skopt zeroes it after a fit),
+        and no random restarts.
+        """
+        self._fits += 1
+        if self._fits < self._COLD_FITS:
+            return
+        product = model.kernel_.k1
+        low, high = self._NOISE_BOUNDS
+        noise = float(np.clip(model.noise_, low, high))
+        kernel = product + WhiteKernel(noise, self._NOISE_BOUNDS)
+        self._optimizer.base_estimator_.set_params(kernel=kernel, n_restarts_optimizer=0)
 
     def _suggest(self, n: int | None) -> list[dict[str, float]]:
         return [self._space.from_point(p) for p in self._skopt_ask(n)]
@@ -209,6 +355,7 @@ class MixingRatioOptimizer(RatioSearch):
         """JSON-serialisable state: settings, seed, trials, skopt traffic, generator state."""
         state = self._base_state()
         state["n_initial_points"] = self._n_initial_points
+        state["initial_design"] = self._initial_design
         state["acquisition"] = self._acquisition
         state["deferred"] = [list(p) for p in self._deferred]
         state["events"] = [dict(e) for e in self._events]
@@ -229,6 +376,8 @@ class MixingRatioOptimizer(RatioSearch):
     def _load_state(self, state: Mapping[str, Any]) -> None:
         try:
             self._n_initial_points = self._check_n_initial(state["n_initial_points"])
+            # states saved before the initial design was a setting used random points
+            self._initial_design = self._check_initial_design(state.get("initial_design", "random"))
             self._acquisition = self._check_acquisition(state["acquisition"])
             deferred = [self._space.to_point(self._space.from_point(p)) for p in state["deferred"]]
             events = [self._check_event(e) for e in state["events"]]

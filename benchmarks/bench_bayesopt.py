@@ -1,19 +1,27 @@
 """Benchmark of the stage-2 mixing-ratio search: simple regret and cost per trial.
 
-Prints, for three synthetic response surfaces over mixing ratios,
+Prints, for five synthetic response surfaces over mixing ratios, the median simple regret after
+5, 10, ... trials (10 seeds, paired: seed ``s`` draws the same observation noise for every
+method) and the mean ask + tell milliseconds per trial of
 
-* the median simple regret after 5, 10, ... trials (10 seeds) of
-  - GP-BO: ``MixingRatioOptimizer`` at its defaults (5 initial points, gp_hedge) on [0, 5],
-  - random search: ``RandomRatioSearch`` uniform on [0, 5],
-  - random integer ratios: ``RandomRatioSearch`` on the whole numbers 0..9 (what a published
-    re-implementation of AutoSem does instead of BO),
-  and in how many seeds GP-BO's final regret beats each baseline's;
-* the GP optimiser's own ask + tell time per trial over a 50-trial run (mean over all 50
-  trials and over the last 10), and the time ``load_state_dict`` takes to replay 50 trials.
+* ``autoaux GP``: ``MixingRatioOptimizer`` at its defaults on [0, 5];
+* ``Optuna GPSampler``, ``Optuna TPE``, ``Optuna random``: Optuna's samplers at their defaults
+  on the same box, driven through ``Study.ask`` / ``Study.tell`` (reference methods: Optuna is
+  imported here only, installed by the ``bench`` extra, and the rows are left out without it);
+* ``autoaux random``: ``RandomRatioSearch`` uniform on [0, 5];
+* ``autoaux random int 0..9``: ``RandomRatioSearch`` on the whole numbers 0..9 (what a
+  published re-implementation of AutoSem does instead of BO);
+
+(the mean over all trials, and over the last 10, where every GP method is past its initial
+design); then, per surface, in how many seeds autoaux GP's regret is lower / tied / higher than each
+other method's after 20 and 30 trials (a tie: both below 1e-4, which counts as solved, or
+equal), a summary table (median regret after 20 / 30 trials and ms per trial), and the GP
+optimiser's own ask + tell time over a 50-trial run and the time ``load_state_dict`` takes to
+replay it.
 
 Simple regret after t trials is ``f* - f(x_t)`` where ``x_t`` is the trial with the best
 *observed* score among the first t (what a user would pick) and ``f`` is the noise-free
-surface, so on the noisy surface a lucky noisy score does not count as progress.
+surface, so on a noisy surface a lucky noisy score does not count as progress.
 
 Surfaces (scores are maximised, dev-accuracy-like values):
 
@@ -24,12 +32,18 @@ Surfaces (scores are maximised, dev-accuracy-like values):
   scores carry Gaussian noise with standard deviation 0.01 (a 2,000-example dev set).
 * ``bumps3``: 3 ratios, a narrow global bump (height 0.15, width 0.8) on a baseline of 0.75
   and a broad local one (height 0.08, width 1.5); no noise.
+* ``multimodal2``: 2 ratios, five bumps of heights 0.12 to 0.07 whose highest is the
+  narrowest (width 0.45); no noise. Exploration decides which bump a search ends on.
+* ``faces4-noisy``: 4 ratios, a global bump (height 0.12, width 1.0) centred on the face where
+  the third task is switched off, and a broad interior one (height 0.07, width 1.8); noise
+  standard deviation 0.005. Exploration of the box's faces, under noise.
 
 Usage::
 
-    python -m benchmarks.bench_bayesopt                 # full run (a few minutes on 2 cores)
-    python -m benchmarks.bench_bayesopt --smoke         # a tiny run, about 20 seconds
-    python -m benchmarks.bench_bayesopt --json out.json # also write the figures as JSON
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_bayesopt   # full run (10-20 min on 2 cores)
+    python -m benchmarks.bench_bayesopt --smoke              # a tiny run, about 30 seconds
+    python -m benchmarks.bench_bayesopt --methods "autoaux GP,Optuna GPSampler" --surfaces bumps3
+    python -m benchmarks.bench_bayesopt --json out.json      # also write the figures as JSON
 """
 
 from __future__ import annotations
@@ -37,13 +51,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 # This file is called bayesopt.py: keep its own folder off the import path so that
 # ``import bayesopt`` finds the package, not this script.
@@ -89,13 +105,33 @@ def _bumps3(r: np.ndarray) -> float:
     return float(0.75 + 0.15 * np.exp(-narrow) + 0.08 * np.exp(-broad))
 
 
+def _multimodal2(r: np.ndarray) -> float:
+    d2 = np.sum((r - _MULTIMODAL2_CENTRES) ** 2, axis=1)
+    return float(0.75 + np.sum(_MULTIMODAL2_HEIGHTS * np.exp(-d2 / (2 * _MULTIMODAL2_WIDTHS**2))))
+
+
+_MULTIMODAL2_CENTRES = np.array([[4.2, 0.6], [1.0, 1.2], [2.6, 4.0], [0.5, 4.3], [4.0, 3.2]])
+_MULTIMODAL2_HEIGHTS = np.array([0.12, 0.10, 0.09, 0.08, 0.07])
+_MULTIMODAL2_WIDTHS = np.array([0.45, 0.6, 0.8, 0.5, 0.6])
+
+
+def _faces4(r: np.ndarray) -> float:
+    face = np.sum((r - np.array([0.4, 3.6, 0.0, 2.2])) ** 2) / (2 * 1.0**2)
+    broad = np.sum((r - np.array([3.0, 1.5, 3.5, 3.0])) ** 2) / (2 * 1.8**2)
+    return float(0.75 + 0.12 * np.exp(-face) + 0.07 * np.exp(-broad))
+
+
 SURFACES = (
     Surface("smooth3", ("a", "b", "c"), _smooth3, 0.0),
     Surface("mixture4-noisy", ("helpful1", "helpful2", "neutral", "harmful"), _mixture4, 0.01),
     Surface("bumps3", ("a", "b", "c"), _bumps3, 0.0),
+    Surface("multimodal2", ("a", "b"), _multimodal2, 0.0),
+    Surface("faces4-noisy", ("a", "b", "c", "d"), _faces4, 0.005),
 )
 
 LOW, HIGH = 0.0, 5.0
+SOLVED = 1e-4
+"""Regret below this counts as solved: two such regrets tie in the paired comparison."""
 
 
 def best_value(surface: Surface) -> float:
@@ -110,48 +146,141 @@ def best_value(surface: Surface) -> float:
     return best
 
 
-METHODS: dict[str, Callable[[tuple[str, ...], int], MixingRatioOptimizer | RandomRatioSearch]] = {
-    "GP-BO [0,5]": lambda names, seed: MixingRatioOptimizer(
+# -- methods -------------------------------------------------------------------------------
+
+
+class Search(Protocol):
+    """What the benchmark drives: one point per ``ask``, its score by ``tell``."""
+
+    def ask(self) -> Ratios: ...
+
+    def tell(self, ratios: Ratios, score: float) -> object: ...
+
+
+class OptunaSearch:
+    """An Optuna study over the box [LOW, HIGH]^n, driven through ``Study.ask`` / ``tell``."""
+
+    def __init__(self, names: tuple[str, ...], sampler: Any) -> None:
+        optuna = _optuna()
+        from optuna.distributions import FloatDistribution
+
+        self._study = optuna.create_study(direction="maximize", sampler=sampler)
+        self._distributions = {name: FloatDistribution(LOW, HIGH) for name in names}
+        self._pending: Any = None
+
+    def ask(self) -> Ratios:
+        self._pending = self._study.ask(self._distributions)
+        return {name: float(self._pending.params[name]) for name in self._distributions}
+
+    def tell(self, ratios: Ratios, score: float) -> None:
+        self._study.tell(self._pending, score)
+
+
+def _optuna() -> Any:
+    """Import Optuna quietly (and with one torch thread, for GPSampler), or raise ImportError."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    return optuna
+
+
+def _optuna_sampler(kind: str) -> Callable[[tuple[str, ...], int], Search]:
+    def make(names: tuple[str, ...], seed: int) -> Search:
+        samplers = _optuna().samplers
+        sampler = {
+            "gp": samplers.GPSampler,
+            "tpe": samplers.TPESampler,
+            "random": samplers.RandomSampler,
+        }[kind](seed=seed)
+        return OptunaSearch(names, sampler)
+
+    return make
+
+
+METHODS: dict[str, Callable[[tuple[str, ...], int], Search]] = {
+    "autoaux GP": lambda names, seed: MixingRatioOptimizer(
         MixingRatioSpace(names, low=LOW, high=HIGH), seed=seed
     ),
-    "random [0,5]": lambda names, seed: RandomRatioSearch(
+    "Optuna GPSampler": _optuna_sampler("gp"),
+    "Optuna TPE": _optuna_sampler("tpe"),
+    "Optuna random": _optuna_sampler("random"),
+    "autoaux random": lambda names, seed: RandomRatioSearch(
         MixingRatioSpace(names, low=LOW, high=HIGH), seed=seed
     ),
-    "random integer 0..9": lambda names, seed: RandomRatioSearch(
+    "autoaux random int 0..9": lambda names, seed: RandomRatioSearch(
         MixingRatioSpace(names, low=0, high=9, integer=True), seed=seed
     ),
 }
+"""Method name -> ``factory(task_names, seed)``. The first method is the one compared."""
+
+OPTUNA_METHODS = ("Optuna GPSampler", "Optuna TPE", "Optuna random")
+
+
+def optuna_available() -> bool:
+    try:
+        _optuna()
+    except ImportError:
+        return False
+    return True
+
+
+# -- runs ----------------------------------------------------------------------------------
 
 
 def regret_curve(
     surface: Surface, method: str, seed: int, n_trials: int, f_star: float
-) -> tuple[list[float], float]:
-    """Simple regret after each trial, and the search's own seconds (objective excluded)."""
+) -> tuple[list[float], list[float]]:
+    """Simple regret after each trial, and the ask + tell seconds of each trial."""
     search = METHODS[method](surface.names, seed)
     noise = np.random.default_rng([seed, 17])
-
-    def objective(ratios: Ratios) -> float:
-        return surface.f(ratios) + surface.noise * float(noise.standard_normal())
-
-    start = time.perf_counter()
-    search.run(objective, n_trials)
-    seconds = time.perf_counter() - start
-    curve, best_observed, incumbent = [], -math.inf, f_star
-    for trial in search.trials:
-        assert trial.score is not None
-        if trial.score > best_observed:
-            best_observed, incumbent = trial.score, surface.f(trial.ratios)
+    curve: list[float] = []
+    seconds: list[float] = []
+    best_observed, incumbent = -math.inf, f_star
+    for _ in range(n_trials):
+        start = time.perf_counter()
+        ratios = search.ask()
+        asked = time.perf_counter()
+        score = surface.f(ratios) + surface.noise * float(noise.standard_normal())
+        told = time.perf_counter()
+        search.tell(ratios, score)
+        seconds.append(asked - start + time.perf_counter() - told)
+        if score > best_observed:
+            best_observed, incumbent = score, surface.f(ratios)
         curve.append(f_star - incumbent)
     return curve, seconds
 
 
+def compare(ours: list[float], theirs: list[float]) -> tuple[int, int, int]:
+    """Paired (lower, tied, higher) counts of our regrets against theirs."""
+    lower = tied = higher = 0
+    for a, b in zip(ours, theirs, strict=True):
+        if (a < SOLVED and b < SOLVED) or a == b:
+            tied += 1
+        elif a < b:
+            lower += 1
+        else:
+            higher += 1
+    return lower, tied, higher
+
+
 def timing(n_trials: int, seeds: int) -> dict[str, float]:
-    """GP ask + tell seconds per trial on smooth3, and replay time of load_state_dict."""
+    """autoaux GP ask + tell seconds per trial on smooth3, and load_state_dict's replay time."""
     surface = SURFACES[0]
+
+    def make(seed: int) -> MixingRatioOptimizer:
+        return MixingRatioOptimizer(MixingRatioSpace(surface.names, low=LOW, high=HIGH), seed=seed)
+
     per_trial: list[list[float]] = []
     replay: list[float] = []
     for seed in range(seeds):
-        search = METHODS["GP-BO [0,5]"](surface.names, seed)
+        search = make(seed)
         times = []
         for _ in range(n_trials):
             start = time.perf_counter()
@@ -164,7 +293,7 @@ def timing(n_trials: int, seeds: int) -> dict[str, float]:
         per_trial.append(times)
         state = json.loads(json.dumps(search.state_dict()))
         start = time.perf_counter()
-        METHODS["GP-BO [0,5]"](surface.names, seed).load_state_dict(state)
+        make(seed).load_state_dict(state)
         replay.append(time.perf_counter() - start)
     flat = [t for times in per_trial for t in times]
     last = [t for times in per_trial for t in times[-10:]]
@@ -178,27 +307,86 @@ def timing(n_trials: int, seeds: int) -> dict[str, float]:
     }
 
 
+def _fmt_regret(value: float) -> str:
+    if value < SOLVED:
+        return f"{value:.1e}"
+    return f"{value:.2e}" if value < 1e-2 else f"{value:.3f}"
+
+
+def summary_table(results: Mapping[str, Any], at: tuple[int, int]) -> str:
+    """Markdown: median regret after ``at`` trials per surface and method, ms per trial."""
+    surfaces = results["surfaces"]
+    methods = list(next(iter(surfaces.values()))["methods"])
+    checkpoints = results["checkpoints"]
+    header = [f"surface (median regret t={at[0]} / t={at[1]})", *methods]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, entry in surfaces.items():
+        cells = [name]
+        for method in methods:
+            medians = entry["methods"][method]["median_regret"]
+            cells.append(" / ".join(_fmt_regret(medians[checkpoints.index(t)]) for t in at))
+        lines.append("| " + " | ".join(cells) + " |")
+    for key, what in (("ms_per_trial", "all trials"), ("ms_per_trial_last10", "last 10 trials")):
+        cells = [f"ask + tell ms per trial, {what} (range over surfaces)"]
+        for method in methods:
+            ms = [entry["methods"][method][key] for entry in surfaces.values()]
+            cells.append(f"{min(ms):.0f}-{max(ms):.0f}" if len(ms) > 1 else f"{ms[0]:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run to check it works")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures here")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per method (default 10)")
     parser.add_argument("--trials", type=int, default=None, help="trials per run (default 30)")
+    parser.add_argument(
+        "--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}"
+    )
+    parser.add_argument(
+        "--surfaces",
+        default=None,
+        help=f"comma-separated subset of: {', '.join(s.name for s in SURFACES)}",
+    )
+    parser.add_argument(
+        "--no-timing", action="store_true", help="skip the 50-trial timing and replay run"
+    )
     args = parser.parse_args(argv)
     seeds = args.seeds or (2 if args.smoke else 10)
-    n_trials = args.trials or (10 if args.smoke else 30)
-    timing_trials, timing_seeds = (12, 1) if args.smoke else (50, 3)
+    n_trials = args.trials or (12 if args.smoke else 30)
+    timing_trials, timing_seeds = (14, 1) if args.smoke else (50, 3)
     checkpoints = [t for t in range(5, n_trials + 1, 5)] or [n_trials]
+    methods = list(METHODS) if args.methods is None else args.methods.split(",")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown methods {unknown}; known: {list(METHODS)}")
+    if any(m in OPTUNA_METHODS for m in methods) and not optuna_available():
+        print("Optuna is not installed (pip install -e '.[bench]'): its samplers are left out")
+        methods = [m for m in methods if m not in OPTUNA_METHODS]
+    surfaces = list(SURFACES)
+    if args.surfaces is not None:
+        wanted = args.surfaces.split(",")
+        surfaces = [s for s in SURFACES if s.name in wanted]
+        if len(surfaces) != len(wanted):
+            parser.error(f"unknown surfaces in {wanted}")
 
     print(f"bayesopt benchmark: {seeds} seeds, {n_trials} trials per run")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
+    versions = f"python {platform.python_version()}, numpy {np.__version__}"
+    if optuna_available():
+        import optuna
+
+        versions += f", optuna {optuna.__version__}"
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(f"{versions}, {platform.machine()}, OMP_NUM_THREADS={threads}")
     results: dict[str, Any] = {
         "seeds": seeds,
         "trials": n_trials,
         "checkpoints": checkpoints,
         "surfaces": {},
     }
-    for surface in SURFACES:
+    reference = methods[0]
+    for surface in surfaces:
         f_star = best_value(surface)
         print()
         print(
@@ -206,52 +394,71 @@ def main(argv: list[str] | None = None) -> int:
             f"f* = {f_star:.4f}; median simple regret after t trials"
         )
         header = f"{'method':<22}" + "".join(f"{'t=' + str(t):>10}" for t in checkpoints)
-        print(header + f"{'s/run':>9}")
+        print(header + f"{'ms/trial':>10}{'last 10':>9}")
         entry: dict[str, Any] = {"f_star": f_star, "noise": surface.noise, "methods": {}}
-        finals: dict[str, list[float]] = {}
-        for method in METHODS:
+        curves_by_method: dict[str, list[list[float]]] = {}
+        for method in methods:
             curves, seconds = [], []
             for seed in range(seeds):
                 curve, spent = regret_curve(surface, method, seed, n_trials, f_star)
                 curves.append(curve)
                 seconds.append(spent)
+            curves_by_method[method] = curves
             medians = [statistics.median(c[t - 1] for c in curves) for t in checkpoints]
             means = [statistics.fmean(c[t - 1] for c in curves) for t in checkpoints]
-            finals[method] = [c[-1] for c in curves]
+            ms = 1000 * statistics.fmean(s for run in seconds for s in run)
+            ms_last = 1000 * statistics.fmean(s for run in seconds for s in run[-10:])
             print(
                 f"{method:<22}"
-                + "".join(f"{m:>10.5f}" for m in medians)
-                + f"{statistics.fmean(seconds):>9.2f}"
+                + "".join(f"{m:>10.2e}" for m in medians)
+                + f"{ms:>10.1f}{ms_last:>9.1f}"
             )
             entry["methods"][method] = {
                 "median_regret": medians,
                 "mean_regret": means,
-                "final_regret_per_seed": finals[method],
-                "mean_seconds_per_run": statistics.fmean(seconds),
+                "regret_per_seed": {str(t): [c[t - 1] for c in curves] for t in checkpoints},
+                "final_regret_per_seed": [c[-1] for c in curves],
+                "mean_seconds_per_run": statistics.fmean(sum(run) for run in seconds),
+                "ms_per_trial": ms,
+                "ms_per_trial_last10": ms_last,
             }
-        gp = finals["GP-BO [0,5]"]
-        wins = {
-            other: sum(g < o for g, o in zip(gp, finals[other], strict=True))
-            for other in METHODS
-            if other != "GP-BO [0,5]"
-        }
-        entry["gp_wins_at_final"] = wins
-        print(
-            f"GP-BO's regret after {n_trials} trials is lower in "
-            + ", ".join(f"{w}/{seeds} seeds vs {other}" for other, w in wins.items())
-        )
+        paired: dict[str, dict[str, list[int]]] = {}
+        at = sorted({min(20, n_trials), n_trials})
+        for other in methods[1:]:
+            paired[other] = {
+                str(t): list(
+                    compare(
+                        [c[t - 1] for c in curves_by_method[reference]],
+                        [c[t - 1] for c in curves_by_method[other]],
+                    )
+                )
+                for t in at
+            }
+        entry["paired_vs_" + reference] = paired
+        entry["gp_wins_at_final"] = {o: p[str(n_trials)][0] for o, p in paired.items()}
+        for other, counts in paired.items():
+            print(
+                f"  {reference} vs {other}: lower/tied/higher regret in "
+                + "; ".join(f"t={t}: {'/'.join(map(str, counts[str(t)]))}" for t in at)
+            )
         results["surfaces"][surface.name] = entry
 
-    cost = timing(timing_trials, timing_seeds)
-    results["timing"] = cost
-    print()
-    print(
-        f"GP-BO ask + tell over a {cost['trials']}-trial run ({cost['seeds']} seeds, 3 ratios): "
-        f"{cost['mean_s_per_trial'] * 1000:.0f} ms per trial on average, "
-        f"{cost['mean_s_per_trial_last10'] * 1000:.0f} ms over the last 10, "
-        f"max {cost['max_s_per_trial'] * 1000:.0f} ms; "
-        f"load_state_dict replay of {cost['trials']} trials: {cost['replay_s']:.2f} s"
-    )
+    if n_trials >= 20 and results["surfaces"]:
+        print()
+        print(f"Summary ({seeds} seeds, paired; below {SOLVED:g} counts as solved):")
+        print(summary_table(results, (20, 30) if n_trials >= 30 else (20, n_trials)))
+
+    if not args.no_timing:
+        cost = timing(timing_trials, timing_seeds)
+        results["timing"] = cost
+        print()
+        print(
+            f"autoaux GP ask + tell over a {cost['trials']}-trial run ({cost['seeds']} seeds, "
+            f"3 ratios): {cost['mean_s_per_trial'] * 1000:.0f} ms per trial on average, "
+            f"{cost['mean_s_per_trial_last10'] * 1000:.0f} ms over the last 10, "
+            f"max {cost['max_s_per_trial'] * 1000:.0f} ms; "
+            f"load_state_dict replay of {cost['trials']} trials: {cost['replay_s']:.2f} s"
+        )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
