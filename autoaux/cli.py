@@ -292,10 +292,6 @@ def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
 def _print_run_table(result: Any) -> None:
     print(f"\nmain task: {result.main_task}")
     _selection_rows(result.selection, result.ratios)
-    if result.ratios:
-        main_ratio = result.ratios.get(result.main_task)
-        if main_ratio is not None:
-            print(f"mixing ratio of the main task: {main_ratio:.2f}")
     print(f"\nbest main dev score (stage 2): {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the chosen mixture: {result.test_score:.4f}")
