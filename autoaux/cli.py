@@ -275,6 +275,9 @@ def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
                 v.verdict, f"{v.effect:+.4f}" if math.isfinite(v.effect) else "n/a", interval,
                 str(v.episodes), "" if ratio is None else f"{ratio:.2f}",
             ))
+        for name in selection.controls:
+            episodes = str(selection.pulls.get(name, 0))
+            rows.append((f"{name} (control)", "reference", "", "", episodes, ""))
         _print_table(("task", "verdict", "effect", "interval", "episodes", "ratio"), rows)
     else:
         for name, utility in selection.utilities.items():

@@ -19,14 +19,16 @@ def test_quick_run_succeeds_and_writes_consistent_result(quick_run: CliRun) -> N
     for key in ("main_task", "selected", "utilities", "pulls", "ratios", "best_dev_score",
                 "test_score", "trials", "mlflow"):
         assert key in result, key
-    assert result["main_task"] == "rt-sentiment"
+    assert result["main_task"] == "nyt-polarity"
     pool = set(result["utilities"])
-    assert "shuffled:tweet-sentiment" in pool
-    assert set(result["pulls"]) == pool
-    assert sum(result["pulls"].values()) == 30  # the --quick pull budget
-    assert set(result["selected"]) <= pool - {"rt-sentiment"}
-    assert result["ratios"].get("rt-sentiment", 1.0) == 1.0  # the main task's ratio is fixed
-    assert set(result["ratios"]) - {"rt-sentiment"} == set(result["selected"])
+    assert result["controls"] == ["shuffled:amazon-polarity"]  # added automatically
+    assert set(result["pulls"]) == pool == set(result["verdicts"]) | set(result["controls"])
+    assert sum(result["pulls"].values()) == 14  # the --quick episode budget
+    assert all(v["verdict"] in ("helps", "hurts", "undecided") for v in result["verdicts"].values())
+    assert result["decision"]
+    assert set(result["selected"]) <= pool - {"nyt-polarity", "shuffled:amazon-polarity"}
+    assert result["ratios"].get("nyt-polarity", 1.0) == 1.0  # the main task's ratio is fixed
+    assert set(result["ratios"]) - {"nyt-polarity"} == set(result["selected"])
     assert 0.0 <= result["best_dev_score"] <= 1.0
     assert 0.0 <= result["test_score"] <= 1.0
     # Stage 2 searches the selected tasks' ratios in 3 trials; with nothing selected it trains
@@ -35,7 +37,7 @@ def test_quick_run_succeeds_and_writes_consistent_result(quick_run: CliRun) -> N
     for number, trial in enumerate(result["trials"]):
         assert trial["number"] == number
         assert trial["state"] in ("COMPLETE", "FAILED")
-        assert set(trial["ratios"]) - {"rt-sentiment"} == set(result["selected"])
+        assert set(trial["ratios"]) - {"nyt-polarity"} == set(result["selected"])
     complete = [t["score"] for t in result["trials"] if t["state"] == "COMPLETE"]
     assert math.isclose(max(complete), result["best_dev_score"])
     ml = result["mlflow"]
@@ -65,8 +67,9 @@ def test_quick_run_logged_to_sqlite_store(quick_run: CliRun) -> None:
     assert {"stage1", "stage2"} <= names, names
     stage2 = [c for c in children if c.info.run_name == "stage2"]
     stage1 = next(c for c in children if c.info.run_name == "stage1")
-    history = client.get_metric_history(stage1.info.run_id, "reward")
-    assert len(history) == 30  # one reward per pull
+    history = client.get_metric_history(stage1.info.run_id, "dev_score")
+    assert len(history) == 14  # one main dev score per episode
+    assert stage1.data.tags["autoaux.decision"] == result["decision"]
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == stage2[0].info.run_id]
     assert len(trials) == (3 if result["selected"] else 1)
     assert all(r.info.status in ("FINISHED", "FAILED") for r in runs)
