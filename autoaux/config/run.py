@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from autoaux._secrets import redact_uri
 from autoaux.config.defaults import default_encoder
 from autoaux.errors import ConfigError
 
@@ -329,6 +330,9 @@ class ModelConfig:
                 "'tiny', 'minilm', 'minilm-cached', an existing local model folder "
                 "or 'cached:<existing local model folder>'",
             )
+        if self.encoder not in ENCODERS:  # a model folder, stored resolved
+            prefix = CACHED_PREFIX if self.encoder.startswith(CACHED_PREFIX) else ""
+            _set(self, "encoder", prefix + str(Path(folder).expanduser().resolve()))
 
     @property
     def cached(self) -> bool:
@@ -431,6 +435,7 @@ class TaskFileConfig:
             )
         if not path.is_file():
             raise ConfigError("task.path", self.path, "an existing data file (not found)")
+        _set(self, "path", str(path.resolve()))  # stored resolved: a resume works from anywhere
 
     @property
     def text_fields(self) -> tuple[str, ...]:
@@ -845,7 +850,9 @@ class RunConfig:
 
     # ----- conversion --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The resolved configuration as plain TOML-shaped data (JSON-serialisable)."""
+        """The resolved configuration as plain TOML-shaped data (JSON-serialisable), with
+        credentials in the tracking URIs replaced by ``***`` (:mod:`autoaux._secrets`): this is
+        what ``config.json``, ``result.json``, the checkpoint and the MLflow params hold."""
         out: dict[str, Any] = {
             "seed": self.seed,
             "output_dir": self.output_dir,
@@ -1066,7 +1073,14 @@ def _section_dict(section: Any) -> dict[str, Any]:
         elif isinstance(value, Mapping):
             value = dict(value)
         out[f.name] = value
+    if isinstance(section, TrackingConfig):  # credentials are never written out
+        for key in _URI_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = redact_uri(out[key])
     return out
+
+
+_URI_KEYS = ("uri", "fallback_uri", "artifact_location")
 
 
 def _accepts(policy: str, option: str) -> bool:
