@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_parser(group: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
-        return group.add_parser(name, parents=common, **kw)  # type: ignore[no-any-return]
+        return group.add_parser(name, parents=common, **kw)
 
     p_run = add_parser(sub, "run", help="stage 1 (selection) and stage 2 (mixing ratios)")
     _common_run_options(p_run)

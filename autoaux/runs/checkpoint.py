@@ -52,9 +52,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
-import hashlib
 import math
 import os
 import re
@@ -386,7 +386,6 @@ class RunCheckpoint:
         saved = self.state.get("stage1") if self.resuming else None
         if not saved:
             return None
-        import torch
 
         trainer.load_state_dict(self._load_tensors(saved.get("trainer_file"), _TRAINER_FILE))
         bandit.load_state_dict(saved["bandit"])

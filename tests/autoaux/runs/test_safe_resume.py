@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from autoaux._secrets import redact_text, redact_uri
 from autoaux.cli import build_parser, main
 from autoaux.config import RunConfig, config_from_dict
 from autoaux.runs.checkpoint import CheckpointError, RunCheckpoint
-from autoaux.runs.lock import FolderInUse, folder_lock
+from autoaux.runs.lock import folder_lock
 from autoaux.tracking.journal import JournalingClient
 from tasks import make_planted_suite, write_task_csv
 
@@ -112,7 +113,7 @@ def test_a_crafted_pickle_checkpoint_is_refused_and_never_runs(data: Path, tmp_p
     from autoaux.runs.checkpoint import _sha256
 
     _saved_stage1(out, path.name, sha=_sha256(path))  # even with the right checksum
-    with pytest.raises(CheckpointError, match="stage1-000003.pt: unreadable") as caught:
+    with pytest.raises(CheckpointError, match=r"stage1-000003\.pt: unreadable") as caught:
         RunCheckpoint.load(out).restore_stage1(_Nothing(), _Nothing())
     assert not marker.exists()
     assert "\n" not in str(caught.value)
@@ -172,8 +173,8 @@ def test_the_journal_replays_no_artifact_from_outside_the_output_folder(tmp_path
     ops = [
         {"seq": 1, "op": "log_artifact", "run_id": "r", "local_path": str(outside),
          "artifact_path": None},
-        {"seq": 2, "op": "log_artifact", "run_id": "r", "local_path": str(out / ".." / "secret.txt"),
-         "artifact_path": None},
+        {"seq": 2, "op": "log_artifact", "run_id": "r",
+         "local_path": str(out / ".." / "secret.txt"), "artifact_path": None},
         {"seq": 3, "op": "log_artifact", "run_id": "r", "local_path": str(inside),
          "artifact_path": None},
     ]  # fmt: skip
@@ -287,7 +288,7 @@ def test_resume_never_takes_the_tracking_store_from_the_checkpoint_alone(
     RunCheckpoint.create(_config(data, out, uri="http://evil.example:5000"))
     _edit_state(out, lambda s: s["mlflow"].update(tracking_uri="http://evil.example:5000"))
     checkpoint = RunCheckpoint.load(out)
-    with pytest.raises(CheckpointError, match="add --tracking-uri http://evil.example:5000"):
+    with pytest.raises(CheckpointError, match=re.escape("add --tracking-uri http://evil.example:5000")):
         checkpoint.tracking_uri(None)
     assert checkpoint.tracking_uri("http://evil.example:5000") == "http://evil.example:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://evil.example:5000")
@@ -392,3 +393,69 @@ def test_two_runs_on_one_folder_and_a_password_in_the_uri(data: Path, tmp_path: 
     assert runs
     for run in runs:
         assert SECRET not in json.dumps(run.data.params) + json.dumps(run.data.tags)
+
+
+# ------------------------------------------------------------------ bounds, encodings, modes
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("model.max_length", 100_000_000, "<= 512"),
+        ("stage2.max_ratio", 1e308, "<= 1000"),
+        ("seed", 10**22, "<= 4294967295"),
+        ("stage1.pulls", 10**12, "<= 100000000"),
+    ],
+)
+def test_numeric_settings_have_upper_bounds(
+    data: Path, tmp_path: Path, key: str, value: Any, expected: str
+) -> None:
+    from autoaux.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=expected):
+        _config(data, tmp_path).with_overrides({key: value})
+
+
+def test_max_length_is_checked_against_a_local_encoder(tmp_path: Path) -> None:
+    from autoaux.errors import ConfigError
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"max_position_embeddings": 128}')
+    base = {"main": {"task": "rt-sentiment"}}
+    config_from_dict({**base, "model": {"encoder": str(model), "max_length": 128}})
+    with pytest.raises(ConfigError, match="at most 128"):
+        config_from_dict({**base, "model": {"encoder": str(model), "max_length": 256}})
+
+
+def test_task_files_take_an_encoding(tmp_path: Path) -> None:
+    from autoaux.errors import ConfigError
+    from autoaux.training.workbench import load_tasks
+
+    path = tmp_path / "latin.csv"
+    rows = ["text,label"] + [f"caf\u00e9 num\u00e9ro {i},{'ab'[i % 2]}" for i in range(40)]
+    path.write_bytes("\n".join(rows).encode("latin-1"))
+    entry = {"name": "latin", "path": str(path), "encoding": "latin-1"}
+    config = config_from_dict({"main": {"task": "latin"}, "model": {"encoder": "tiny"},
+                               "task": [entry]})  # fmt: skip
+    task = load_tasks(config, ["latin"], [])["latin"]
+    assert any("caf\u00e9" in ex.text for ex in task.train)
+    with pytest.raises(ConfigError, match=r"task\[0\]\.encoding"):
+        config_from_dict({"main": {"task": "latin"}, "task": [{**entry, "encoding": "nope"}]})
+
+
+def test_finetune_input_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "result.json"
+    bad.write_text('{"ratios": {}}')
+    assert main(["finetune", str(bad), "--no-save", "--no-tracking"]) == 2
+    assert "no 'main_task'" in capsys.readouterr().err
+
+
+def test_write_json_sets_the_mode_per_file_without_the_umask(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from autoaux.runs import write_json
+
+    calls: list[int] = []
+    monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or 0o022)
+    path = write_json(tmp_path / "a.json", {"x": 1})
+    assert calls == [] and (path.stat().st_mode & 0o777) == 0o644
+    assert (write_json(tmp_path / "b.json", {}, mode=0o600).stat().st_mode & 0o777) == 0o600
