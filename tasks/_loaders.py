@@ -73,7 +73,7 @@ def read_bytes_text(path: Path, encoding: str) -> str:
         bad = raw[exc.start : exc.start + 1].hex()
         raise TaskDataError(
             f"cannot decode byte 0x{bad} as {encoding} ({exc.reason}); save the file as "
-            f"{encoding} or pass encoding=",
+            f"{encoding} or give its encoding (encoding= here, [[task]] encoding in a config)",
             path=path,
             line=line,
         ) from None

@@ -10,7 +10,7 @@ A run is described by one :class:`RunConfig`; the TOML file mirrors it section b
     [main]       task, max_train_examples
     [auxiliary]  tasks, add_control, max_train_examples
     [[task]]     name, path, text, label, kind, metric, dev_fraction, test_fraction,
-                 split_column
+                 split_column, encoding
     [stage1]     preset, policy, decay, reward, utility, gating, selection, include_main_arm,
                  pulls, steps_per_pull, eval_batches, refresh_every, smoothing, top_k, threshold,
                  confidence, tolerance, reward_scale, reward_weight, policy_options
@@ -37,6 +37,7 @@ measured, for the reward), since gating hid the effect it was measuring (see the
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import difflib
 import json
@@ -48,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from autoaux._secrets import redact_uri
 from autoaux.config.defaults import default_encoder
 from autoaux.errors import ConfigError
 
@@ -161,6 +163,15 @@ SHUFFLED_PREFIX = "shuffled:"
 # Field checks. Each reads ``obj.<name>``, checks it, stores the coerced value (lists become
 # tuples, ints become floats for float fields) and raises ConfigError naming "<section>.<name>".
 # --------------------------------------------------------------------------------------------
+#: The default upper bound of an integer setting (steps, pulls, trials, sizes).
+_MAX_INT = 10**8
+#: Token positions of the BERT-family encoders (MiniLM's 512); a local model folder is also
+#: checked against the ``max_position_embeddings`` of its ``config.json``.
+MAX_POSITIONS = 512
+#: Seeds are 32-bit (numpy and torch generators, Ray workers).
+MAX_SEED = 2**32 - 1
+
+
 def _key(obj: object, name: str) -> str:
     section = getattr(obj, "_section", "")
     return f"{section}.{name}" if section else name
@@ -171,17 +182,27 @@ def _set(obj: object, name: str, value: object) -> None:
 
 
 def _check_int(
-    obj: object, name: str, *, minimum: int | None = None, optional: bool = False
+    obj: object,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = _MAX_INT,
+    optional: bool = False,
 ) -> None:
+    """An integer in ``[minimum, maximum]``; every integer has an upper bound (by default
+    :data:`_MAX_INT`, beyond any budget a run can afford)."""
     value = getattr(obj, name)
     if value is None and optional:
         return
-    what = "an integer" if minimum is None else f"an integer >= {minimum}"
+    bounds = [f">= {minimum}"] if minimum is not None else []
+    if maximum is not None:
+        bounds.append(f"<= {maximum}")
+    what = "an integer" + (" " + " and ".join(bounds) if bounds else "")
     if optional:
         what += " (or leave it out)"
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(_key(obj, name), value, what)
-    if minimum is not None and value < minimum:
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ConfigError(_key(obj, name), value, what)
 
 
@@ -313,14 +334,14 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _check_str(self, "encoder")
-        _check_int(self, "max_length", minimum=8)
+        _check_int(self, "max_length", minimum=8, maximum=MAX_POSITIONS)
         _check_int(self, "num_layers", minimum=1, optional=True)
-        _check_int(self, "hidden_size", minimum=2)
-        _check_int(self, "tiny_layers", minimum=1)
-        _check_int(self, "vocab_size", minimum=100)
+        _check_int(self, "hidden_size", minimum=2, maximum=4096)
+        _check_int(self, "tiny_layers", minimum=1, maximum=48)
+        _check_int(self, "vocab_size", minimum=100, maximum=1_000_000)
         _check_float(self, "dropout", minimum=0.0, maximum=0.9)
-        _check_int(self, "top_hidden", minimum=1)
-        _check_int(self, "top_layers", minimum=1)
+        _check_int(self, "top_hidden", minimum=1, maximum=65536)
+        _check_int(self, "top_layers", minimum=1, maximum=64)
         folder = self.encoder.removeprefix(CACHED_PREFIX).strip()
         if self.encoder not in ENCODERS and not Path(folder).expanduser().is_dir():
             raise ConfigError(
@@ -329,6 +350,15 @@ class ModelConfig:
                 "'tiny', 'minilm', 'minilm-cached', an existing local model folder "
                 "or 'cached:<existing local model folder>'",
             )
+        if self.encoder not in ENCODERS:  # a model folder, stored resolved
+            prefix = CACHED_PREFIX if self.encoder.startswith(CACHED_PREFIX) else ""
+            _set(self, "encoder", prefix + str(Path(folder).expanduser().resolve()))
+            positions = _positions(Path(folder).expanduser())
+            if positions is not None and self.max_length > positions:
+                raise ConfigError(
+                    "model.max_length", self.max_length,
+                    f"at most {positions} (the positions of the encoder in {folder})",
+                )  # fmt: skip
 
     @property
     def cached(self) -> bool:
@@ -384,7 +414,8 @@ class TaskFileConfig:
     ``text`` is one column or two (``["sentence1", "sentence2"]``, a sentence-pair task);
     ``metric`` defaults to accuracy (classification) or pearson (regression). Splits: a
     ``split_column`` with values train / dev / test, else (and for any split it lacks) seeded
-    stratified ``dev_fraction`` / ``test_fraction`` cuts of the rows.
+    stratified ``dev_fraction`` / ``test_fraction`` cuts of the rows. ``encoding`` is the file's
+    text encoding (default UTF-8; e.g. ``"latin-1"``, ``"cp1252"``).
     """
 
     _section: ClassVar[str] = "task"
@@ -398,9 +429,17 @@ class TaskFileConfig:
     dev_fraction: float = 0.1
     test_fraction: float = 0.1
     split_column: str | None = None
+    encoding: str = "utf-8"
 
     def __post_init__(self) -> None:
         _check_str(self, "name")
+        _check_str(self, "encoding")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ConfigError(
+                "task.encoding", self.encoding, "a text encoding Python knows (utf-8, latin-1...)"
+            ) from None
         if self.name.startswith(SHUFFLED_PREFIX):
             raise ConfigError(
                 "task.name", self.name, "a name without the 'shuffled:' prefix (it is reserved)"
@@ -431,6 +470,7 @@ class TaskFileConfig:
             )
         if not path.is_file():
             raise ConfigError("task.path", self.path, "an existing data file (not found)")
+        _set(self, "path", str(path.resolve()))  # stored resolved: a resume works from anywhere
 
     @property
     def text_fields(self) -> tuple[str, ...]:
@@ -608,7 +648,7 @@ class Stage2Config:
     def __post_init__(self) -> None:
         _check_int(self, "trials", minimum=1)
         _check_int(self, "initial_points", minimum=1)
-        _check_float(self, "max_ratio", above=0.0)
+        _check_float(self, "max_ratio", above=0.0, maximum=1000.0)
         _check_int(self, "steps", minimum=1)
         _check_choice(self, "acquisition", ACQUISITIONS)
         _check_int(self, "eval_every", minimum=1)
@@ -616,7 +656,7 @@ class Stage2Config:
         _check_bool(self, "warm_start")
         _check_choice(self, "search", SEARCHES)
         _check_choice(self, "executor", EXECUTORS)
-        _check_int(self, "parallel", minimum=1)
+        _check_int(self, "parallel", minimum=1, maximum=1024)
         _check_ray_address(self, "ray_address")
 
 
@@ -774,7 +814,7 @@ class RunConfig:
         for spec in self.task_files:
             if not isinstance(spec, TaskFileConfig):
                 raise ConfigError("task", spec, "a TaskFileConfig")
-        _check_int(self, "seed", minimum=0)
+        _check_int(self, "seed", minimum=0, maximum=MAX_SEED)
         _check_str(self, "output_dir")
         if not (self.device in ("auto", "cpu", "cuda") or _is_cuda_index(self.device)):
             raise ConfigError("device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
@@ -845,7 +885,9 @@ class RunConfig:
 
     # ----- conversion --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The resolved configuration as plain TOML-shaped data (JSON-serialisable)."""
+        """The resolved configuration as plain TOML-shaped data (JSON-serialisable), with
+        credentials in the tracking URIs replaced by ``***`` (:mod:`autoaux._secrets`): this is
+        what ``config.json``, ``result.json``, the checkpoint and the MLflow params hold."""
         out: dict[str, Any] = {
             "seed": self.seed,
             "output_dir": self.output_dir,
@@ -1055,6 +1097,16 @@ def _describe_required(name: str) -> str:
     )
 
 
+def _positions(folder: Path) -> int | None:
+    """``max_position_embeddings`` of a local model folder's ``config.json``, if it says."""
+    try:
+        value = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        positions = value.get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return positions if isinstance(positions, int) and positions > 0 else None
+
+
 def _section_dict(section: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(section):
@@ -1066,7 +1118,14 @@ def _section_dict(section: Any) -> dict[str, Any]:
         elif isinstance(value, Mapping):
             value = dict(value)
         out[f.name] = value
+    if isinstance(section, TrackingConfig):  # credentials are never written out
+        for key in _URI_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = redact_uri(out[key])
     return out
+
+
+_URI_KEYS = ("uri", "fallback_uri", "artifact_location")
 
 
 def _accepts(policy: str, option: str) -> bool:

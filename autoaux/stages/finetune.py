@@ -37,7 +37,7 @@ import torch
 
 from autoaux._seeding import derive_seed
 from autoaux.config import RunConfig, config_from_dict, load_config
-from autoaux.errors import ConfigError
+from autoaux.errors import AutoauxError, ConfigError
 from autoaux.model import MultiTaskModel, build_encoder
 from autoaux.model.cached import finetune_encoder_name
 from autoaux.runs.result import write_json
@@ -46,7 +46,19 @@ from autoaux.training.trainer import Trainer, prepare_tasks
 from autoaux.training.workbench import load_tasks, model_spec, trainer_spec, training_texts
 from tasks import Task
 
-__all__ = ["DEFAULT_PRETRAINED_LR", "FinetuneResult", "finetune", "read_mixture"]
+__all__ = [
+    "DEFAULT_PRETRAINED_LR",
+    "FinetuneInputError",
+    "FinetuneResult",
+    "finetune",
+    "read_mixture",
+]
+
+
+class FinetuneInputError(AutoauxError, ValueError):
+    """A result file or an argument that :func:`finetune` cannot use (the CLI: one line, exit
+    2)."""
+
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +152,9 @@ def _load_json(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise FileNotFoundError(f"no result file at {path}") from None
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
+        raise FinetuneInputError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object with 'main_task' and 'ratios'")
+        raise FinetuneInputError(f"{path}: expected a JSON object with 'main_task' and 'ratios'")
     return data
 
 
@@ -180,21 +192,21 @@ def _read_selection(result: Any) -> _Selection:
         )
     main = data.get("main_task")
     if not isinstance(main, str) or not main:
-        raise ValueError(f"{origin}: no 'main_task' in the result")
+        raise FinetuneInputError(f"{origin}: no 'main_task' in the result")
     ratios_in = data.get("ratios")
     if ratios_in:
         if not isinstance(ratios_in, Mapping):
-            raise ValueError(f"{origin}: 'ratios' must map task names to numbers")
+            raise FinetuneInputError(f"{origin}: 'ratios' must map task names to numbers")
         ratios: dict[str, float] = {}
         for name, value in ratios_in.items():
             if value is None or not math.isfinite(float(value)) or float(value) < 0:
-                raise ValueError(f"{origin}: task {name!r} has no usable ratio ({value!r})")
+                raise FinetuneInputError(f"{origin}: task {name!r} has no usable ratio ({value!r})")
             if name != main and float(value) > 0:
                 ratios[str(name)] = float(value)
     elif "selected" in data or "ratios" in data:
         ratios = dict.fromkeys((str(s) for s in data.get("selected") or ()), 1.0)
     else:
-        raise ValueError(f"{origin}: the result has neither 'ratios' nor 'selected'")
+        raise FinetuneInputError(f"{origin}: the result has neither 'ratios' nor 'selected'")
     if isinstance(data.get("config"), dict):
         config = data["config"]
     run_id = None
@@ -283,9 +295,9 @@ def finetune(
     """
     start = time.perf_counter()
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+        raise FinetuneInputError(f"steps must be >= 1, got {steps}")
     if not 0.0 <= warmup < 1.0:
-        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup}")
+        raise FinetuneInputError(f"warmup must be a fraction in [0, 1), got {warmup}")
     objects = list(user_tasks)
     selection = _read_selection(result)
     names = tuple(dict.fromkeys(t.name for t in objects))

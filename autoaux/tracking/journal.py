@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from autoaux._secrets import redact_uri
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 
 __all__ = ["JOURNAL_FILE", "JournalingClient", "replay_into"]
@@ -332,7 +333,13 @@ class JournalingClient:
                 ops[int(record["seq"])] = record
         for seq, op in sorted(ops.items()):
             ack = acks.get(seq)
-            if ack is None:
+            if ack is None and not self._inside(op):
+                log.warning(
+                    "%s: skipped a journaled artifact outside the output folder (%s)",
+                    self.path,
+                    str(op.get("local_path"))[:200],
+                )
+            elif ack is None:
                 self._pending.append(op)
             elif op["op"] == "create_run" and ack.get("run_id"):
                 self._ids[op["ref"]] = str(ack["run_id"])
@@ -344,6 +351,19 @@ class JournalingClient:
                 self.path,
             )
             self._last_probe = 0.0
+
+
+    def _inside(self, op: Mapping[str, Any]) -> bool:
+        """Whether a journaled operation read from disk may be replayed: an artifact only when
+        it is a plain file inside the journal's (the output) folder."""
+        if op.get("op") != "log_artifact":
+            return True
+        try:
+            path = Path(str(op["local_path"]))
+            folder = self.path.parent.resolve()
+            return not path.is_symlink() and path.resolve().is_relative_to(folder)
+        except (KeyError, OSError, ValueError):
+            return False
 
 
 class _Outage(Exception):
@@ -475,9 +495,9 @@ def settle_tracking(tracker: Any, config: Any, *, wait: float = SETTLE_SECONDS) 
             log.warning(
                 "tracking store %s still unreachable: %d tracking calls written to the "
                 "fallback store %s instead",
-                tracker.tracking_uri,
+                redact_uri(tracker.tracking_uri or ""),
                 sent,
-                uri,
+                redact_uri(uri),
             )
             return
     except Exception as error:  # the run's results are on disk; never fail it here
@@ -485,7 +505,7 @@ def settle_tracking(tracker: Any, config: Any, *, wait: float = SETTLE_SECONDS) 
     log.warning(
         "tracking store %s still unreachable: %d tracking calls kept in %s; the next autoaux "
         "run with this output folder sends them",
-        tracker.tracking_uri,
+        redact_uri(tracker.tracking_uri or ""),
         client.pending,
         client.path,
     )

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from autoaux._secrets import redact_text, redact_uri
 from autoaux.errors import TrackingError
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 from autoaux.tracking.journal import JournalingClient
@@ -273,9 +274,11 @@ class MlflowTracker:
                         self._client.restore_experiment(found.experiment_id)
         except Exception as error:
             raise TrackingError(
-                f"tracking store {uri!r} is unreachable or refused experiment "
-                f"{experiment!r}: {_reason(error)} (expected a reachable MLflow tracking URI, "
-                "e.g. sqlite:///mlflow.db or http://host:5000)"
+                redact_text(
+                    f"tracking store {redact_uri(uri)!r} is unreachable or refused experiment "
+                    f"{experiment!r}: {_reason(error)} (expected a reachable MLflow tracking "
+                    "URI, e.g. sqlite:///mlflow.db or http://host:5000)"
+                )
             ) from error
         self._experiment = experiment
         if journal is not None:  # outages after this point are retried and journaled
@@ -431,7 +434,7 @@ def make_tracker(
     except TrackingError as error:
         if fallback_uri is None or fallback_uri == uri:
             raise
-        log.warning("%s; falling back to the local store %s", error, fallback_uri)
+        log.warning("%s; falling back to the local store %s", error, redact_uri(fallback_uri))
         return MlflowTracker(
             fallback_uri, experiment, artifact_location=artifact_location, journal=journal
         )

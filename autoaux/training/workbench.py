@@ -225,6 +225,7 @@ def load_tasks(
                 dev_fraction=spec.dev_fraction,
                 test_fraction=spec.test_fraction,
                 split_column=spec.split_column,
+                encoding=spec.encoding,
             )
         try:
             task = load_task(name, seed=config.seed, tasks=registry)

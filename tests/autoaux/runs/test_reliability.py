@@ -176,6 +176,7 @@ def test_sigkill_and_ctrl_c_then_resume_equal_an_uninterrupted_run(tmp_path: Pat
     broken = _write_config(tmp_path, name="broken", uri=store)
     out = tmp_path / "broken"
     uninterrupted = _cli("run", "--config", str(reference))  # alongside the interrupted chain
+    resume = ("run", "--resume", str(out), "--tracking-uri", store)  # the store is the user's
 
     # 1. SIGKILL during stage 1
     code, _ = _stop_when(
@@ -185,7 +186,7 @@ def test_sigkill_and_ctrl_c_then_resume_equal_an_uninterrupted_run(tmp_path: Pat
     assert _state(out)["status"] == "running" and 3 <= _pulls_saved(_state(out)) < PULLS
     # 2. resume, then Ctrl-C later in stage 1: the pull ends, the checkpoint is written
     code, err = _stop_when(
-        _cli("run", "--resume", str(out)), out, lambda s: _pulls_saved(s) >= 7, signal.SIGINT
+        _cli(*resume), out, lambda s: _pulls_saved(s) >= 7, signal.SIGINT
     )
     assert code == 130, err[-2000:]
     assert f"autoaux run --resume {out}" in err
@@ -197,12 +198,12 @@ def test_sigkill_and_ctrl_c_then_resume_equal_an_uninterrupted_run(tmp_path: Pat
     assert client.get_run(saved["mlflow"]["stage1"]).info.status == "KILLED"
     # 3. resume, SIGKILL during stage 2 (a trial is in flight)
     code, _ = _stop_when(
-        _cli("run", "--resume", str(out)), out, lambda s: _trials_saved(s) >= 2, signal.SIGKILL
+        _cli(*resume), out, lambda s: _trials_saved(s) >= 2, signal.SIGKILL
     )
     assert code == -signal.SIGKILL
     assert _state(out)["stage"] == "stage2"
     # 4. resume to the end
-    _finish(_cli("run", "--resume", str(out)))
+    _finish(_cli(*resume))
     _finish(uninterrupted)
 
     assert _summary(out) == _summary(tmp_path / "reference")
@@ -240,7 +241,7 @@ def test_resume_without_a_checkpoint_is_a_one_line_error(tmp_path: Path) -> None
         autoaux.resume(tmp_path)
     assert "\n" not in str(caught.value)
     (tmp_path / "checkpoint").mkdir()
-    (tmp_path / "checkpoint" / "state.json").write_text('{"version": 1, "status": "finished",'
+    (tmp_path / "checkpoint" / "state.json").write_text('{"version": 2, "status": "finished",'
                                                          ' "config": {}}')  # fmt: skip
     with pytest.raises(CheckpointError, match="has finished"):
         RunCheckpoint.load(tmp_path)

@@ -348,7 +348,9 @@ def test_a_ray_run_interrupted_in_stage2_resumes_to_the_uninterrupted_result(
     assert batches == [[0, 1], [2, 3]]
     monkeypatch.undo()
 
-    resumed = autoaux.resume(config.output_dir, user_tasks=tasks, progress=False)
+    resumed = autoaux.resume(
+        config.output_dir, user_tasks=tasks, progress=False, tracking_uri=ray_store
+    )
     assert summary(resumed.mixture) == summary(reference.mixture)
     assert resumed.test_score == reference.test_score
     assert resumed.mixture.run_id is not None
