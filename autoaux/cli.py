@@ -318,7 +318,7 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
     """The stage-1 table: verdicts with effects and intervals for a race, utilities else."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     if selection.verdicts:
         for name, v in selection.verdicts.items():
             ratio = (ratios or {}).get(name)
