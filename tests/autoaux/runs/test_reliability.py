@@ -335,7 +335,13 @@ def _kill_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> No
     proc.wait(timeout=30)
 
 
-def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("comes_back", [True, False], ids=["store-returns", "store-stays-away"])
+def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path, comes_back: bool) -> None:
+    """The server's process group is killed with SIGKILL in stage 1. Either it comes back on
+    the same store while stage 2 still has trials to run (runs were created while it was away,
+    and later calls go to them), or it stays away to the end: the run exits 0 saying how to
+    replay its journal, and ``autoaux tracking replay`` sends it once the server is back."""
     store = f"sqlite:///{tmp_path / 'server.db'}"
     port = _free_port()
     server = _start_server(store, port, tmp_path / "artifacts")
@@ -350,16 +356,31 @@ def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         _kill_server(server)  # the store goes away in stage 1 ...
-        while proc.poll() is None and _trials_saved(_state(out)) < 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run should outlive the store"
-        restarted = _start_server(store, port, tmp_path / "artifacts")  # ... and comes back
-        assert restarted is not None
-        server = restarted
+        if comes_back:
+            while proc.poll() is None and _trials_saved(_state(out)) < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            assert proc.poll() is None, "the run should outlive the store"
+            # ... and comes back (the run waits meanwhile, so that trials remain to be run)
+            proc.send_signal(signal.SIGSTOP)
+            restarted = _start_server(store, port, tmp_path / "artifacts")
+            proc.send_signal(signal.SIGCONT)
+            assert restarted is not None
+            server = restarted
         _, err = proc.communicate(timeout=TIMEOUT)
         assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
         assert b"keeping tracking calls" in err
+        if not comes_back:
+            message = err.decode(errors="replace")
+            assert f"autoaux tracking replay {out}" in message, message[-3000:]
+            assert (out / "result.json").is_file()
+            restarted = _start_server(store, port, tmp_path / "artifacts")
+            assert restarted is not None
+            server = restarted
+            replay = _cli("tracking", "replay", str(out))
+            stdout, err = replay.communicate(timeout=TIMEOUT)
+            assert replay.returncode == 0, err.decode(errors="replace")[-3000:]
+            assert stdout.decode().strip().endswith("0 left")
     finally:
         _kill_server(server, signal.SIGTERM)
 
@@ -367,20 +388,25 @@ def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path) -> None:
     result = json.loads((out / "result.json").read_text())
     parent = result["mlflow"]["run_id"]
     runs = _runs_under(client, parent)
-    assert all(r.info.status == "FINISHED" for r in [client.get_run(parent), *runs])
+    everything = client.search_runs([client.get_run(parent).info.experiment_id])
+    assert [r.info.status for r in everything if r.info.status != "FINISHED"] == []
+    assert len(everything) == 1 + len(runs)  # no run twice, none outside the tree
     stage1 = next(r for r in runs if r.info.run_name == "stage1")
     for key in ("reward", "dev_score", "arm"):
         steps = {m.step for m in client.get_metric_history(stage1.info.run_id, key)}
         assert set(range(1, PULLS + 1)) <= steps, key
-    trials = {int(r.data.tags["autoaux.trial"]): r for r in runs if "autoaux.trial" in r.data.tags}
-    assert sorted(trials) == list(range(TRIALS))
+    trial_runs = [r for r in runs if "autoaux.trial" in r.data.tags]
+    trials = {int(r.data.tags["autoaux.trial"]): r for r in trial_runs}
+    assert sorted(trials) == list(range(TRIALS)) and len(trial_runs) == TRIALS
     for record in result["trials"]:
         run = trials[record["number"]]
         assert run.data.metrics["best_dev_score"] == pytest.approx(record["score"])
+        assert run.data.params  # the trial's ratios
     stage2 = next(r for r in runs if r.info.run_name == "stage2")
     scores = {m.step for m in client.get_metric_history(stage2.info.run_id, "score")}
     assert scores == set(range(TRIALS))
     assert "result.json" in {a.path for a in client.list_artifacts(parent)}
+    assert client.get_run(parent).data.params  # the parent's params, logged before the outage
 
 
 def test_an_unreachable_store_fails_fast_or_falls_back(tmp_path: Path) -> None:
