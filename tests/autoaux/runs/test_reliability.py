@@ -55,7 +55,9 @@ def _env() -> dict[str, str]:
     )
 
 
-def _write_config(folder: Path, *, name: str, uri: str) -> Path:
+def _write_config(
+    folder: Path, *, name: str, uri: str, pulls: int = PULLS, trials: int = TRIALS
+) -> Path:
     """Planted CSV tasks and a tiny two-stage config in ``folder``; returns the TOML path."""
     suite = make_planted_suite(
         n_helpful=1, n_neutral=0, n_harmful=0, main_train=60, aux_train=300, dev=64, test=64,
@@ -78,12 +80,12 @@ tasks = ["helpful-0"]
 add_control = true
 [stage1]
 preset = "bandit"
-pulls = {PULLS}
+pulls = {pulls}
 steps_per_pull = 3
 selection = "top-k"
 top_k = 1
 [stage2]
-trials = {TRIALS}
+trials = {trials}
 initial_points = 2
 steps = 20
 eval_every = 10
@@ -407,6 +409,30 @@ def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path, comes_ba
     assert scores == set(range(TRIALS))
     assert "result.json" in {a.path for a in client.list_artifacts(parent)}
     assert client.get_run(parent).data.params  # the parent's params, logged before the outage
+
+
+@pytest.mark.slow
+def test_runs_started_together_on_a_new_sqlite_store_all_finish(tmp_path: Path) -> None:
+    """Four runs start at once on one new SQLite store: its creation, schema migration and
+    the experiment's creation are serialised by the lock file beside the database."""
+    db = tmp_path / "shared.db"
+    store = f"sqlite:///{db}"
+    configs = []
+    for k in range(4):
+        folder = tmp_path / f"run{k}"
+        folder.mkdir()
+        configs.append(_write_config(folder, name="out", uri=store, pulls=4, trials=2))
+    procs = [_cli("run", "--config", str(config)) for config in configs]
+    for proc in procs:
+        _finish(proc)
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("reliability")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 4
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert Path(str(db) + ".lock").exists()
 
 
 def test_an_unreachable_store_fails_fast_or_falls_back(tmp_path: Path) -> None:
