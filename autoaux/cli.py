@@ -117,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_ft.add_argument("--no-save", action="store_true", help="do not save the model")
     p_ft.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
 
+    p_tr = add_parser(sub, "tracking", help="tracking calls kept while the store was down")
+    trsub = p_tr.add_subparsers(dest="tracking_command", required=True)
+    p_replay = add_parser(
+        trsub, "replay", help="send a run's journaled tracking calls to its store"
+    )
+    p_replay.add_argument("dir", type=Path, help="the run's output folder (or its journal file)")
+    p_replay.add_argument("--tracking-uri", help="the store (default: the one the journal names)")
+    p_replay.add_argument("--wait", type=float, default=0.0,
+                          help="seconds to keep trying while the store is down (default 0)")
+
     p_ui = add_parser(sub, "ui", help="start the MLflow UI on 127.0.0.1 for a run's store")
     p_ui.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
     p_ui.add_argument("--port", type=int, default=5000)
@@ -291,6 +301,17 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tracking(args: argparse.Namespace) -> int:
+    from autoaux.tracking.journal import replay_journal
+
+    try:
+        sent, left = replay_journal(args.dir, uri=args.tracking_uri, wait=args.wait)
+    except (OSError, ValueError) as error:
+        raise CliError(str(error)) from error
+    print(f"replayed {sent} tracking calls; {left} left")
+    return 0 if left == 0 else 1
+
+
 def _cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -380,6 +401,7 @@ _COMMANDS = {
     "mix": _cmd_mix,
     "tasks": _cmd_tasks,
     "finetune": _cmd_finetune,
+    "tracking": _cmd_tracking,
     "ui": _cmd_ui,
 }
 

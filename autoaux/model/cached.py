@@ -25,9 +25,10 @@ Pieces, which plug into the ordinary :class:`~autoaux.model.multitask.MultiTaskM
   second run on the same tasks encodes nothing and a task that shares texts with another
   reuses them. Missing texts are encoded in length-sorted batches (tqdm progress bar) and
   written as they come, one shard file per ``shard_rows`` texts; only one batch of token states
-  exists at a time. Each shard carries a header (format, model key, dimension, count) and a
-  SHA-256 of its payload; a corrupted, truncated or stale shard is detected, removed and its
-  texts are encoded again.
+  exists at a time. Processes encoding the same texts at once split the work through per-claim
+  lock files instead of each encoding everything. Each shard carries a header (format, model
+  key, dimension, count) and a SHA-256 of its payload; a corrupted, truncated or stale shard is
+  detected, removed and its texts are encoded again.
 - :class:`CachedTokenizer`: a duck-typed tokenizer for :func:`tasks.encoding.encode_split`
   that maps each example (a text, or a text pair) to ONE id, its row in a
   :class:`FeatureTable`; id 0 is padding.
@@ -101,6 +102,8 @@ FORMAT_VERSION = 1
 """Version of the shard file format and of the feature recipe; part of every cache key."""
 
 _MAGIC = b"AUXFEAT\x00"
+_CLAIMS = 16  # at most this many claims (locks) per batch of missing texts
+_CLAIM_WAIT = 3600.0  # seconds to wait for a claim another process holds
 _DIGEST = 16  # bytes of the per-text BLAKE2b hash
 _SUFFIX = ".feat"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
@@ -268,8 +271,9 @@ class FeatureStore:
     A shard is trusted only if the magic, format, model key, dimension, dtype and file size
     match and, before its vectors are first used, the payload's SHA-256 matches the header;
     otherwise it is deleted and its texts are encoded again. Writes go to a temporary file
-    that is renamed into place, so readers never see half a shard; concurrent writers at
-    worst store a text twice.
+    that is renamed into place, so readers never see half a shard. Processes that need the
+    same missing texts at once share the work through claims (lock files, see
+    :meth:`_encode_shared`): each text is encoded by one of them and read by the others.
 
     Args:
         model_path: the local Hugging Face model folder.
@@ -443,8 +447,7 @@ class FeatureStore:
         self.stats.hits += len(found)
         missing = [i for digest, i in first.items() if digest not in found]
         if missing:
-            vectors = self._encode_and_store([texts[i] for i in missing])
-            out[missing] = vectors
+            self._encode_shared(texts, hashes, missing, out)
         for i, digest in enumerate(hashes):  # repeated texts copy their first occurrence
             j = first[digest]
             if j != i:
@@ -528,6 +531,89 @@ class FeatureStore:
         tmp.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
 
+    # ----------------------------------------------------------------- sharing the work
+
+    def _claim_buckets(self, count: int) -> int:
+        """Into how many claims ``count`` missing texts are cut: one per ``shard_rows`` (at
+        least ``8 * batch_size``) texts, at most :data:`_CLAIMS`."""
+        per_claim = max(self.shard_rows, 8 * self.batch_size)
+        return max(1, min(_CLAIMS, count // per_claim))
+
+    def _encode_shared(
+        self, texts: Sequence[str], hashes: Sequence[bytes], missing: list[int], out: np.ndarray
+    ) -> None:
+        """Fill ``out[missing]``, encoding only what no other process encodes meanwhile.
+
+        The missing texts are cut by hash into claims (:meth:`_claim_buckets`); a claim is an
+        exclusive lock file ``.claim-<n>-<k>.lock`` in the cache folder (released by the
+        operating system if its holder dies). A process takes the free claims first, one at a
+        time, and for each one reads again what the cache now holds and encodes the rest; a
+        claim another process holds is waited for last, and then mostly read from the shards
+        that process wrote. Two processes that ask for the same texts at once therefore split
+        the encoding between them, and each text is encoded once.
+        """
+        from filelock import FileLock, Timeout
+        from tqdm.auto import tqdm
+
+        n = self._claim_buckets(len(missing))
+        claims: dict[int, list[int]] = {}
+        for i in missing:
+            claims.setdefault(int.from_bytes(hashes[i][:4], "little") % n, []).append(i)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(
+            total=len(missing),
+            desc=f"encoding with {self.label}",
+            unit="text",
+            disable=not self.progress,
+        )
+        try:
+            waiting = sorted(claims)
+            while waiting:
+                for k in list(waiting):  # the claims no other process holds, first
+                    lock = FileLock(str(self.folder / f".claim-{n}-{k}.lock"))
+                    try:
+                        lock.acquire(timeout=0)
+                    except Timeout:
+                        continue
+                    try:
+                        self._fill_claim(texts, hashes, claims[k], out, bar)
+                    finally:
+                        lock.release()
+                    waiting.remove(k)
+                if waiting:  # held elsewhere: wait for one, then read what it wrote
+                    k = waiting.pop(0)
+                    lock = FileLock(str(self.folder / f".claim-{n}-{k}.lock"))
+                    try:
+                        lock.acquire(timeout=_CLAIM_WAIT)
+                    except Timeout:
+                        log.warning("feature cache: a claim stayed held; encoding it here too")
+                        self._fill_claim(texts, hashes, claims[k], out, bar)
+                        continue
+                    try:
+                        self._fill_claim(texts, hashes, claims[k], out, bar)
+                    finally:
+                        lock.release()
+        finally:
+            bar.close()
+
+    def _fill_claim(
+        self,
+        texts: Sequence[str],
+        hashes: Sequence[bytes],
+        rows: list[int],
+        out: np.ndarray,
+        bar: Any,
+    ) -> None:
+        """``out[rows]`` from the cache as it is now, encoding (and storing) the rest."""
+        self._scan()
+        first = {hashes[i]: i for i in rows}
+        found = self._read_cached(first, out)
+        self.stats.hits += len(found)
+        bar.update(len(found))
+        todo = [i for digest, i in first.items() if digest not in found]
+        if todo:
+            out[todo] = self._encode_and_store([texts[i] for i in todo], bar=bar)
+
     # ----------------------------------------------------------------- encoding
 
     def _load_model(self) -> tuple[nn.Module, Any, torch.device]:
@@ -579,18 +665,10 @@ class FeatureStore:
             self.stats.forward_calls += 1
             yield index, pooled.float().cpu().numpy()
 
-    def _encode_and_store(self, texts: list[str]) -> np.ndarray:
-        from tqdm.auto import tqdm
-
+    def _encode_and_store(self, texts: list[str], *, bar: Any) -> np.ndarray:
         start = time.perf_counter()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         pending: list[int] = []
-        bar = tqdm(
-            total=len(texts),
-            desc=f"encoding with {self.label}",
-            unit="text",
-            disable=not self.progress,
-        )
         try:
             for index, vectors in self.iter_encode(texts):
                 out[index] = vectors
@@ -603,7 +681,6 @@ class FeatureStore:
             if pending:
                 self._write_shard([text_hash(texts[i]) for i in pending], out[pending])
         finally:
-            bar.close()
             self.stats.seconds_encoding += time.perf_counter() - start
         return out
 

@@ -8,7 +8,9 @@ is an *operation* sent in order::
     try the operation, up to 1 + retries times, sleeping backoff * 2**i between tries
     still failing (the store is unreachable)  -> the client is DOWN:
         the operation and every later one are appended to the journal (JSON lines, fsynced)
-        a run created while down gets a stand-in id "offline-<hex>" (tag autoaux.offline_id)
+        a run created while down gets a stand-in id "offline-<hex>" (tag autoaux.offline_id,
+        which every run carries); every later call on it, replayed or sent straight once the
+        store is back, goes to the store's id
     while DOWN, at most every probe_seconds, the journal is replayed in order;
         once it is empty the client is UP again and writes go straight to the store
 
@@ -17,12 +19,16 @@ it would without the journal, or, met during a replay, is logged and skipped so 
 record does not hold back the rest. The journal lives in the run's output folder
 (``tracking-journal.jsonl``); an acknowledgement line follows every replayed operation, so a
 process killed during an outage leaves the unsent operations on disk and the next client on
-that file (``autoaux run --resume DIR``) sends them. Stand-in ids map to real ids once sent
-(:meth:`JournalingClient.resolve`). Metric timestamps are taken when the value is logged, so
-a replayed history is the history of the run, not of the replay.
+that file (``autoaux run --resume DIR``, or ``autoaux tracking replay DIR`` after the run)
+sends them. Stand-in ids map to real ids once sent (:meth:`JournalingClient.resolve`), in this
+process and, through the acknowledgements, in the next. A ``create_run`` whose answer was lost
+(the store went away mid-call) is found by its tag before it is replayed, never made twice.
+Metric timestamps are taken when the value is logged, so a replayed history is the history of
+the run, not of the replay.
 
-:func:`replay_into` sends what is left at the end of a run into another store (the
-``[tracking] fallback`` store) when the first one never came back.
+:func:`replay_into` copies what is left at the end of a run into another store (the
+``[tracking] fallback`` store) when the first one never came back; the journal keeps it for
+:func:`replay_journal` (``autoaux tracking replay DIR``) once the store is back.
 """
 
 from __future__ import annotations
@@ -41,12 +47,14 @@ from typing import Any
 from autoaux._secrets import redact_uri
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 
-__all__ = ["JOURNAL_FILE", "JournalingClient", "replay_into"]
+__all__ = ["JOURNAL_FILE", "JournalingClient", "replay_into", "replay_journal"]
 
 log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "tracking-journal.jsonl"
 OFFLINE_PREFIX = "offline-"
+#: Tag set on every run the client creates: the id it is known by until the store answers.
+REF_TAG = "autoaux.offline_id"
 _PARENT_TAG = "mlflow.parentRunId"
 # MLflow error codes that mean "the store answered and refused": never an outage.
 _PERMANENT = frozenset(
@@ -86,6 +94,8 @@ class JournalingClient:
         backoff: seconds before the first retry; doubled each retry, at most ``max_backoff``.
         probe_seconds: while down, how often a write tries to replay the journal.
         sleep: the sleeping function (tests pass a fake).
+        store: the store's URI, written to the journal so that ``autoaux tracking replay``
+            knows where to send it.
     """
 
     def __init__(
@@ -98,9 +108,11 @@ class JournalingClient:
         max_backoff: float = 8.0,
         probe_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
+        store: str | None = None,
     ) -> None:
         self._client = client
         self.path = Path(path)
+        self._store = store
         self._retries = int(retries)
         self._backoff = float(backoff)
         self._max_backoff = float(max_backoff)
@@ -134,7 +146,17 @@ class JournalingClient:
         return self._ids.get(run_id, run_id)
 
     def __getattr__(self, name: str) -> Any:  # reads: get_run, search_runs, ...
-        return getattr(self._client, name)
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:  # stand-in ids become real ones
+            args = tuple(self.resolve(a) if isinstance(a, str) else a for a in args)
+            if isinstance(kwargs.get("run_id"), str):
+                kwargs["run_id"] = self.resolve(kwargs["run_id"])
+            return attr(*args, **kwargs)
+
+        return call
 
     # ----- the writes the tracker makes ----------------------------------------------
     def create_run(
@@ -144,19 +166,18 @@ class JournalingClient:
         tags: Mapping[str, str] | None = None,
         run_name: str | None = None,
     ) -> Any:
+        ref = f"{OFFLINE_PREFIX}{uuid.uuid4().hex}"
         op: dict[str, Any] = {
             "op": "create_run",
             "experiment_id": experiment_id,
             "start_time": start_time if start_time is not None else _now_ms(),
-            "tags": dict(tags or {}),
+            "tags": {**dict(tags or {}), REF_TAG: ref},
             "run_name": run_name,
+            "ref": ref,
         }
         if not self._pending:
             with contextlib.suppress(_Outage):
-                return _OfflineRun(str(self._send(op, tries=self._retries + 1)))
-        ref = f"{OFFLINE_PREFIX}{uuid.uuid4().hex}"
-        op["ref"] = ref
-        op["tags"]["autoaux.offline_id"] = ref
+                return _OfflineRun(str(self._send(self._translate(op), tries=self._retries + 1)))
         self._enqueue(op)
         return _OfflineRun(ref)
 
@@ -176,6 +197,11 @@ class JournalingClient:
                 "tags": [[t.key, t.value] for t in tags],
             }
         )
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        from mlflow.entities import RunTag
+
+        self.log_batch(run_id, tags=[RunTag(str(key), str(value))])
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         self._write(
@@ -214,14 +240,10 @@ class JournalingClient:
             self._sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, self._max_backoff)
 
-    def take_pending(self) -> list[dict[str, Any]]:
-        """The unsent operations (ids already resolved where known), removing them from the
-        journal (for :func:`replay_into`)."""
-        ops = [self._translate(op) for op in self._pending]
-        for op in self._pending:
-            self._append({"ack": op["seq"], "moved": True})
-        self._pending = []
-        return ops
+    def pending_ops(self) -> list[dict[str, Any]]:
+        """A copy of the unsent operations, ids already resolved where known (for
+        :func:`replay_into`); they stay in the journal."""
+        return [self._translate(op) for op in self._pending]
 
     # ----- internals --------------------------------------------------------------------
     def _write(self, op: dict[str, Any]) -> None:
@@ -234,7 +256,7 @@ class JournalingClient:
                 self._enqueue(op)
                 return
         try:
-            self._send(op, tries=self._retries + 1)
+            self._send(self._translate(op), tries=self._retries + 1)
         except _Outage:
             if op["op"] == "log_artifact":
                 op["local_path"] = self._keep_copy(op["local_path"])
@@ -242,6 +264,8 @@ class JournalingClient:
 
     def _enqueue(self, op: dict[str, Any]) -> None:
         if not self._pending:
+            if self._store is not None:
+                self._append({"store": self._store})
             self.outages += 1
             self._last_probe = time.monotonic()
             log.warning(
@@ -259,7 +283,9 @@ class JournalingClient:
         while self._pending:
             op = self._pending[0]
             try:
-                real = self._send(self._translate(op), tries=1, replaying=True)
+                real = self._created(op) if op["op"] == "create_run" else None
+                if real is None:
+                    real = self._send(self._translate(op), tries=1, replaying=True)
             except _Outage:
                 break
             if op["op"] == "create_run" and real is not None:
@@ -270,6 +296,21 @@ class JournalingClient:
         if sent:
             left = f"{len(self._pending)} left" if self._pending else "journal empty"
             log.warning("tracking store back: replayed %d tracking calls (%s)", sent, left)
+
+    def _created(self, op: Mapping[str, Any]) -> str | None:
+        """The run a journaled ``create_run`` already made (the store may have created it and
+        gone away before answering), found by its :data:`REF_TAG`; ``None`` if there is none.
+        Raises :class:`_Outage` when the store cannot be asked."""
+        search = getattr(self._client, "search_runs", None)
+        if search is None:
+            return None
+        query = f"tags.`{REF_TAG}` = '{op['ref']}'"
+        try:
+            with _fail_fast_http():
+                found = search([op["experiment_id"]], filter_string=query, max_results=1)
+        except Exception as error:
+            raise _Outage(str(error)) from error
+        return str(found[0].info.run_id) if found else None
 
     def _translate(self, op: dict[str, Any]) -> dict[str, Any]:
         out = dict(op)
@@ -341,7 +382,7 @@ class JournalingClient:
                 )
             elif ack is None:
                 self._pending.append(op)
-            elif op["op"] == "create_run" and ack.get("run_id"):
+            elif op["op"] == "create_run" and ack.get("run_id") and "ref" in op:
                 self._ids[op["ref"]] = str(ack["run_id"])
         self._seq = max(ops, default=0)
         if self._pending:
@@ -475,37 +516,70 @@ def fallback_uri(config: Any) -> str:
 
 def settle_tracking(tracker: Any, config: Any, *, wait: float = SETTLE_SECONDS) -> None:
     """At the end of a run: send what the journal still holds, waiting up to ``wait`` seconds
-    for the store; if it stays down, write it to the fallback store (``[tracking] fallback``)
-    or leave it in the journal (sent by the next run with this output folder), saying so."""
+    for the store. If it stays down the calls stay in the journal and the last message gives
+    the command that sends them later (``autoaux tracking replay DIR``); with ``[tracking]
+    fallback`` a copy is also written to the fallback store, to look at meanwhile."""
     client = getattr(tracker, "client", None)
     if not isinstance(client, JournalingClient) or not client.down:
         return
+    copied = ""
     try:
         if client.drain(timeout=wait):
             return
         if config.tracking.fallback:
             from mlflow.tracking import MlflowClient
 
+            from autoaux.tracking._store import store_lock
+
             uri = fallback_uri(config)
-            other = MlflowClient(tracking_uri=uri)
             name = config.tracking.experiment
-            found = other.get_experiment_by_name(name)
-            experiment = found.experiment_id if found else other.create_experiment(name)
-            sent = replay_into(other, client.take_pending(), experiment_id=experiment)
-            log.warning(
-                "tracking store %s still unreachable: %d tracking calls written to the "
-                "fallback store %s instead",
-                redact_uri(tracker.tracking_uri or ""),
-                sent,
-                redact_uri(uri),
-            )
-            return
+            with store_lock(uri):
+                other = MlflowClient(tracking_uri=uri)
+                found = other.get_experiment_by_name(name)
+                experiment = found.experiment_id if found else other.create_experiment(name)
+            sent = replay_into(other, client.pending_ops(), experiment_id=experiment)
+            copied = f" (a copy of the {sent} calls is in the fallback store {redact_uri(uri)})"
     except Exception as error:  # the run's results are on disk; never fail it here
         log.warning("could not settle the tracking journal (%s)", error)
     log.warning(
-        "tracking store %s still unreachable: %d tracking calls kept in %s; the next autoaux "
-        "run with this output folder sends them",
+        "tracking store %s still unreachable: %d tracking calls kept in %s%s; once it is "
+        "back, send them with: autoaux tracking replay %s",
         redact_uri(tracker.tracking_uri or ""),
         client.pending,
         client.path,
+        copied,
+        client.path.parent,
     )
+
+
+def replay_journal(
+    path: str | Path, *, uri: str | None = None, wait: float = 0.0
+) -> tuple[int, int]:
+    """Send the unsent calls of a journal (a file, or the output folder holding
+    ``tracking-journal.jsonl``) to its store, waiting up to ``wait`` seconds for the store;
+    return ``(sent, left)``. ``uri``: the store (default: the one the journal names)."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / JOURNAL_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"no tracking journal at {file}")
+    uri = uri or _journal_store(file)
+    if uri is None:
+        raise ValueError(f"{file} does not name its tracking store; give the store's URI")
+    from mlflow.tracking import MlflowClient
+
+    client = JournalingClient(MlflowClient(tracking_uri=uri), file, store=uri)
+    before = client.pending
+    client.drain(timeout=wait)
+    return before - client.pending, client.pending
+
+
+def _journal_store(file: Path) -> str | None:
+    """The store URI recorded in a journal's ``store`` lines (the last one)."""
+    uri = None
+    for line in file.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(json.JSONDecodeError, TypeError):
+            record = json.loads(line)
+            if isinstance(record, dict) and isinstance(record.get("store"), str):
+                uri = record["store"]
+    return uri

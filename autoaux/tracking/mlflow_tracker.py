@@ -20,7 +20,9 @@ live in one process. Metrics are buffered and sent with ``log_batch`` (at most 1
 flushed every ``flush_seconds``, before an artifact upload and when a run finishes, so per-pull
 logging costs one round trip every few seconds instead of one per metric. The store is probed
 when the tracker is built: an unreachable store raises :class:`~autoaux.errors.TrackingError`
-at once instead of after a long run.
+at once instead of after a long run. Setting up an SQLite store (schema creation and
+migration, the experiment) is serialised across processes by a lock file beside the database
+(:mod:`autoaux.tracking._store`), so runs started together on a new store all start.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 from autoaux._secrets import redact_text, redact_uri
 from autoaux.errors import TrackingError
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
+from autoaux.tracking._store import store_lock
 from autoaux.tracking.journal import JournalingClient
 
 __all__ = [
@@ -260,7 +263,7 @@ class MlflowTracker:
         self._flush_seconds = float(flush_seconds)
         self._stack: list[_OpenRun] = []
         try:
-            with _fail_fast_http():
+            with _fail_fast_http(), store_lock(uri):  # one process sets a new store up
                 self._client = MlflowClient(tracking_uri=uri)
                 found = self._client.get_experiment_by_name(experiment)
                 if found is None:
@@ -282,7 +285,7 @@ class MlflowTracker:
             ) from error
         self._experiment = experiment
         if journal is not None:  # outages after this point are retried and journaled
-            journaling: Any = JournalingClient(self._client, journal)
+            journaling: Any = JournalingClient(self._client, journal, store=uri)
             self._client = journaling
 
     # ----- properties -------------------------------------------------------------------
@@ -504,7 +507,8 @@ def experiment_name(tracker: Tracker) -> str | None:
     if uri is not None and name is None and tracker.experiment_id is not None:
         from mlflow.tracking import MlflowClient
 
-        name = MlflowClient(tracking_uri=uri).get_experiment(tracker.experiment_id).name
+        with store_lock(uri):
+            name = MlflowClient(tracking_uri=uri).get_experiment(tracker.experiment_id).name
     return name
 
 

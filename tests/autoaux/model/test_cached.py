@@ -186,6 +186,71 @@ def test_content_addressing_reuses_shared_texts(
     assert store.contains(TEXTS).all() and len(store) == len(TEXTS)
 
 
+_SHARING_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from autoaux.model.cached import FeatureStore
+from autoaux.model.multitask import minilm_path
+
+cache, go, out, shard_rows, batch_size = sys.argv[1:6]
+texts = [f"sentence {i} about the {w} of the day" for i in range(160) for w in ("news",)]
+store = FeatureStore(minilm_path(), num_layers=1, max_length=32, cache_dir=cache,
+                     progress=False, shard_rows=int(shard_rows), batch_size=int(batch_size),
+                     device="cpu")
+while not Path(go).exists():
+    time.sleep(0.01)
+vectors = store.get(texts)
+np.save(out + ".npy", vectors)
+Path(out + ".json").write_text(json.dumps({"encoded": store.stats.encoded,
+                                           "hits": store.stats.hits}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("shard_rows", "batch_size"),
+    [(8, 2), (4096, 64)],
+    ids=["ten-claims-split", "one-claim-waited-for"],
+)
+def test_two_processes_asking_for_the_same_new_texts_encode_each_once(
+    tmp_path: Path, shard_rows: int, batch_size: int
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    go = tmp_path / "go"
+    args = [str(tmp_path / "cache"), str(go)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _SHARING_SCRIPT,
+                *args,
+                str(tmp_path / f"p{k}"),
+                str(shard_rows),
+                str(batch_size),
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        for k in range(2)
+    ]
+    go.touch()  # both start asking at (nearly) the same moment
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    stats = [json.loads((tmp_path / f"p{k}.json").read_text()) for k in range(2)]
+    assert sum(s["encoded"] for s in stats) == 160  # each text encoded once, by one of them
+    assert all(s["encoded"] + s["hits"] == 160 for s in stats)
+    first, second = (np.load(tmp_path / f"p{k}.npy") for k in range(2))
+    np.testing.assert_allclose(first, second, rtol=1e-4, atol=1e-5)
+    store = _store(tmp_path / "cache", shard_rows=shard_rows, batch_size=batch_size)
+    assert len(store) == 160
+
+
 def test_a_different_model_setting_is_a_different_cache(_private_cache: Path) -> None:
     base = _store(_private_cache)
     base.get(TEXTS[:3])

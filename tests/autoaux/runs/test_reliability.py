@@ -55,7 +55,9 @@ def _env() -> dict[str, str]:
     )
 
 
-def _write_config(folder: Path, *, name: str, uri: str) -> Path:
+def _write_config(
+    folder: Path, *, name: str, uri: str, pulls: int = PULLS, trials: int = TRIALS
+) -> Path:
     """Planted CSV tasks and a tiny two-stage config in ``folder``; returns the TOML path."""
     suite = make_planted_suite(
         n_helpful=1, n_neutral=0, n_harmful=0, main_train=60, aux_train=300, dev=64, test=64,
@@ -78,12 +80,12 @@ tasks = ["helpful-0"]
 add_control = true
 [stage1]
 preset = "bandit"
-pulls = {PULLS}
+pulls = {pulls}
 steps_per_pull = 3
 selection = "top-k"
 top_k = 1
 [stage2]
-trials = {TRIALS}
+trials = {trials}
 initial_points = 2
 steps = 20
 eval_every = 10
@@ -336,7 +338,13 @@ def _kill_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> No
     proc.wait(timeout=30)
 
 
-def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("comes_back", [True, False], ids=["store-returns", "store-stays-away"])
+def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path, comes_back: bool) -> None:
+    """The server's process group is killed with SIGKILL in stage 1. Either it comes back on
+    the same store while stage 2 still has trials to run (runs were created while it was away,
+    and later calls go to them), or it stays away to the end: the run exits 0 saying how to
+    replay its journal, and ``autoaux tracking replay`` sends it once the server is back."""
     store = f"sqlite:///{tmp_path / 'server.db'}"
     port = _free_port()
     server = _start_server(store, port, tmp_path / "artifacts")
@@ -351,16 +359,31 @@ def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         _kill_server(server)  # the store goes away in stage 1 ...
-        while proc.poll() is None and _trials_saved(_state(out)) < 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run should outlive the store"
-        restarted = _start_server(store, port, tmp_path / "artifacts")  # ... and comes back
-        assert restarted is not None
-        server = restarted
+        if comes_back:
+            while proc.poll() is None and _trials_saved(_state(out)) < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            assert proc.poll() is None, "the run should outlive the store"
+            # ... and comes back (the run waits meanwhile, so that trials remain to be run)
+            proc.send_signal(signal.SIGSTOP)
+            restarted = _start_server(store, port, tmp_path / "artifacts")
+            proc.send_signal(signal.SIGCONT)
+            assert restarted is not None
+            server = restarted
         _, err = proc.communicate(timeout=TIMEOUT)
         assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
         assert b"keeping tracking calls" in err
+        if not comes_back:
+            message = err.decode(errors="replace")
+            assert f"autoaux tracking replay {out}" in message, message[-3000:]
+            assert (out / "result.json").is_file()
+            restarted = _start_server(store, port, tmp_path / "artifacts")
+            assert restarted is not None
+            server = restarted
+            replay = _cli("tracking", "replay", str(out))
+            stdout, err = replay.communicate(timeout=TIMEOUT)
+            assert replay.returncode == 0, err.decode(errors="replace")[-3000:]
+            assert stdout.decode().strip().endswith("0 left")
     finally:
         _kill_server(server, signal.SIGTERM)
 
@@ -368,20 +391,49 @@ def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path) -> None:
     result = json.loads((out / "result.json").read_text())
     parent = result["mlflow"]["run_id"]
     runs = _runs_under(client, parent)
-    assert all(r.info.status == "FINISHED" for r in [client.get_run(parent), *runs])
+    everything = client.search_runs([client.get_run(parent).info.experiment_id])
+    assert [r.info.status for r in everything if r.info.status != "FINISHED"] == []
+    assert len(everything) == 1 + len(runs)  # no run twice, none outside the tree
     stage1 = next(r for r in runs if r.info.run_name == "stage1")
     for key in ("reward", "dev_score", "arm"):
         steps = {m.step for m in client.get_metric_history(stage1.info.run_id, key)}
         assert set(range(1, PULLS + 1)) <= steps, key
-    trials = {int(r.data.tags["autoaux.trial"]): r for r in runs if "autoaux.trial" in r.data.tags}
-    assert sorted(trials) == list(range(TRIALS))
+    trial_runs = [r for r in runs if "autoaux.trial" in r.data.tags]
+    trials = {int(r.data.tags["autoaux.trial"]): r for r in trial_runs}
+    assert sorted(trials) == list(range(TRIALS)) and len(trial_runs) == TRIALS
     for record in result["trials"]:
         run = trials[record["number"]]
         assert run.data.metrics["best_dev_score"] == pytest.approx(record["score"])
+        assert run.data.params  # the trial's ratios
     stage2 = next(r for r in runs if r.info.run_name == "stage2")
     scores = {m.step for m in client.get_metric_history(stage2.info.run_id, "score")}
     assert scores == set(range(TRIALS))
     assert "result.json" in {a.path for a in client.list_artifacts(parent)}
+    assert client.get_run(parent).data.params  # the parent's params, logged before the outage
+
+
+@pytest.mark.slow
+def test_runs_started_together_on_a_new_sqlite_store_all_finish(tmp_path: Path) -> None:
+    """Four runs start at once on one new SQLite store: its creation, schema migration and
+    the experiment's creation are serialised by the lock file beside the database."""
+    db = tmp_path / "shared.db"
+    store = f"sqlite:///{db}"
+    configs = []
+    for k in range(4):
+        folder = tmp_path / f"run{k}"
+        folder.mkdir()
+        configs.append(_write_config(folder, name="out", uri=store, pulls=4, trials=2))
+    procs = [_cli("run", "--config", str(config)) for config in configs]
+    for proc in procs:
+        _finish(proc)
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("reliability")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 4
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert Path(str(db) + ".lock").exists()
 
 
 def test_an_unreachable_store_fails_fast_or_falls_back(tmp_path: Path) -> None:
