@@ -183,6 +183,8 @@ def make_config(seed: int, b: Budget, encoder: str, ws: Workspace, **stage2: Any
             "main": {"task": MAIN, "max_train_examples": b.main_train},
             "auxiliary": {"tasks": [*b.candidates, CONTROL], "max_train_examples": b.aux_train},
             "stage1": {
+                # the in-run bandit this suite was measured with (the race: multidomain.py)
+                "preset": "bandit",
                 "pulls": b.pulls,
                 "steps_per_pull": b.steps_per_pull,
                 "eval_batches": b.eval_batches,
