@@ -180,7 +180,7 @@ def test_the_journal_replays_no_artifact_from_outside_the_output_folder(tmp_path
     ]  # fmt: skip
     journal.write_text("".join(json.dumps(op) + "\n" for op in ops))
     client = JournalingClient(object(), journal)
-    assert [op["local_path"] for op in client.take_pending()] == [str(inside)]
+    assert [op["local_path"] for op in client.pending_ops()] == [str(inside)]
 
 
 # ------------------------------------------------------------------ one run per output folder
