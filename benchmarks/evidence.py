@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import Workspace, log, md_table, setup, write_json
+from benchmarks.multidomain import DOMAINS
 
-DOMAINS = ("amazon-polarity", "movie-polarity", "nyt-polarity", "tweet-polarity")
 OTHERS = ("trec-coarse", "sms-spam")
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from autoaux._seeding import derive_seed
-from autoaux.config import Stage1Config
+from autoaux.config import SHUFFLED_PREFIX, Stage1Config
 from autoaux.runs.result import PullRecord, SelectionResult, TaskVerdict, decision_of
 from autoaux.tracking import NullTracker, Tracker, tracked_run
 from bandits import Racing, make_bandit
@@ -88,18 +88,18 @@ def run_race(
     ``stage1`` run; verdicts as metrics and tags at the end.
     """
     tracker = tracker if tracker is not None else NullTracker()
-    controls = tuple(controls) or tuple(t for t in pool if t.startswith("shuffled:"))
+    controls = tuple(controls) or tuple(t for t in pool if t.startswith(SHUFFLED_PREFIX))
     arms = [t for t in pool if t != main]
     if not controls or controls[0] not in arms:
-        raise ValueError("the race needs a null control (a shuffled: task) in the pool")
+        raise ValueError(f"the race needs a null control (a {SHUFFLED_PREFIX} task) in the pool")
     reference = arms.index(controls[0])
     race = make_bandit(
-        "racing",
+        settings.policy,
         len(arms),
         control=reference,
         alpha=settings.alpha,
         margin=settings.margin,
-        seed=derive_seed(seed, "bandit"),
+        **settings.bandit_options(seed=derive_seed(seed, "bandit")),
     )
     assert isinstance(race, Racing)
     history: list[PullRecord] = []
