@@ -369,8 +369,8 @@ def _stage1(
     if checkpoint is not None and (done := checkpoint.stage1_result()) is not None:
         return done
     settings = config.stage1
-    main, pool = config.main.task, config.auxiliary_tasks()
-    if not [t for t in pool if t != main and t not in config.control_tasks()]:
+    main, pool, controls = config.main.task, config.auxiliary_tasks(), config.control_tasks()
+    if not [t for t in pool if t != main and t not in controls]:
         log.info("stage 1 skipped: the pool holds no auxiliary task; the main task trains alone")
         selection = SelectionResult.empty(main, decision="no auxiliary task to judge")
     elif settings.evidence == "episodes":
@@ -378,7 +378,7 @@ def _stage1(
             bench.episode_factory(),
             main=main,
             pool=pool,
-            controls=config.control_tasks(),
+            controls=controls,
             settings=settings,
             seed=config.seed,
             tracker=tracker,
@@ -396,7 +396,7 @@ def _stage1(
             trainer,
             main=main,
             pool=pool,
-            controls=config.control_tasks(),
+            controls=controls,
             settings=settings,
             seed=config.seed,
             tracker=tracker,
