@@ -3,7 +3,8 @@
 Two stages, after AutoSem (Guo et al., 2019): a multi-armed bandit picks the auxiliary tasks that
 help a main task (:func:`select`), then Gaussian-process Bayesian optimisation finds their mixing
 ratios (:func:`mix`); :func:`run` does both, compares with baselines and logs everything to
-MLflow::
+MLflow. :func:`affinity` measures how much each auxiliary task helps the main task (and each
+other) in one cheap pass, the screen a large pool goes through before stage 1::
 
     import autoaux
 
@@ -25,6 +26,7 @@ from autoaux.config import (
     MainConfig,
     ModelConfig,
     RunConfig,
+    ScreenConfig,
     Stage1Config,
     Stage2Config,
     TaskFileConfig,
@@ -34,6 +36,7 @@ from autoaux.config import (
     load_config,
 )
 from autoaux.errors import AutoauxError, ConfigError, TrackingError
+from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import (
     BaselineScore,
     MixResult,
@@ -45,7 +48,7 @@ from autoaux.runs.result import (
 from autoaux.tracking import MlflowTracker, NullTracker, Tracker
 
 if TYPE_CHECKING:
-    from autoaux.api import mix, resume, run, select
+    from autoaux.api import affinity, mix, resume, run, select
     from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
     from autoaux.stages.finetune import FinetuneResult, finetune
     from autoaux.training.gating import CosineGate
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AffinityResult",
     "AutoauxError",
     "AuxiliaryConfig",
     "BaselineScore",
@@ -72,6 +76,7 @@ __all__ = [
     "PullRecord",
     "RunConfig",
     "RunResult",
+    "ScreenConfig",
     "SelectionResult",
     "Stage1Config",
     "Stage2Config",
@@ -84,6 +89,7 @@ __all__ = [
     "TrainerSpec",
     "TrialRecord",
     "__version__",
+    "affinity",
     "build_encoder",
     "config_from_dict",
     "finetune",
@@ -96,6 +102,7 @@ __all__ = [
 
 # Names whose modules import torch: loaded on first attribute access (PEP 562).
 _LAZY = {
+    "affinity": "api",
     "run": "api",
     "resume": "api",
     "select": "api",

@@ -41,12 +41,21 @@ from typing import Any
 from autoaux._secrets import redact_uri
 from autoaux.config import RunConfig, config_from_dict, load_config
 from autoaux.errors import ConfigError
+from autoaux.runs.affinity import AFFINITY_FILE, AffinityResult
 from autoaux.runs.checkpoint import CheckpointError, RunCheckpoint, RunInterrupted
 from autoaux.runs.lock import folder_lock
-from autoaux.runs.plots import STAGE1_PLOT, STAGE2_PLOT, plot_trials, plot_utilities
+from autoaux.runs.plots import (
+    AFFINITY_PLOT,
+    STAGE1_PLOT,
+    STAGE2_PLOT,
+    plot_affinity,
+    plot_trials,
+    plot_utilities,
+)
 from autoaux.runs.result import BaselineScore, MixResult, RunResult, SelectionResult, write_json
 from autoaux.stages.baselines import run_baselines
 from autoaux.stages.race import run_race
+from autoaux.stages.screen import run_screen
 from autoaux.stages.stage1 import make_gate, run_stage1
 from autoaux.stages.stage2 import run_stage2
 from autoaux.tracking import Tracker, make_tracker, tracked_run
@@ -54,7 +63,7 @@ from autoaux.tracking.journal import JOURNAL_FILE, fallback_uri, settle_tracking
 from autoaux.training.workbench import Workbench
 from tasks import Task
 
-__all__ = ["mix", "resume", "run", "select"]
+__all__ = ["affinity", "mix", "resume", "run", "select"]
 
 log = logging.getLogger("autoaux")
 
@@ -212,7 +221,8 @@ def _run(
             tracker.log_params(checkpoint.params(config))
             bench = Workbench.build(config, [main, *pool], user_tasks, progress=progress)
             tracker.set_tags({"autoaux.device": bench.device_name})
-            selection = _stage1(bench, config, tracker, progress, checkpoint)
+            screen = _screen(bench, config, tracker, progress, checkpoint)
+            selection = _stage1(bench, config, tracker, progress, checkpoint, screen=screen)
             mixture = _stage2(
                 bench, config, tracker, progress, selection.selected, selection.utilities,
                 checkpoint,
@@ -236,9 +246,12 @@ def _run(
                 seed=config.seed,
                 device=bench.device_name,
                 config=config.to_dict(),
+                screen=screen,
             )
             _final_metrics(tracker, result)
-            _write_outputs(tracker, config, selection=selection, mixture=mixture, result=result)
+            _write_outputs(
+                tracker, config, selection=selection, mixture=mixture, result=result, screen=screen
+            )
     except KeyboardInterrupt as error:
         checkpoint.mark_interrupted()
         if not checkpoint.enabled:
@@ -298,9 +311,63 @@ def _select(
         tracker.log_params(config.to_params())
         bench = Workbench.build(config, [main_name, *pool], objects, progress=progress)
         tracker.set_tags({"autoaux.device": bench.device_name})
-        selection = _stage1(bench, config, tracker, progress)
-        _write_outputs(tracker, config, selection=selection)
+        screen = _screen(bench, config, tracker, progress)
+        selection = _stage1(bench, config, tracker, progress, screen=screen)
+        _write_outputs(tracker, config, selection=selection, screen=screen)
     return selection
+
+
+def affinity(
+    config: ConfigLike | None = None,
+    *,
+    main: TaskLike | None = None,
+    auxiliary: Sequence[TaskLike] | None = None,
+    encoder: str | Path | None = None,
+    seed: int | None = None,
+    pairwise: bool = False,
+    user_tasks: Iterable[Task] = (),
+    overrides: Mapping[str, Any] | None = None,
+    tracker: Tracker | None = None,
+    progress: bool = True,
+    **screen: Any,
+) -> AffinityResult:
+    """The affinity screen alone: how much each auxiliary task lowers the main task's dev
+    loss against the null control (with ``pairwise``, each candidate's too).
+
+    Arguments as in :func:`select`; extra keywords are ``[screen]`` keys (``probe_steps=30``,
+    ``rounds=3``...). The screen always runs here, whatever ``screen.when`` says. The pool
+    needs a control (``auxiliary.add_control = true``, the default). Writes ``affinity.json``
+    and ``affinity.png`` to ``output_dir`` and logs them as MLflow artifacts.
+    """
+    config, objects = _configure(
+        config,
+        main=main,
+        auxiliary=auxiliary,
+        encoder=encoder,
+        seed=seed,
+        user_tasks=user_tasks,
+        section="screen",
+        options=screen,
+        overrides=overrides,
+    )
+    if not config.control_tasks():
+        raise ConfigError(
+            "auxiliary.add_control",
+            config.auxiliary.add_control,
+            "a pool with a control (true, or a 'shuffled:<task>' in auxiliary.tasks): the "
+            "screen measures every task against it",
+            source=config.source,
+        )
+    with folder_lock(config.output_dir):
+        tracker = tracker if tracker is not None else _make_tracker(config)
+        main_name, pool = config.main.task, config.auxiliary_tasks()
+        with tracked_run(tracker, _run_name(config, "affinity"), tags=_tags(config, "affinity")):
+            tracker.log_params(config.to_params())
+            bench = Workbench.build(config, [main_name, *pool], objects, progress=progress)
+            tracker.set_tags({"autoaux.device": bench.device_name})
+            result = _run_screen(bench, config, tracker, progress, pairwise=pairwise)
+            _write_outputs(tracker, config, screen=result)
+    return result
 
 
 def mix(
@@ -365,11 +432,15 @@ def _stage1(
     tracker: Tracker,
     progress: bool,
     checkpoint: Any = None,
+    *,
+    screen: AffinityResult | None = None,
 ) -> SelectionResult:
     if checkpoint is not None and (done := checkpoint.stage1_result()) is not None:
         return done
     settings = config.stage1
     main, pool, controls = config.main.task, config.auxiliary_tasks(), config.control_tasks()
+    if screen is not None:  # stage 1 judges the shortlist (and keeps every control)
+        pool = tuple(t for t in pool if t in screen.shortlist or t in controls)
     if not [t for t in pool if t != main and t not in controls]:
         log.info("stage 1 skipped: the pool holds no auxiliary task; the main task trains alone")
         selection = SelectionResult.empty(main, decision="no auxiliary task to judge")
@@ -406,6 +477,53 @@ def _stage1(
     if checkpoint is not None:
         checkpoint.finish_stage1(selection)
     return selection
+
+
+def _screen(
+    bench: Workbench,
+    config: RunConfig,
+    tracker: Tracker,
+    progress: bool,
+    checkpoint: Any = None,
+) -> AffinityResult | None:
+    """The affinity screen when ``[screen]`` asks for it for this pool (and it has a control),
+    else ``None``."""
+    candidates = _candidates(config)
+    if not config.screen.applies(len(candidates)):
+        return None
+    if not config.control_tasks():
+        log.warning("screen skipped: the pool has no control to measure the candidates against")
+        return None
+    if checkpoint is not None and (done := checkpoint.screen_result()) is not None:
+        return done
+    result = _run_screen(bench, config, tracker, progress)
+    if checkpoint is not None:
+        checkpoint.finish_screen(result)
+    return result
+
+
+def _run_screen(
+    bench: Workbench, config: RunConfig, tracker: Tracker, progress: bool, *, pairwise: bool = False
+) -> AffinityResult:
+    def make_trainer(target: str, arm: str, steps: int, seed_key: str) -> Any:
+        return bench.probe_trainer(target, arm, steps=steps, seed_key=seed_key)
+
+    return run_screen(
+        make_trainer,
+        main=config.main.task,
+        candidates=_candidates(config),
+        control=config.control_tasks()[0],
+        settings=config.screen,
+        pairwise=pairwise,
+        tracker=tracker,
+        progress=progress,
+    )
+
+
+def _candidates(config: RunConfig) -> list[str]:
+    """The pool's auxiliary tasks, controls and the main task left out."""
+    controls = config.control_tasks()
+    return [t for t in config.auxiliary_tasks() if t != config.main.task and t not in controls]
 
 
 def _stage2(
@@ -612,11 +730,15 @@ def _write_outputs(
     selection: SelectionResult | None = None,
     mixture: MixResult | None = None,
     result: RunResult | None = None,
+    screen: AffinityResult | None = None,
 ) -> None:
     """Write the plots and the JSON summary into ``output_dir``; log them as artifacts."""
     folder = Path(config.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
+    if screen is not None:
+        paths.append(screen.to_json(folder / AFFINITY_FILE))
+        paths.append(plot_affinity(screen, folder / AFFINITY_PLOT))
     if selection is not None:
         paths.append(plot_utilities(selection, folder / STAGE1_PLOT))
     if mixture is not None:

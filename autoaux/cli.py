@@ -88,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_sel = add_parser(sub, "select", help="stage 1 only: which auxiliary tasks help")
     _common_run_options(p_sel)
 
+    p_aff = add_parser(
+        sub, "affinity", help="the affinity screen alone: affinity.json and affinity.png"
+    )
+    _common_run_options(p_aff)
+    p_aff.add_argument(
+        "--pairwise", action="store_true",
+        help="also measure every candidate against every other (the candidates x candidates map)",
+    )
+
     p_mix = add_parser(sub, "mix", help="stage 2 only: mixing ratios of the given tasks")
     _common_run_options(p_mix)
     p_mix.add_argument("--tasks", required=True, help="comma-separated auxiliary task names")
@@ -218,6 +227,25 @@ def _cmd_select(args: argparse.Namespace) -> int:
     print(f"main task: {result.main_task}")
     _selection_rows(result, None)
     print(f"selected: {', '.join(result.selected) or '(none)'}")
+    return 0
+
+
+def _cmd_affinity(args: argparse.Namespace) -> int:
+    import autoaux
+
+    config = _load_run_config(args)
+    result = autoaux.affinity(config, pairwise=args.pairwise, progress=not args.quiet)
+    print(f"main task: {result.main_task}")
+    rows: list[tuple[str, ...]] = []
+    for name, value in sorted(result.row().items(), key=lambda kv: -kv[1]):
+        low, high = result.interval(name)
+        decision = "control" if name == result.control else result.decisions.get(name, "")
+        rows.append((name, f"{100 * value:+.2f}%", f"[{100 * low:+.2f}, {100 * high:+.2f}]",
+                     decision))
+    _print_table(("task", "affinity", "interval", "screen"), rows)
+    print(f"shortlist: {', '.join(result.shortlist) or '(none)'}")
+    print(f"{result.steps} probe steps in {result.seconds:.1f}s; "
+          f"map: {Path(config.output_dir) / 'affinity.png'}")
     return 0
 
 
@@ -371,6 +399,11 @@ def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
 
 def _print_run_table(result: Any) -> None:
     print(f"\nmain task: {result.main_task}")
+    if result.screen is not None:
+        decisions = list(result.screen.decisions.values())
+        print(f"screen: {len(decisions)} candidates, {decisions.count('dropped')} dropped, "
+              f"{decisions.count('cut')} cut; shortlist: "
+              f"{', '.join(result.screen.shortlist) or '(none)'}")
     _selection_rows(result.selection, result.ratios)
     print(f"\nbest main dev score (stage 2): {result.best_dev_score:.4f}")
     if result.test_score is not None:
@@ -398,6 +431,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 _COMMANDS = {
     "run": _cmd_run,
     "select": _cmd_select,
+    "affinity": _cmd_affinity,
     "mix": _cmd_mix,
     "tasks": _cmd_tasks,
     "finetune": _cmd_finetune,

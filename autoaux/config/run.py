@@ -13,7 +13,9 @@ A run is described by one :class:`RunConfig`; the TOML file mirrors it section b
                  split_column, encoding
     [stage1]     preset, policy, decay, reward, utility, gating, selection, include_main_arm,
                  pulls, steps_per_pull, eval_batches, refresh_every, smoothing, top_k, threshold,
-                 confidence, tolerance, reward_scale, reward_weight, policy_options
+                 confidence, tolerance, reward_scale, reward_weight, episode_steps, alpha,
+                 margin, policy_options
+    [screen]     when, min_candidates, probe_steps, rounds, alpha, shortlist
     [stage2]     trials, initial_points, max_ratio, steps, acquisition, eval_every,
                  eval_batches, warm_start, search, executor, parallel, ray_address
     [trainer]    batch_size, lr, weight_decay, warmup_steps, clip_norm, eval_batch_size
@@ -60,6 +62,7 @@ __all__ = [
     "GATINGS",
     "POLICIES",
     "REWARDS",
+    "SCREEN_WHEN",
     "SELECTIONS",
     "STAGE1_PRESETS",
     "UTILITIES",
@@ -69,6 +72,7 @@ __all__ = [
     "MainConfig",
     "ModelConfig",
     "RunConfig",
+    "ScreenConfig",
     "Stage1Config",
     "Stage2Config",
     "TaskFileConfig",
@@ -145,6 +149,7 @@ UTILITIES = ("posterior", "mean")
 SELECTIONS = ("auto", "default", "top-k", "threshold", "control")
 ACQUISITIONS = ("gp_hedge", "EI", "PI", "LCB")
 SEARCHES = ("gp", "random")
+SCREEN_WHEN = ("auto", "always", "never")
 EXECUTORS = ("local", "ray")
 BASELINES = ("main-only", "uniform", "proportional", "temperature", "stage1-only")
 ENCODERS = ("tiny", "minilm", "minilm-cached")
@@ -610,6 +615,46 @@ class Stage1Config:
 
 
 @dataclass(frozen=True)
+class ScreenConfig:
+    """``[screen]``: the affinity screen that shortlists a large pool before stage 1.
+
+    Each candidate and the null control get ``rounds`` *probes*: ``probe_steps`` steps of
+    main + that task (1:1) from the run's initial weights, scored by the main task's dev loss
+    on the whole dev split; the probes of one round share a seed. A candidate's affinity is
+    the relative drop of that loss against the control's, averaged over rounds, with a
+    one-sided interval at level ``alpha`` (:mod:`autoaux.stages.screen`). Candidates whose
+    interval lies below 0 (no better than the control, with confidence) are dropped; the best
+    ``shortlist`` of the rest by affinity go on to stage 1.
+
+    ``when = "auto"`` screens a pool of more than ``min_candidates`` candidates (controls not
+    counted), ``"always"`` every pool, ``"never"`` none. ``autoaux affinity`` always screens.
+    """
+
+    _section: ClassVar[str] = "screen"
+
+    when: str = "auto"
+    min_candidates: int = 8
+    probe_steps: int = 100
+    rounds: int = 3
+    alpha: float = 0.05
+    shortlist: int = 8
+
+    def __post_init__(self) -> None:
+        _check_choice(self, "when", SCREEN_WHEN)
+        _check_int(self, "min_candidates", minimum=0)
+        _check_int(self, "probe_steps", minimum=1)
+        _check_int(self, "rounds", minimum=2, maximum=1000)
+        _check_float(self, "alpha", above=0.0, maximum=0.5)
+        _check_int(self, "shortlist", minimum=1)
+
+    def applies(self, n_candidates: int) -> bool:
+        """Whether a pool of ``n_candidates`` (controls not counted) is screened."""
+        if self.when == "auto":
+            return n_candidates > self.min_candidates
+        return self.when == "always"
+
+
+@dataclass(frozen=True)
 class Stage2Config:
     """``[stage2]``: Bayesian optimisation of mixing ratios (main task fixed at 1).
 
@@ -766,6 +811,7 @@ _SECTIONS: dict[str, type] = {
     "main": MainConfig,
     "auxiliary": AuxiliaryConfig,
     "stage1": Stage1Config,
+    "screen": ScreenConfig,
     "stage2": Stage2Config,
     "trainer": TrainerConfig,
     "tracking": TrackingConfig,
@@ -791,6 +837,7 @@ class RunConfig:
     auxiliary: AuxiliaryConfig = field(default_factory=AuxiliaryConfig)
     task_files: tuple[TaskFileConfig, ...] = ()
     stage1: Stage1Config = field(default_factory=Stage1Config)
+    screen: ScreenConfig = field(default_factory=ScreenConfig)
     stage2: Stage2Config = field(default_factory=Stage2Config)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

@@ -69,6 +69,7 @@ from typing import Any
 
 from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
+from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import (
     BaselineScore,
     MixResult,
@@ -471,6 +472,19 @@ class RunCheckpoint:
             }
             self._write_state()
         if stop:
+            raise KeyboardInterrupt
+
+    def screen_result(self) -> AffinityResult | None:
+        """The finished affinity screen of the interrupted run, if it finished."""
+        saved = self.state.get("screen_result") if self.resuming else None
+        return AffinityResult.from_dict(saved) if saved else None
+
+    def finish_screen(self, result: AffinityResult) -> None:
+        """The screen is over: keep its result (plain JSON values)."""
+        if self.enabled:
+            self.state["screen_result"] = result.to_dict()
+            self._write_state()
+        if self._interrupt_requested:
             raise KeyboardInterrupt
 
     def stage1_result(self) -> SelectionResult | None:

@@ -6,6 +6,9 @@
   its confidence interval, coloured by verdict.
 - :func:`plot_trials`: each stage-2 trial's best main dev score (failed trials as red crosses
   on the lower edge) and the best score so far.
+- :func:`plot_affinity`: the affinity screen's heatmap, target tasks (rows) by trained tasks
+  (columns), in percent of the control's dev loss; the control column and the screen's
+  decisions marked.
 """
 
 from __future__ import annotations
@@ -14,15 +17,24 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import MixResult, SelectionResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["STAGE1_PLOT", "STAGE2_PLOT", "plot_trials", "plot_utilities"]
+__all__ = [
+    "AFFINITY_PLOT",
+    "STAGE1_PLOT",
+    "STAGE2_PLOT",
+    "plot_affinity",
+    "plot_trials",
+    "plot_utilities",
+]
 
 STAGE1_PLOT = "stage1_utilities.png"
 STAGE2_PLOT = "stage2_trials.png"
+AFFINITY_PLOT = "affinity.png"
 
 
 def _figure(width: float = 7.0, height: float = 4.0) -> Figure:
@@ -133,6 +145,65 @@ def plot_trials(mix: MixResult, path: str | Path) -> Path:
     ax.legend(fontsize="small", loc="best")
     if numbers:
         ax.set_xticks(numbers if len(numbers) <= 20 else numbers[:: max(1, len(numbers) // 10)])
+    figure.tight_layout()
+    figure.savefig(str(path), format="png")
+    return path
+
+
+_DECISION_MARKS = {"shortlisted": "", "dropped": " (dropped)", "cut": " (cut)"}
+
+
+def plot_affinity(result: AffinityResult, path: str | Path) -> Path:
+    """Draw the affinity heatmap to ``path`` (PNG); return the path.
+
+    Cell ``(i, j)``: how much training ``arms[j]`` alongside ``targets[i]`` lowered
+    ``targets[i]``'s dev loss against the control, in percent (green helps, red hurts, the
+    colour scale symmetric about 0); ``*`` marks a cell whose interval excludes 0. Column
+    labels carry the main task's screen decision; the control's column is labelled.
+    """
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = 100.0 * np.asarray(result.affinity, dtype=float)
+    low = np.asarray(result.low, dtype=float)
+    high = np.asarray(result.high, dtype=float)
+    n_rows, n_cols = values.shape
+    finite = values[np.isfinite(values)]
+    bound = float(np.max(np.abs(finite))) if finite.size and np.max(np.abs(finite)) > 0 else 1.0
+    figure = _figure(width=min(4.0 + 0.55 * n_cols, 40.0), height=min(2.6 + 0.45 * n_rows, 40.0))
+    ax = figure.add_subplot(1, 1, 1)
+    image = ax.imshow(
+        np.ma.masked_invalid(values), cmap="RdYlGn", vmin=-bound, vmax=bound, aspect="auto"
+    )
+    if n_rows * n_cols <= 400:
+        for i in range(n_rows):
+            for j in range(n_cols):
+                if math.isfinite(values[i, j]) and result.arms[j] != result.control:
+                    sure = low[i, j] > 0 or high[i, j] < 0
+                    text = f"{values[i, j]:.1f}" + ("*" if sure else "")
+                    ax.text(j, i, text, ha="center", va="center", fontsize="x-small")
+    labels = []
+    for arm in result.arms:
+        mark = " (control)" if arm == result.control else _DECISION_MARKS.get(
+            result.decisions.get(arm, ""), ""
+        )
+        labels.append(arm + mark)
+    ax.set_xticks(range(n_cols))
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize="small")
+    ax.set_yticks(range(n_rows))
+    ax.set_yticklabels(
+        [t + (" (main)" if t == result.main_task else "") for t in result.targets],
+        fontsize="small",
+    )
+    ax.set_xlabel("task trained alongside (probe)")
+    ax.set_ylabel("task whose dev loss is measured")
+    ax.set_title(
+        f"affinity: % drop of dev loss vs the control ({result.rounds} rounds x "
+        f"{result.probe_steps} steps; * interval excludes 0)",
+        fontsize="medium",
+    )
+    figure.colorbar(image, ax=ax, label="% of the control's dev loss")
     figure.tight_layout()
     figure.savefig(str(path), format="png")
     return path

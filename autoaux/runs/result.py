@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from autoaux.runs.affinity import AffinityResult
     from bayesopt import TrialState
 
 __all__ = [
@@ -362,7 +363,8 @@ class RunResult:
     ``pulls``, ``ratios``, ``best_dev_score``, ``test_score``, ``trials`` (``number``, ``ratios``,
     ``score``, ``state``, ...), ``mlflow`` (``tracking_uri``, ``experiment_id``, ``run_id``) and
     ``baselines`` (name -> ``{dev, test, ...}``), plus ``controls``, ``seconds``, ``seed``,
-    ``device`` and ``config``.
+    ``device``, ``config`` and ``screen`` (the affinity screen's record, or ``null`` when the
+    pool was not screened).
     """
 
     main_task: str
@@ -382,6 +384,7 @@ class RunResult:
     seed: int = 0
     device: str = ""
     config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    screen: AffinityResult | None = None
 
     @property
     def run_id(self) -> str | None:
@@ -408,6 +411,7 @@ class RunResult:
                 "seed": self.seed,
                 "device": self.device,
                 "config": self.config,
+                "screen": None if self.screen is None else self.screen.to_dict(),
             }
         )
 

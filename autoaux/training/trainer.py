@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from autoaux._device import autocast_context, resolve_device
 from autoaux._seeding import TorchRngState, derive_seed
-from autoaux.model.multitask import MultiTaskModel
+from autoaux.model.multitask import MultiTaskModel, output_loss
 from autoaux.training.gating import CosineGate
 from tasks import Task, compute_metric
 from tasks.encoding import BatchIterator, EncodedSplit, encode_split
@@ -661,6 +661,16 @@ class Trainer:
         Predictions are class indices (classification) or floats (regression), aligned with the
         references; the order is the evaluation order, not the split's.
         """
+        out, references = self._outputs(task, split, max_batches)
+        values = out.cpu().numpy()
+        if self._kinds[task] == "classification":
+            return values.argmax(axis=-1), references
+        return values[:, 0], references
+
+    def _outputs(
+        self, task: str, split: str, max_batches: int | None
+    ) -> tuple[Tensor, np.ndarray]:
+        """``task``'s head outputs (float32, dropout off) on ``split`` and the references."""
         if task not in self.data:
             raise ValueError(f"unknown task {task!r}; have {sorted(self.data)}")
         batches, references = self._eval_batches(task, split, max_batches)
@@ -669,12 +679,19 @@ class Trainer:
         try:
             with torch.inference_mode(), self._autocast():
                 outs = [self.model(task, b["input_ids"], b["attention_mask"]) for b in batches]
-            out = torch.cat(outs).float().cpu().numpy()
+            out = torch.cat(outs).float()
         finally:
             self.model.train(was_training)
-        if self._kinds[task] == "classification":
-            return out.argmax(axis=-1), references
-        return out[:, 0], references
+        return out, references
+
+    def evaluate_loss(
+        self, task: str, split: str = "dev", *, max_batches: int | None = None
+    ) -> float:
+        """``task``'s mean training loss on ``split`` (dropout off; cross-entropy or squared
+        error, as in training), on the same examples as :meth:`evaluate`."""
+        out, references = self._outputs(task, split, max_batches)
+        labels = torch.as_tensor(references, device=out.device)
+        return float(output_loss(out, labels, self._kinds[task]))
 
     def evaluate(self, task: str, split: str = "dev", *, max_batches: int | None = None) -> float:
         """``task``'s metric on ``split`` (dropout off).

@@ -120,6 +120,22 @@ class Workbench:
 
         return make_trainer
 
+    def probe_trainer(self, main: str, arm: str, *, steps: int, seed_key: str) -> Any:
+        """A trainer over the initial weights that knows only ``main`` (the task it scores)
+        and ``arm``, for the affinity screen's probes (no gating; its batches, task draws and
+        dropout come from ``seed_key``)."""
+        t = self.config.trainer
+        warmup = int(t.warmup_steps) if t.warmup_steps >= 1 else round(t.warmup_steps * steps)
+        self.model.restore(self.initial)
+        spec = trainer_spec(t, device=self.config.device, warmup_steps=warmup, total_steps=steps)
+        return Trainer(
+            self.model,
+            {name: self.data[name] for name in (main, arm)},
+            main=main,
+            spec=spec,
+            seed=derive_seed(self.config.seed, seed_key),
+        )
+
     def factory(self, seed_key: str) -> Any:
         """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
 
