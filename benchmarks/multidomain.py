@@ -13,7 +13,9 @@ workbench (same tasks, cached MiniLM features and initial weights for every meth
   it, minus main only, on test) is the ground truth for the verdicts.
 * **temperature**: the temperature-sampling baseline (``p ~ n^(1/2)`` over main and the pool).
 * **autoaux**: stage 1 as configured (the default race of paired episodes against the
-  control), then the GP stage 2 on what it selected (main only when nothing).
+  control), then the GP stage 2 on what it selected (main only when nothing). With
+  ``--screen``, the affinity screen (:mod:`autoaux.stages.screen`) runs first and the race
+  judges its shortlist; its steps count as stage-1 steps.
 * **autosem**: the literal AutoSem stage 1 (``preset = "autosem"``); its selection is scored
   by its subset's exhaustive entry (ratio 1), so it costs no extra training.
 
@@ -144,8 +146,28 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_text(json.dumps(subsets))
     out["subsets"] = subsets
-    # --- autoaux: stage 1 as configured, stage 2 on its selection
+    # --- autoaux: (with --screen, the affinity screen first, then the race on its shortlist)
+    # stage 1 as configured, stage 2 on its selection
     s = time.perf_counter()
+    screen_steps = 0
+    if args.screen is not None:
+        from autoaux.config import ScreenConfig
+        from autoaux.stages.screen import run_screen
+
+        screen = run_screen(
+            lambda t, a, steps, key: bench.probe_trainer(t, a, steps=steps, seed_key=key),
+            main=main, candidates=candidates, control=control,
+            settings=ScreenConfig(**json.loads(args.screen)),
+        )  # fmt: skip
+        screen_steps = screen.steps
+        pool = [*screen.shortlist, control]
+        out["screen"] = {
+            "affinity": screen.row(),
+            "decisions": screen.decisions,
+            "shortlist": list(screen.shortlist),
+            "steps": screen.steps,
+            "seconds": screen.seconds,
+        }
     selection = run_race(
         bench.episode_factory(),
         main=main,
@@ -169,7 +191,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         "decision": selection.decision,
         "verdicts": {k: v.to_dict() for k, v in selection.verdicts.items()},
         "episodes": len(selection.history),
-        "stage1_steps": len(selection.history) * config.stage1.episode_steps,
+        "stage1_steps": len(selection.history) * config.stage1.episode_steps + screen_steps,
         "stage1_seconds": race_seconds,
         "stage2_steps": sum(sum(t.steps_per_task.values()) for t in mix.trials),
         "dev": mix.best_dev_score,
@@ -349,6 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder keeping the exhaustive subsets' scores between runs")
     parser.add_argument("--stage1", default="{}",
                         help="JSON of extra [stage1] keys for autoaux, e.g. '{\"alpha\": 0.1}'")
+    parser.add_argument("--screen", default=None,
+                        help="screen the pool first: JSON of [screen] keys ('{}': defaults)")
     parser.add_argument("--smoke", action="store_true", help="tiny budgets, subsets of size <= 1")
     args = parser.parse_args(argv)
     if args.report is not None:

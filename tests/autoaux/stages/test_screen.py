@@ -253,3 +253,19 @@ def test_cli_affinity_bad_screen_setting_exits_2(tmp_path: Path,
     assert cli_main(["affinity", "--config", str(toml)]) == 2
     err = capsys.readouterr().err
     assert "screen.rounds" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_resumed_run_keeps_the_screen_it_had(tmp_path: Path) -> None:
+    from autoaux.runs.checkpoint import RunCheckpoint
+
+    config = config_from_dict(
+        {"main": {"task": "nyt-polarity"}, "model": {"encoder": "tiny"},
+         "output_dir": str(tmp_path)}
+    )  # fmt: skip
+    result, _ = _screen(shortlist=1)
+    RunCheckpoint.create(config).finish_screen(result)
+    assert RunCheckpoint.create(config, overwrite=True).screen_result() is None  # a new run
+    RunCheckpoint.create(config, overwrite=True).finish_screen(result)
+    resumed = RunCheckpoint.load(tmp_path).screen_result()
+    assert resumed is not None
+    assert resumed.to_dict() == result.to_dict()
