@@ -333,12 +333,40 @@ def report(paths: Sequence[Path]) -> str:
             f"{statistics.fmean(r['screen']['steps'] for r in real):.0f}",
             f"{statistics.fmean(r['autoaux']['stage1_steps'] for r in real):.0f}",
         ])  # fmt: skip
+        parts.append(_averaged(real))
         parts.append(md_table(
             ["main", "seeds", "Spearman: affinity vs effect alone (test)", "(dev)",
              "shortlisted (any seed)", "autoaux - main only (pts)",
              "autoaux - hand-picked domains (pts)", "screen steps", "race steps"],
             rows))  # fmt: skip
     return "\n\n".join(parts)
+
+
+def _averaged(real: Sequence[Mapping[str, Any]]) -> str:
+    """Per main task, the affinity and the effect alone averaged over seeds (less noise than
+    one seed's single runs), their Spearman correlation, and the AUC of the affinity between
+    the candidates whose mean effect alone is positive and the others."""
+    rows = []
+    for main in DOMAINS:
+        rs = [r for r in real if r["main"] == main]
+        if not rs:
+            continue
+        names = list(rs[0]["effect_alone"])
+        aff = {c: statistics.fmean(r["screen"]["affinity"][c] for r in rs) for c in names}
+        eff = {c: statistics.fmean(r["effect_alone"][c] for r in rs) for c in names}
+        positive = [c for c in names if eff[c] > 0]
+        rest = [c for c in names if eff[c] <= 0]
+        top = sorted(names, key=lambda c: -aff[c])[:5]
+        rows.append([
+            main, len(rs), f"{spearman([aff[c] for c in names], [eff[c] for c in names]):+.2f}",
+            f"{auc([aff[c] for c in positive], [aff[c] for c in rest]):.2f}",
+            f"{len(positive)} of {len(names)}",
+            ", ".join(f"{c} ({100 * aff[c]:+.1f}% / {100 * eff[c]:+.1f})" for c in top),
+        ])  # fmt: skip
+    return md_table(
+        ["main", "seeds", "Spearman (seed means)", "AUC: effect > 0 vs rest",
+         "candidates with mean effect > 0", "top 5 by affinity (affinity / effect alone, pts)"],
+        rows)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- main

@@ -120,30 +120,12 @@ def run_screen(
         tracker.log_params(_params(settings, main, arms, control, pairwise))
         bar = tqdm(total=n_probes, desc="screen", unit="probe", disable=not progress)
         rows = []
-        done = 0
         for target in targets:
-            losses = np.full((len(arms), rounds), math.nan)
-            for r in range(rounds):
-                for j, arm in enumerate(arms):
-                    if arm == target:
-                        continue
-                    losses[j, r] = probe(make_trainer, target=target, arm=arm, steps=steps,
-                                         round_=r)  # fmt: skip
-                    done += 1
-                    bar.update(1)
-                if target == main:
-                    tracker.log_metrics(
-                        {f"dev_loss/{a}": float(v) for a, v in zip(arms, losses[:, r],
-                                                                    strict=True)},
-                        step=r + 1,
-                    )  # fmt: skip
+            losses = _row_losses(make_trainer, target, arms, settings, bar,
+                                 tracker if target == main else None)  # fmt: skip
             rows.append((losses, *affinity_statistics(losses, len(arms) - 1,
                                                        alpha=settings.alpha)))  # fmt: skip
         bar.close()
-        for (_, affinity, _, _), target in zip(rows, targets, strict=True):
-            for j, arm in enumerate(arms):
-                if arm == target:
-                    affinity[j] = math.nan
         decisions, shortlist = _decide(rows[0], candidates, settings.shortlist)
         result = AffinityResult(
             main_task=main,
@@ -159,7 +141,7 @@ def run_screen(
             rounds=rounds,
             probe_steps=steps,
             alpha=settings.alpha,
-            steps=done * steps,
+            steps=n_probes * steps,
             seconds=time.perf_counter() - start,
             run_id=run if tracker.tracking_uri is not None else None,
         )
@@ -170,7 +152,7 @@ def run_screen(
         )
     log.info(
         "screen: %d probes (%d steps) in %.1fs; shortlist %s; dropped %d, cut %d",
-        done,
+        n_probes,
         result.steps,
         result.seconds,
         ", ".join(shortlist) or "(empty)",
@@ -178,6 +160,29 @@ def run_screen(
         sum(d == "cut" for d in decisions.values()),
     )
     return result
+
+
+def _row_losses(
+    make_trainer: ProbeTrainerFactory,
+    target: str,
+    arms: Sequence[str],
+    settings: ScreenConfig,
+    bar: Any,
+    tracker: Tracker | None,
+) -> np.ndarray:
+    """``target``'s dev loss after each arm's probe in each round, shape ``(n_arms, rounds)``
+    (``nan`` for the target itself); each round's losses logged to ``tracker`` when given."""
+    losses = np.full((len(arms), settings.rounds), math.nan)
+    for r in range(settings.rounds):
+        for j, arm in enumerate(arms):
+            if arm != target:
+                losses[j, r] = probe(make_trainer, target=target, arm=arm,
+                                     steps=settings.probe_steps, round_=r)  # fmt: skip
+                bar.update(1)
+        if tracker is not None:
+            values = {f"dev_loss/{a}": float(v) for a, v in zip(arms, losses[:, r], strict=True)}
+            tracker.log_metrics({k: v for k, v in values.items() if math.isfinite(v)}, step=r + 1)
+    return losses
 
 
 def _decide(
