@@ -344,6 +344,54 @@ def _significant(recs: Sequence[Mapping[str, Any]], cand: str) -> bool:
     return eff["n"] > 1 and eff["mean"] - eff["ci95"] > 0
 
 
+def compare(new_path: Path, old_path: Path) -> str:
+    """autoaux of ``new_path`` against autoaux of ``old_path`` on their common (main, seed)
+    pairs: main test accuracy (paired, points), stage-1 steps (share of the exhaustive search),
+    the selection's precision / recall against 'helps alone with 95% confidence' (judged on
+    the new file's seeds)."""
+    def load(path: Path) -> dict[tuple[str, int], Mapping[str, Any]]:
+        rows = (json.loads(x) for x in path.read_text().splitlines() if x.strip())
+        return {(r["main"], r["seed"]): r for r in rows}
+
+    new, old = load(new_path), load(old_path)
+    keys = sorted(set(new) & set(old))
+    rows = []
+    for main in [m for m in DOMAINS if any(k[0] == m for k in keys)] + ["all"]:
+        ks = [k for k in keys if main in ("all", k[0])]
+        a = [new[k]["autoaux"]["test"] for k in ks]
+        b = [old[k]["autoaux"]["test"] for k in ks]
+        diff = paired(a, b)
+        exhaustive = statistics.fmean(sum(s["steps"] for s in new[k]["subsets"]) for k in ks)
+        steps_new = statistics.fmean(new[k]["autoaux"]["stage1_steps"] for k in ks)
+        steps_old = statistics.fmean(old[k]["autoaux"]["stage1_steps"] for k in ks)
+        pr_new, pr_old = [], []
+        for k in ks:
+            recs = [new[j] for j in keys if j[0] == k[0]]
+            relevant = [c for c in new[k]["candidates"] if _significant(recs, c)]
+            pr_new.append(precision_recall(new[k]["autoaux"]["selected"], relevant))
+            pr_old.append(precision_recall(old[k]["autoaux"]["selected"], relevant))
+
+        def mean(values: list[float]) -> str:
+            finite = [v for v in values if math.isfinite(v)]
+            return f"{statistics.fmean(finite):.2f}" if finite else "n/a"
+
+        rows.append((
+            main, str(len(ks)), f"{statistics.fmean(a):.3f}", f"{statistics.fmean(b):.3f}",
+            f"{100 * diff['mean']:+.1f} ± {100 * diff['ci95']:.1f}"
+            if math.isfinite(diff.get("ci95", math.nan)) else f"{100 * diff['mean']:+.1f}",
+            f"{diff['wins']}/{diff['ties']}/{diff['losses']}",
+            f"{steps_new:,.0f} ({100 * steps_new / exhaustive:.0f}%)",
+            f"{steps_old:,.0f} ({100 * steps_old / exhaustive:.0f}%)",
+            f"{mean([p for p, _ in pr_new])} / {mean([r for _, r in pr_new])}",
+            f"{mean([p for p, _ in pr_old])} / {mean([r for _, r in pr_old])}",
+        ))  # fmt: skip
+    return md_table(
+        ("main", "runs", "test (new)", "test (old)", "new - old (pts)", "w/t/l",
+         "stage-1 steps new (of exhaustive)", "old", "precision / recall new", "old"),
+        rows,
+    )
+
+
 # ------------------------------------------------------------------------------ main
 def _seeds(text: str) -> list[int]:
     if "-" in text:
@@ -371,6 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder keeping the exhaustive subsets' scores between runs")
     parser.add_argument("--stage1", default="{}",
                         help="JSON of extra [stage1] keys for autoaux, e.g. '{\"alpha\": 0.1}'")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("NEW", "OLD"), default=None,
+                        help="paired comparison of autoaux in two JSON-lines files (same "
+                        "(main, seed) pairs): test accuracy and stage-1 steps")
     parser.add_argument("--screen", default=None,
                         help="screen the pool first: JSON of [screen] keys ('{}': defaults)")
     parser.add_argument("--smoke", action="store_true", help="tiny budgets, subsets of size <= 1")
@@ -383,6 +434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if x.strip()
         ]
         print(report(lines))
+        return 0
+    if args.compare is not None:
+        print(compare(*args.compare))
         return 0
     if args.smoke:
         args.main_train, args.aux_train, args.episodes, args.episode_steps = 60, 120, 8, 20
