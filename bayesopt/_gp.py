@@ -301,12 +301,7 @@ class _Optimizer(Optimizer):
         best = told[np.argsort(y, kind="stable")[: s["n_incumbents"]]]
         noise = generator.standard_normal((len(best), s["n_local"], dim))
         local = best[:, None, :] + s["local_scale"] * acq.length * noise
-        faces = sobol[: s.get("n_face", 0)].copy()
-        rows = np.arange(len(faces))
-        faces[rows, generator.integers(dim, size=len(faces))] = generator.integers(
-            2, size=len(faces)
-        )
-        candidates = np.vstack([sobol, faces, best, np.clip(local.reshape(-1, dim), 0.0, 1.0)])
+        candidates = np.vstack([sobol, best, np.clip(local.reshape(-1, dim), 0.0, 1.0)])
         values, _ = acq(candidates)
         order = np.argsort(-values, kind="stable")
         starts = candidates[order[: s["n_starts"]]]
@@ -439,7 +434,9 @@ class MixingRatioOptimizer(RatioSearch):
     }
     """Settings of the log-EI search (see ``_Optimizer``); empty: skopt's own EI search. Measured
     on seeds 100-119 of benchmarks/bench_bayesopt.py: 2,048 Sobol points, 10 L-BFGS starts or
-    perturbations 3 times wider changed nothing beyond seed noise."""
+    perturbations 3 times wider, extra candidates on the box's faces, and starts drawn like
+    Optuna's (the best candidate plus a roulette over the rest by EI) changed nothing beyond
+    seed noise; without the perturbations the search did slightly worse."""
 
     def __init__(
         self,
