@@ -40,7 +40,7 @@ Surfaces (scores are maximised, dev-accuracy-like values):
 
 Usage::
 
-    OMP_NUM_THREADS=1 python -m benchmarks.bench_bayesopt   # full run (10-20 min on 2 cores)
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_bayesopt   # full run (1-2 min on 2 busy cores)
     python -m benchmarks.bench_bayesopt --smoke              # a tiny run, about 30 seconds
     python -m benchmarks.bench_bayesopt --methods "autoaux GP,Optuna GPSampler" --surfaces bumps3
     python -m benchmarks.bench_bayesopt --json out.json      # also write the figures as JSON
