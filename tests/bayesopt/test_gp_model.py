@@ -82,3 +82,72 @@ def test_fitted_noise_level_tracks_the_observation_noise():
     assert noisy.noise_std is not None and exact.noise_std is not None
     assert 0.01 <= noisy.noise_std <= 0.04
     assert exact.noise_std <= 0.002
+
+
+# -- log expected improvement ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A GP fitted to 14 noisy trials of a bowl, with skopt's incumbent (the lowest told y)."""
+    rng = np.random.default_rng(0)
+    search = MixingRatioOptimizer(MixingRatioSpace(NAMES), seed=1)
+    search.run(lambda r: bowl(r) + 0.01 * rng.standard_normal(), 14)
+    optimizer = search._optimizer
+    return optimizer.models[-1], float(min(optimizer.yi))
+
+
+def test_log_ei_is_the_log_of_skopts_expected_improvement(fitted):
+    from skopt.acquisition import gaussian_ei
+
+    from bayesopt._gp import _LogEI
+
+    model, y_best = fitted
+    x = np.random.default_rng(1).uniform(size=(20, 3))
+    for xi in (0.0, 0.01):
+        value, _ = _LogEI(model, y_best, xi)(x)
+        ei = gaussian_ei(x, model, y_opt=y_best, xi=xi) / model.y_train_std_
+        keep = ei > 1e-250  # where skopt's EI has not underflowed to 0
+        assert keep.sum() >= 10
+        np.testing.assert_allclose(value[keep], np.log(ei[keep]), rtol=1e-6, atol=1e-9)
+
+
+def test_log_ei_gradient_matches_finite_differences(fitted):
+    from bayesopt._gp import _LogEI
+
+    model, y_best = fitted
+    acq = _LogEI(model, y_best, 0.0)
+    x = np.random.default_rng(2).uniform(0.05, 0.95, size=(8, 3))
+    _, grad = acq(x, gradient=True)
+    assert grad is not None
+    step = 1e-6
+    numeric = np.stack(
+        [(acq(x + step * e)[0] - acq(x - step * e)[0]) / (2 * step) for e in np.eye(3)], axis=1
+    )
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4 * np.abs(grad).max())
+
+
+def test_log_h_is_continuous_and_finite_far_below_the_incumbent():
+    from scipy import special
+
+    from bayesopt._gp import _log_h
+
+    # h(z) = phi(z) + z Phi(z) underflows to 0 below z = -38; its log must not.
+    z = np.array([-1e4, -200.0, -40.0 - 1e-9, -40.0, -10.0, -1.0 - 1e-9, -1.0, 0.0, 5.0])
+    log_h, slope = _log_h(z)
+    assert np.all(np.isfinite(log_h)) and np.all(slope > 0)
+    np.testing.assert_allclose(log_h[2], log_h[3], rtol=1e-9)  # across the -40 switch
+    np.testing.assert_allclose(log_h[5], log_h[6], rtol=1e-9)  # across the -1 switch
+    exact = np.log(np.exp(-0.5 * z[4:] ** 2) / np.sqrt(2 * np.pi) + z[4:] * special.ndtr(z[4:]))
+    np.testing.assert_allclose(log_h[4:], exact, rtol=1e-9)
+    np.testing.assert_allclose(slope[4:], special.ndtr(z[4:]) / np.exp(exact), rtol=1e-9)
+
+
+def test_batch_asks_use_the_same_search():
+    # ask(n)'s constant liar works on skopt copies; they keep the log-EI search.
+    search = MixingRatioOptimizer(MixingRatioSpace(NAMES), n_initial_points=4, seed=0)
+    search.run(bowl, 5)
+    copy = search._optimizer.copy(random_state=0)
+    assert type(copy) is type(search._optimizer) and copy.search == search._optimizer.search
+    batch = search.ask(3)
+    assert len({tuple(r.values()) for r in batch}) == 3
