@@ -505,11 +505,8 @@ def _screen(
 def _run_screen(
     bench: Workbench, config: RunConfig, tracker: Tracker, progress: bool, *, pairwise: bool = False
 ) -> AffinityResult:
-    def make_trainer(target: str, arm: str, steps: int, seed_key: str) -> Any:
-        return bench.probe_trainer(target, arm, steps=steps, seed_key=seed_key)
-
     return run_screen(
-        make_trainer,
+        bench.probe_trainer_factory(),
         main=config.main.task,
         candidates=_candidates(config),
         control=config.control_tasks()[0],

@@ -1,6 +1,6 @@
 """Affinity-screen benchmark: does the screen find the helpful tasks of a large pool, cheaply?
 
-Sections (``--sections``, default both):
+Sections (``--sections``, default ``planted,real``):
 
 * ``planted``: pools of 10, 50, 100 and 200 planted candidates (30% helpful, 30% neutral, 40%
   harmful, :func:`tasks.make_planted_suite`; main task 100 training examples, each candidate
@@ -19,8 +19,15 @@ Sections (``--sections``, default both):
   and mixed by stage 2 against main-only and against the other three sentiment domains at
   ratio 1 (the subset a person would pick by hand).
 
+* ``probes``: how long a probe must be. On the multi-domain pools (each sentiment domain as
+  main; the other three, ``trec-coarse``, ``sms-spam``, ``bbc-topic`` and the control), the
+  Spearman correlation between the affinity and each candidate's effect alone averaged over the
+  10 seeds of ``benchmarks/results/multidomain-*.jsonl``, for several probe lengths. Run on
+  seeds 0-1, which the ``real`` section does not report.
+
 Usage::
 
+    python -m benchmarks.affinity --sections probes --seeds 0-1
     python -m benchmarks.affinity --sections planted --sizes 10,50,100,200 --seeds 0
     python -m benchmarks.affinity --sections real --seeds 0-2
     python -m benchmarks.affinity --report benchmarks/results/affinity-*.jsonl
@@ -209,7 +216,7 @@ def real_point(main: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
     # --- the screen
     start = time.perf_counter()
     screen = run_screen(
-        lambda t, a, steps, key: bench.probe_trainer(t, a, steps=steps, seed_key=key),
+        bench.probe_trainer_factory(),
         main=main, candidates=candidates, control=control, settings=config.screen,
     )  # fmt: skip
     out["screen"] = {
@@ -268,6 +275,54 @@ def section_real(args: argparse.Namespace) -> None:
                 f"main-only={point['main_only']['test']:.3f}")  # fmt: skip
 
 
+# ------------------------------------------------------------------------------- probes
+def section_probes(args: argparse.Namespace) -> None:
+    """How long a probe must be: on the multi-domain pools (6 candidates + control), the
+    Spearman correlation of the affinity (dev loss) and of the same probes' dev accuracy
+    against each candidate's effect alone averaged over the 10 seeds of
+    ``benchmarks/results/multidomain-*.jsonl``, per probe length."""
+    from autoaux import config_from_dict
+    from autoaux.config import ScreenConfig
+    from autoaux.stages.screen import run_screen
+    from autoaux.training import Workbench
+    from benchmarks.multidomain import pool_of
+
+    truth: dict[tuple[str, str], list[float]] = {}
+    for path in sorted((Path(__file__).parent / "results").glob("multidomain-[ab].jsonl")):
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            base = next(x["test"] for x in r["subsets"] if x["subset"] == [])
+            for x in r["subsets"]:
+                if len(x["subset"]) == 1:
+                    truth.setdefault((r["main"], x["subset"][0]), []).append(x["test"] - base)
+    for seed in args.seeds:
+        for main in args.mains:
+            candidates, control = pool_of(main)
+            config = config_from_dict({
+                "seed": seed, "model": {"encoder": "minilm-cached", "max_length": 64},
+                "main": {"task": main, "max_train_examples": 100},
+                "auxiliary": {"tasks": [*candidates, control], "max_train_examples": 1000},
+                "tracking": {"enabled": False}, "device": "cpu",
+            })  # fmt: skip
+            bench = Workbench.build(config, [main, *candidates, control], ())
+            effect = [statistics.fmean(truth[(main, c)]) for c in candidates]
+            for steps in args.probe_lengths:
+                result = run_screen(
+                    bench.probe_trainer_factory(),
+                    main=main, candidates=candidates, control=control,
+                    settings=ScreenConfig(probe_steps=steps, rounds=3),
+                )  # fmt: skip
+                row = result.row()
+                record = {
+                    "section": "probes", "main": main, "seed": seed, "probe_steps": steps,
+                    "affinity": row, "effect_alone_mean": dict(zip(candidates, effect,
+                                                                   strict=True)),
+                    "spearman_loss": spearman([row[c] for c in candidates], effect),
+                }  # fmt: skip
+                _append(args.out, record)
+                log(f"probes: {main} seed {seed} {steps} steps: rho {record['spearman_loss']:+.2f}")
+
+
 # ------------------------------------------------------------------------------- report
 def _append(path: Path, record: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -307,6 +362,15 @@ def report(paths: Sequence[Path]) -> str:
             ["candidates", "seeds", "probes (rounds x steps)", "precision (above control)",
              "recall (above control)", "precision = recall (top k)", "AUC helpful vs rest",
              "screen steps", "screen seconds", "peak memory MB"], rows))  # fmt: skip
+    probes = [r for r in records if r["section"] == "probes"]
+    if probes:
+        rows = []
+        for steps in sorted({r["probe_steps"] for r in probes}):
+            rs = [r for r in probes if r["probe_steps"] == steps]
+            rows.append([steps, len(rs), _f(summary(r["spearman_loss"] for r in rs))])
+        parts.append(md_table(
+            ["probe steps", "(main, seed) pairs",
+             "Spearman: affinity vs 10-seed mean effect alone (mean ± 95% CI)"], rows))  # fmt: skip
     real = [r for r in records if r["section"] == "real"]
     if real:
         rows = []
@@ -377,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--mains", default=",".join(DOMAINS))
     parser.add_argument("--probe-steps", type=int, default=150, help="planted probes (tiny)")
+    parser.add_argument("--probe-lengths", default="30,60,100,150,300",
+                        help="probes section: the probe lengths compared")
     parser.add_argument("--rounds", type=int, default=2, help="planted rounds")
     parser.add_argument("--aux-train", type=int, default=300, help="planted candidate size")
     parser.add_argument("--steps", type=int, default=300, help="real: steps of a training run")
@@ -393,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     args.seeds = seeds_of(args.seeds)
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.mains = args.mains.split(",")
+    args.probe_lengths = [int(x) for x in args.probe_lengths.split(",")]
     if args.one_planted:
         n, seed = (int(x) for x in args.one_planted.split(":"))
         point = planted_point(n, seed, args)
@@ -411,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     sections = args.sections.split(",")
     if "planted" in sections:
         section_planted(args)
+    if "probes" in sections:
+        section_probes(args)
     if "real" in sections:
         section_real(args)
     print(report([args.out]))

@@ -155,7 +155,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         from autoaux.stages.screen import run_screen
 
         screen = run_screen(
-            lambda t, a, steps, key: bench.probe_trainer(t, a, steps=steps, seed_key=key),
+            bench.probe_trainer_factory(),
             main=main, candidates=candidates, control=control,
             settings=ScreenConfig(**json.loads(args.screen)),
         )  # fmt: skip

@@ -634,7 +634,7 @@ class ScreenConfig:
 
     when: str = "auto"
     min_candidates: int = 8
-    probe_steps: int = 100
+    probe_steps: int = 150
     rounds: int = 3
     alpha: float = 0.05
     shortlist: int = 8

@@ -136,6 +136,15 @@ class Workbench:
             seed=derive_seed(self.config.seed, seed_key),
         )
 
+    def probe_trainer_factory(self) -> Any:
+        """``make_trainer(target, arm, steps, seed_key)`` for the affinity screen
+        (:meth:`probe_trainer`)."""
+
+        def make_trainer(target: str, arm: str, steps: int, seed_key: str) -> Any:
+            return self.probe_trainer(target, arm, steps=steps, seed_key=seed_key)
+
+        return make_trainer
+
     def factory(self, seed_key: str) -> Any:
         """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
 
