@@ -488,8 +488,7 @@ def _screen(
 ) -> AffinityResult | None:
     """The affinity screen when ``[screen]`` asks for it for this pool (and it has a control),
     else ``None``."""
-    candidates = _candidates(config)
-    if not config.screen.applies(len(candidates)):
+    if not config.screen.applies(len(config.candidate_tasks())):
         return None
     if not config.control_tasks():
         log.warning("screen skipped: the pool has no control to measure the candidates against")
@@ -508,19 +507,13 @@ def _run_screen(
     return run_screen(
         bench.probe_trainer_factory(),
         main=config.main.task,
-        candidates=_candidates(config),
+        candidates=list(config.candidate_tasks()),
         control=config.control_tasks()[0],
         settings=config.screen,
         pairwise=pairwise,
         tracker=tracker,
         progress=progress,
     )
-
-
-def _candidates(config: RunConfig) -> list[str]:
-    """The pool's auxiliary tasks, controls and the main task left out."""
-    controls = config.control_tasks()
-    return [t for t in config.auxiliary_tasks() if t != config.main.task and t not in controls]
 
 
 def _stage2(

@@ -225,6 +225,10 @@ def _cmd_select(args: argparse.Namespace) -> int:
     config = _load_run_config(args)
     result = autoaux.select(config, progress=not args.quiet)
     print(f"main task: {result.main_task}")
+    if config.screens():  # this run wrote the screen's affinity.json
+        from autoaux.runs.affinity import AFFINITY_FILE, AffinityResult
+
+        _print_screen_line(AffinityResult.from_json(Path(config.output_dir) / AFFINITY_FILE))
     _selection_rows(result, None)
     print(f"selected: {', '.join(result.selected) or '(none)'}")
     return 0
@@ -397,13 +401,16 @@ def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
         print(f"stage 1: {selection.decision}")
 
 
+def _print_screen_line(screen: Any) -> None:
+    decisions = list(screen.decisions.values())
+    print(f"screen: {len(decisions)} candidates, {decisions.count('dropped')} dropped, "
+          f"{decisions.count('cut')} cut; shortlist: {', '.join(screen.shortlist) or '(none)'}")
+
+
 def _print_run_table(result: Any) -> None:
     print(f"\nmain task: {result.main_task}")
     if result.screen is not None:
-        decisions = list(result.screen.decisions.values())
-        print(f"screen: {len(decisions)} candidates, {decisions.count('dropped')} dropped, "
-              f"{decisions.count('cut')} cut; shortlist: "
-              f"{', '.join(result.screen.shortlist) or '(none)'}")
+        _print_screen_line(result.screen)
     _selection_rows(result.selection, result.ratios)
     print(f"\nbest main dev score (stage 2): {result.best_dev_score:.4f}")
     if result.test_score is not None:

@@ -925,6 +925,18 @@ class RunConfig:
         """The null control arms of the pool (``shuffled:`` tasks): never selected."""
         return tuple(t for t in self.auxiliary_tasks() if t.startswith(SHUFFLED_PREFIX))
 
+    def candidate_tasks(self) -> tuple[str, ...]:
+        """The pool's auxiliary tasks, controls and the main task left out."""
+        controls = self.control_tasks()
+        return tuple(
+            t for t in self.auxiliary_tasks() if t != self.main.task and t not in controls
+        )
+
+    def screens(self) -> bool:
+        """Whether this run's pool goes through the affinity screen (``[screen]`` asks for it
+        for this many candidates and the pool has a control to measure them against)."""
+        return self.screen.applies(len(self.candidate_tasks())) and bool(self.control_tasks())
+
     def task_file(self, name: str) -> TaskFileConfig | None:
         """The ``[[task]]`` entry called ``name`` (without any ``shuffled:`` prefix)."""
         base = name.removeprefix(SHUFFLED_PREFIX)

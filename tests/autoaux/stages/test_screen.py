@@ -222,20 +222,28 @@ def test_a_pool_below_the_threshold_skips_the_screen(tmp_path: Path, one_thread:
     assert not (tmp_path / "out" / "affinity.json").exists()
 
 
-def test_cli_affinity_writes_the_json_and_the_map(tmp_path: Path, one_thread: Any,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    _planted_config(tmp_path, 0)  # writes the task files
-    out = tmp_path / "cli-out"
-    toml = tmp_path / "run.toml"
+def _planted_toml(folder: Path, when: str = "auto", extra: str = "") -> Path:
+    """A run config file over the planted pool of :func:`_planted_config`."""
+    _planted_config(folder, 0)  # writes the task files
+    toml = folder / "run.toml"
     toml.write_text(
         'seed = 0\n[model]\nencoder = "tiny"\nmax_length = 24\nhidden_size = 32\n'
         '[main]\ntask = "main"\n[auxiliary]\ntasks = ["helpful-0", "neutral-0"]\n'
-        '[screen]\nprobe_steps = 6\nrounds = 2\n[tracking]\nenabled = false\n'
+        f'[screen]\nwhen = "{when}"\nprobe_steps = 6\nrounds = 2\n'
+        '[tracking]\nenabled = false\n'
+        + extra
         + "".join(
             f'[[task]]\nname = "{n}"\npath = "{n}.csv"\nsplit_column = "split"\n'
             for n in ("main", "helpful-0", "neutral-0")
         )
     )
+    return toml
+
+
+def test_cli_affinity_writes_the_json_and_the_map(tmp_path: Path, one_thread: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    toml = _planted_toml(tmp_path)
+    out = tmp_path / "cli-out"
     code = cli_main(["affinity", "--config", str(toml), "--output", str(out), "--pairwise",
                      "--quiet"])  # fmt: skip
     assert code == 0
@@ -244,6 +252,23 @@ def test_cli_affinity_writes_the_json_and_the_map(tmp_path: Path, one_thread: An
     data = json.loads((out / "affinity.json").read_text())
     assert data["targets"] == ["main", "helpful-0", "neutral-0"]
     assert (out / "affinity.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("when", ["always", "never"])
+def test_cli_select_says_what_the_screen_decided(when: str, tmp_path: Path, one_thread: Any,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    toml = _planted_toml(tmp_path, when, extra="[stage1]\npulls = 4\nepisode_steps = 5\n")
+    out = tmp_path / "cli-out"
+    code = cli_main(["select", "--config", str(toml), "--output", str(out), "--quiet"])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    screen = [line for line in lines if line.startswith("screen:")]
+    if when == "never":
+        assert screen == [] and not (out / "affinity.json").exists()
+        return
+    shortlist = json.loads((out / "affinity.json").read_text())["shortlist"]
+    assert screen == [f"screen: 2 candidates, {2 - len(shortlist)} dropped, 0 cut; "
+                      f"shortlist: {', '.join(shortlist) or '(none)'}"]  # fmt: skip
 
 
 def test_cli_affinity_bad_screen_setting_exits_2(tmp_path: Path,
