@@ -505,7 +505,7 @@ def _run_screen(
     bench: Workbench, config: RunConfig, tracker: Tracker, progress: bool, *, pairwise: bool = False
 ) -> AffinityResult:
     return run_screen(
-        bench.probe_trainer_factory(),
+        bench.probe_trainer,
         main=config.main.task,
         candidates=list(config.candidate_tasks()),
         control=config.control_tasks()[0],

@@ -216,7 +216,7 @@ def real_point(main: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
     # --- the screen
     start = time.perf_counter()
     screen = run_screen(
-        bench.probe_trainer_factory(),
+        bench.probe_trainer,
         main=main, candidates=candidates, control=control, settings=config.screen,
     )  # fmt: skip
     out["screen"] = {
@@ -278,9 +278,9 @@ def section_real(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------- probes
 def section_probes(args: argparse.Namespace) -> None:
     """How long a probe must be: on the multi-domain pools (6 candidates + control), the
-    Spearman correlation of the affinity (dev loss) and of the same probes' dev accuracy
-    against each candidate's effect alone averaged over the 10 seeds of
-    ``benchmarks/results/multidomain-*.jsonl``, per probe length."""
+    Spearman correlation of the affinity (dev loss) against each candidate's effect alone
+    averaged over the 10 seeds of ``benchmarks/results/multidomain-*.jsonl``, per probe
+    length."""
     from autoaux import config_from_dict
     from autoaux.config import ScreenConfig
     from autoaux.stages.screen import run_screen
@@ -308,7 +308,7 @@ def section_probes(args: argparse.Namespace) -> None:
             effect = [statistics.fmean(truth[(main, c)]) for c in candidates]
             for steps in args.probe_lengths:
                 result = run_screen(
-                    bench.probe_trainer_factory(),
+                    bench.probe_trainer,
                     main=main, candidates=candidates, control=control,
                     settings=ScreenConfig(probe_steps=steps, rounds=3),
                 )  # fmt: skip

@@ -155,7 +155,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         from autoaux.stages.screen import run_screen
 
         screen = run_screen(
-            bench.probe_trainer_factory(),
+            bench.probe_trainer,
             main=main, candidates=candidates, control=control,
             settings=ScreenConfig(**json.loads(args.screen)),
         )  # fmt: skip

@@ -120,10 +120,11 @@ class Workbench:
 
         return make_trainer
 
-    def probe_trainer(self, main: str, arm: str, *, steps: int, seed_key: str) -> Any:
+    def probe_trainer(self, main: str, arm: str, steps: int, seed_key: str) -> Any:
         """A trainer over the initial weights that knows only ``main`` (the task it scores)
         and ``arm``, for the affinity screen's probes (no gating; its batches, task draws and
-        dropout come from ``seed_key``)."""
+        dropout come from ``seed_key``). The method itself is the screen's
+        ``make_trainer(target, arm, steps, seed_key)``."""
         t = self.config.trainer
         warmup = int(t.warmup_steps) if t.warmup_steps >= 1 else round(t.warmup_steps * steps)
         self.model.restore(self.initial)
@@ -135,15 +136,6 @@ class Workbench:
             spec=spec,
             seed=derive_seed(self.config.seed, seed_key),
         )
-
-    def probe_trainer_factory(self) -> Any:
-        """``make_trainer(target, arm, steps, seed_key)`` for the affinity screen
-        (:meth:`probe_trainer`)."""
-
-        def make_trainer(target: str, arm: str, steps: int, seed_key: str) -> Any:
-            return self.probe_trainer(target, arm, steps=steps, seed_key=seed_key)
-
-        return make_trainer
 
     def factory(self, seed_key: str) -> Any:
         """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
