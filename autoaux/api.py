@@ -455,6 +455,7 @@ def _stage1(
             tracker=tracker,
             progress=progress,
             checkpoint=checkpoint,
+            protocol=config.protocol,
         )
     else:
         trainer = bench.trainer(
@@ -538,6 +539,7 @@ def _stage2(
         progress=progress,
         device_name=bench.device_name,
         checkpoint=checkpoint,
+        protocol=config.protocol,
     )
     if checkpoint is not None:
         checkpoint.finish_stage2(mixture)
@@ -581,6 +583,7 @@ def _baselines_named(
         eval_every=config.stage2.eval_every,
         eval_batches=config.stage2.eval_batches,
         tracker=tracker,
+        protocol=config.protocol,
     )
 
 

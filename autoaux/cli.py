@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_ft.add_argument("--encoder", help="encoder to fine-tune: minilm or a local model folder")
     p_ft.add_argument("--num-layers", type=int, help="keep only the encoder's first N layers")
-    p_ft.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
+    p_ft.add_argument("--steps", type=int, default=1000,
+                      help="main-task training steps; auxiliary batches come on top (default 1000)")
     p_ft.add_argument("--lr", type=float, help="learning rate")
     p_ft.add_argument("--batch-size", type=int, help="batch size")
     p_ft.add_argument("--eval-every", type=int, help="evaluate the main dev score every N steps")
@@ -263,6 +264,9 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     result = autoaux.mix(config, tasks=names, progress=not args.quiet)
     rows = [(name, f"{ratio:.3f}") for name, ratio in result.ratios.items()]
     _print_table(("task", "ratio"), rows)
+    print(f"stage 2: {result.recommendation}")
+    if math.isfinite(result.main_only_dev):
+        print(f"main alone, dev (the first trial): {result.main_only_dev:.4f}")
     print(f"best main dev score: {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the best trial: {result.test_score:.4f}")
@@ -379,15 +383,18 @@ def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
                 f"{x:+.3f}" if math.isfinite(x) else ("-inf" if x < 0 else "+inf")
                 for x in (v.low, v.high)
             ) + "]"
+            control = name in selection.controls
             rows.append((
-                name + (" (control)" if name in selection.controls else ""),
+                name + (" (control)" if control else ""),
                 v.verdict, f"{v.effect:+.4f}" if math.isfinite(v.effect) else "n/a", interval,
+                "" if control or not math.isfinite(v.vs_control) else f"{v.vs_control:+.4f}",
                 str(v.episodes), "" if ratio is None else f"{ratio:.2f}",
             ))
-        for name in selection.controls:
-            episodes = str(selection.pulls.get(name, 0))
-            rows.append((f"{name} (control)", "reference", "", "", episodes, ""))
-        _print_table(("task", "verdict", "effect", "interval", "episodes", "ratio"), rows)
+        main = selection.main_task
+        rows.append((f"{main} alone", "reference", "", "", "", str(selection.pulls.get(main, 0)),
+                     ""))
+        _print_table(("task", "verdict", "vs main alone", "interval", "vs control", "episodes",
+                      "ratio"), rows)
     else:
         for name, utility in selection.utilities.items():
             ratio = (ratios or {}).get(name)
@@ -412,7 +419,10 @@ def _print_run_table(result: Any) -> None:
     if result.screen is not None:
         _print_screen_line(result.screen)
     _selection_rows(result.selection, result.ratios)
-    print(f"\nbest main dev score (stage 2): {result.best_dev_score:.4f}")
+    print(f"\nstage 2: {result.mixture.recommendation}")
+    if math.isfinite(result.mixture.main_only_dev):
+        print(f"main alone, dev (stage 2's first trial): {result.mixture.main_only_dev:.4f}")
+    print(f"best main dev score (stage 2): {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the chosen mixture: {result.test_score:.4f}")
     for name, score in (result.baselines or {}).items():

@@ -28,8 +28,8 @@ PRIOR_EFFECT_VARIANCE = 1.0
 Method = Literal["t-mixture", "betting"]
 #: The confidence sequences :class:`Racing` can use; the first is the default.
 METHODS: tuple[Method, ...] = ("t-mixture", "betting")
-VerdictName = Literal["helps", "hurts", "undecided"]
-_NAMES: dict[int, VerdictName] = {1: "helps", -1: "hurts", 0: "undecided"}
+VerdictName = Literal["helps", "negligible", "hurts", "undecided"]
+_NAMES: dict[int, VerdictName] = {1: "helps", -1: "hurts", 0: "undecided", 2: "negligible"}
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,20 @@ class Verdict:
 
 
 class Racing(Bandit):
-    """Race every candidate arm against a control arm until each is decided to help or hurt.
+    """Race every candidate arm against a reference arm until each is decided.
 
-    Built for "does this auxiliary task beat the null control?": ``control`` is the arm of the
-    control (a shuffled-label task), ``candidates`` the arms judged against it (default: every
-    other arm). Arms that are neither are never selected.
+    Built for "does adding this auxiliary task beat training the main task without it?":
+    ``control`` is the reference arm (the main task trained alone), ``candidates`` the arms
+    judged against it (default: every other arm). Arms that are neither are never selected.
+    ``watch`` names candidates that are raced for calibration only (a shuffled-label null
+    control, whose verdict checks the error rate): they are raced while some other candidate
+    is open and never keep the race going on their own.
 
-    *Select* plays rounds: each round is the control and every *open* candidate once, in an
+    *Select* plays rounds: each round is the reference and every *open* candidate once, in an
     order drawn from the policy's generator, so a trend shared by all arms (rewards that shrink
-    as training goes on) favours no arm. When no candidate is open the rounds hold the control
-    and every candidate, so a run that goes on keeps collecting evidence. A round once drawn is
-    played out.
+    as training goes on) favours no arm. When no candidate is open the rounds hold the
+    reference and every candidate, so a run that goes on keeps collecting evidence. A round
+    once drawn is played out.
 
     *Pairing*: ``update`` keeps, per candidate, the latest unpaired reward of either side (the
     candidate or the control) and pairs it with the first reward of the other side that
@@ -69,13 +72,15 @@ class Racing(Bandit):
 
     *Decisions.* Each candidate ``j`` has a confidence sequence for its effect ``Delta_j`` (the
     mean of its differences) built from a statistic ``E(d)`` per tested value ``d`` of the
-    effect, and a threshold ``T``. Candidate ``j`` *helps* once every ``d <= margin`` is
-    rejected (``E(d) >= T``), *hurts* once every ``d >= 0`` is rejected, and is otherwise
-    ``undecided``. A verdict, once reached, is final; the candidate's interval is the set of
-    values not rejected, intersected with the interval it had when its verdict was reached. A
-    candidate is *open* (still raced) until it has a verdict or, with ``margin > 0``, until
-    every ``d >= margin`` is rejected (it can no longer be found to help; its verdict stays
-    ``undecided``). :attr:`done` is true when none is open. ``method`` picks the statistic.
+    effect, and a threshold ``T``. Candidate ``j`` *helps* once every ``d <= 0`` is rejected
+    (``E(d) >= T``: it beats the reference), *hurts* once every ``d >= 0`` is rejected, and,
+    with a practical ``margin > 0``, is *negligible* once every ``d >= margin`` is rejected
+    without either (whatever it adds is below the margin: not worth its cost); it is otherwise
+    ``undecided``. A verdict, once reached, is final and closes the candidate (it is no longer
+    raced); its interval is the set of values not rejected, intersected with the interval it
+    had when its verdict was reached. :attr:`done` is true when no candidate outside ``watch``
+    is open: no further round can change which candidates help. ``method`` picks the
+    statistic.
 
     ``method="t-mixture"`` (default): *the anytime-valid t-test* (Lai, "On confidence
     sequences", Ann. Stat. 1976; Perez-Ortiz, Lardy, de Heide & Grunwald, "E-statistics,
@@ -122,8 +127,8 @@ class Racing(Bandit):
         K_down(d) = prod_i (1 - mu_i Y_i(d))
 
     with threshold ``T = 2 m / alpha``: ``d`` is rejected from above by ``K_up(d) >= T`` and
-    from below by ``K_down(d) >= T`` (so helps once ``K_up(margin) >= T``, hurts once
-    ``K_down(0) >= T``). *Assumption:* given the past, each candidate's differences are
+    from below by ``K_down(d) >= T`` (so helps once ``K_up(0) >= T``, hurts once
+    ``K_down(0) >= T``, negligible once ``K_down(margin) >= T``). *Assumption:* given the past, each candidate's differences are
     symmetric about a common mean, its effect ``Delta_j`` (true when the candidate's rewards
     are the control's shifted by the effect; exactly true for a candidate whose rewards follow
     the control's distribution, because the order within a round is random). Then
@@ -136,18 +141,20 @@ class Racing(Bandit):
 
     *Guarantee* (either method, under its assumption): with probability at least
     ``1 - alpha``, at all times at once, every candidate's interval holds its effect, so no
-    candidate with ``Delta_j <= margin`` is declared to help and none with ``Delta_j >= 0`` to
-    hurt, whatever the stopping rule.
+    candidate with ``Delta_j <= 0`` is declared to help, none with ``Delta_j >= 0`` to hurt
+    and none with ``Delta_j >= margin`` to be negligible, whatever the stopping rule.
 
     :meth:`utilities` returns the effect estimates (mean paired difference; 0 for the control,
     ``nan`` for arms without a pair); :meth:`verdicts` the :class:`Verdict` of every candidate.
 
     Args:
         n_arms: number of arms (>= 1).
-        control: the control arm.
-        candidates: the arms raced against the control (default: all others).
+        control: the reference arm.
+        candidates: the arms raced against the reference (default: all others).
+        watch: candidates raced for calibration only (they never keep the race going).
         alpha: the error rate shared by all candidates, in (0, 1).
-        margin: how much a candidate must beat the control by to help, >= 0 (reward units).
+        margin: the practical margin, >= 0 (reward units): an effect whose interval lies below
+            it is ``negligible``; 0 turns that verdict off.
         method: the confidence sequence, ``"t-mixture"`` or ``"betting"`` (see above).
         seed: seed of the generator that orders each round.
     """
@@ -160,6 +167,7 @@ class Racing(Bandit):
         *,
         control: int = 0,
         candidates: Sequence[int] | None = None,
+        watch: Sequence[int] = (),
         alpha: float = 0.05,
         margin: float = 0.0,
         method: Method = "t-mixture",
@@ -168,6 +176,11 @@ class Racing(Bandit):
         super().__init__(n_arms, seed=seed)
         self._control = _check_control(control, self.n_arms)
         self._candidates = _check_candidates(candidates, self._control, self.n_arms)
+        self._watch = sorted({int(a) for a in watch})
+        if any(a not in self._candidates for a in self._watch):
+            raise ValueError(
+                f"watch={list(watch)!r} is invalid; accepted: candidates among {self._candidates}"
+            )
         self._alpha = check_number("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
         self._margin = check_number("margin", margin, low=0.0, high=math.inf, high_open=True)
         if method not in METHODS:
@@ -224,12 +237,19 @@ class Racing(Bandit):
         return self._method
 
     @property
+    def watch(self) -> tuple[int, ...]:
+        """The candidates raced for calibration only."""
+        return tuple(self._watch)
+
+    @property
     def done(self) -> bool:
-        """True when every candidate is decided (or, with a margin, can no longer help)."""
-        return not bool(self._open.any())
+        """True when every candidate outside :attr:`watch` is decided."""
+        return not any(self._open[a] for a in self._candidates if a not in self._watch)
 
     def open_arms(self) -> list[int]:
-        """The candidates still raced, ascending."""
+        """The candidates still raced, ascending (none once :attr:`done`)."""
+        if self.done:
+            return []
         return [int(a) for a in np.flatnonzero(self._open)]
 
     def verdict(self, arm: int) -> Verdict:
@@ -322,20 +342,22 @@ class Racing(Bandit):
     def _decide(self, j: int) -> None:
         if self._method == "betting":
             threshold = self._log_threshold
-            helps = self._log_up[1][j] >= threshold
+            helps = self._log_up[0][j] >= threshold
             hurts = self._log_down[0][j] >= threshold
             below_margin = self._log_down[1][j] >= threshold
         else:
             low, high = self._interval(j)
-            helps, hurts, below_margin = low > self._margin, high < 0.0, high < self._margin
+            helps, hurts, below_margin = low > 0.0, high < 0.0, high < self._margin
         if self._decision[j] == 0:
             if helps:
                 self._decision[j] = 1
             elif hurts:
                 self._decision[j] = -1
+            elif self._margin > 0.0 and below_margin:
+                self._decision[j] = 2
             if self._decision[j] != 0:
                 self._decided_low[j], self._decided_high[j] = self._interval(j)
-        if self._decision[j] != 0 or (self._margin > 0.0 and below_margin):
+        if self._decision[j] != 0:
             self._open[j] = False
 
     def _interval(self, j: int) -> tuple[float, float]:
@@ -383,6 +405,7 @@ class Racing(Bandit):
         return {
             "control": self._control,
             "candidates": list(self._candidates),
+            "watch": list(self._watch),
             "alpha": self._alpha,
             "margin": self._margin,
             "method": self._method,

@@ -149,6 +149,7 @@ UTILITIES = ("posterior", "mean")
 SELECTIONS = ("auto", "default", "top-k", "threshold", "control")
 ACQUISITIONS = ("gp_hedge", "EI", "PI", "LCB")
 SEARCHES = ("gp", "random")
+BUDGETS = ("main", "total")
 SCREEN_WHEN = ("auto", "always", "never")
 EXECUTORS = ("local", "ray")
 BASELINES = ("main-only", "uniform", "proportional", "temperature", "stage1-only")
@@ -706,6 +707,46 @@ class Stage2Config:
 
 
 @dataclass(frozen=True)
+class ProtocolConfig:
+    """``[protocol]``: how every training run that autoaux compares trains the main task.
+
+    A race episode, a stage-2 trial and a baseline each train a fresh model from the run's
+    initial weights on the main task, alone or with auxiliary tasks, and are scored by the
+    best main dev score. With ``budget = "main"`` (the default) auxiliary tasks are *added*,
+    never substituted: the main task takes the same main-task steps, on the same batches,
+    whatever the mixture, and auxiliary batches come on top in the proportions the ratios give
+    (ratio ``r``: ``r`` auxiliary steps per main step in expectation). The main dev score is
+    evaluated every ``eval_every`` main steps; training stops after ``patience`` evaluations
+    in a row without a better score, or at the stage's cap of main steps
+    (``stage1.episode_steps`` for a race episode, ``stage2.steps`` for a trial and a
+    baseline), and the best checkpoint is kept. The learning rate stays at its peak after
+    warm-up (the run's length is not known in advance). So a task *helps* when adding it beats
+    training the main task without it under the same rule.
+
+    ``budget = "total"`` is the earlier protocol, kept for comparison: a fixed total of
+    ``stage1.episode_steps`` / ``stage2.steps`` optimiser steps split by the ratios (the main
+    task gets fewer steps the more auxiliary weight there is), linear decay to 0, stage-2
+    evaluations every ``stage2.eval_every`` steps, no early stopping.
+    """
+
+    _section: ClassVar[str] = "protocol"
+
+    budget: str = "main"
+    eval_every: int = 25
+    patience: int = 4
+
+    def __post_init__(self) -> None:
+        _check_choice(self, "budget", BUDGETS)
+        _check_int(self, "eval_every", minimum=1)
+        _check_int(self, "patience", minimum=1, maximum=10_000)
+
+    @property
+    def added(self) -> bool:
+        """Whether auxiliary tasks come on top of a fixed main-task budget."""
+        return self.budget == "main"
+
+
+@dataclass(frozen=True)
 class TrainerConfig:
     """``[trainer]``: AdamW with linear warm-up and decay, gradient clipping.
 
@@ -814,6 +855,7 @@ _SECTIONS: dict[str, type] = {
     "screen": ScreenConfig,
     "stage2": Stage2Config,
     "trainer": TrainerConfig,
+    "protocol": ProtocolConfig,
     "tracking": TrackingConfig,
     "baselines": BaselinesConfig,
     "checkpoint": CheckpointConfig,
@@ -840,6 +882,7 @@ class RunConfig:
     screen: ScreenConfig = field(default_factory=ScreenConfig)
     stage2: Stage2Config = field(default_factory=Stage2Config)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)

@@ -819,6 +819,8 @@ def _selection_from(data: Mapping[str, Any]) -> SelectionResult:
             low=-math.inf if v["low"] is None else float(v["low"]),
             high=math.inf if v["high"] is None else float(v["high"]),
             episodes=int(v["episodes"]),
+            vs_control=_float(v.get("vs_control")),
+            vs_control_rounds=int(v.get("vs_control_rounds") or 0),
         )
         for k, v in d.get("verdicts", {}).items()
     }
@@ -837,6 +839,7 @@ def _mix_from(data: Mapping[str, Any], best_state: dict[str, Any] | None) -> Mix
     d["trials"] = tuple(_trial_from(t) for t in d["trials"])
     d["initial_ratios"] = tuple(dict(r) for r in d.get("initial_ratios", ()))
     d["best_dev_score"] = _float(d["best_dev_score"])
+    d["main_only_dev"] = _float(d.get("main_only_dev"))
     d["best_state"] = best_state
     return MixResult(**d)
 

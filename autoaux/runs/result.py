@@ -50,6 +50,8 @@ class PullRecord:
         scale: mean gate scale over the pull (``nan`` when not gated).
         utilities: every arm's utility after the update, in :attr:`SelectionResult.arms` order.
         round: the race round of an episode (``evidence = "episodes"``); 0 for in-run pulls.
+        steps: optimiser steps of the pull or episode, every task counted (0 when not
+            recorded).
     """
 
     pull: int
@@ -62,20 +64,26 @@ class PullRecord:
     scale: float
     utilities: tuple[float, ...]
     round: int = 0
+    steps: int = 0
 
 
 @dataclass(frozen=True)
 class TaskVerdict:
-    """The race's verdict on one auxiliary task, compared with the null control.
+    """The race's verdict on one auxiliary task, compared with the main task trained alone.
 
     Attributes:
-        verdict: ``"helps"`` (its effect's interval lies above the margin), ``"hurts"`` (below
-            0) or ``"undecided"`` (the budget ended before the evidence decided).
-        effect: mean paired difference of the main dev metric, task minus control, over the
-            rounds both played (``nan`` before the first pair).
+        verdict: ``"helps"`` (its effect's interval lies above 0), ``"hurts"`` (below 0),
+            ``"negligible"`` (below the practical margin ``stage1.margin``, neither of the
+            others) or ``"undecided"`` (the budget ended before the evidence decided).
+        effect: mean paired difference of the main dev metric, main + task minus main alone,
+            over the rounds both played (``nan`` before the first pair).
         low, high: the anytime-valid confidence interval of the effect (infinite while the
             evidence cannot bound it; the error rate ``alpha`` is shared by all candidates).
         episodes: the number of paired episodes behind the estimate.
+        vs_control: mean paired difference against the null control (main + task minus main +
+            control, same rounds; ``nan`` without a control or a shared round): how much more
+            the task adds than a task whose labels carry no signal.
+        vs_control_rounds: the number of rounds behind ``vs_control``.
     """
 
     verdict: str
@@ -83,6 +91,8 @@ class TaskVerdict:
     low: float
     high: float
     episodes: int
+    vs_control: float = math.nan
+    vs_control_rounds: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -92,6 +102,8 @@ class TaskVerdict:
                 "low": self.low if math.isfinite(self.low) else None,
                 "high": self.high if math.isfinite(self.high) else None,
                 "episodes": self.episodes,
+                "vs_control": self.vs_control,
+                "vs_control_rounds": self.vs_control_rounds,
             }
         )
 
@@ -104,20 +116,32 @@ def decision_of(
     real = {k: v for k, v in verdicts.items() if k not in controls}
     helps = [k for k, v in real.items() if v.verdict == "helps"]
     open_ = [k for k, v in real.items() if v.verdict == "undecided"]
+    regularising = [k for k, v in verdicts.items() if k in controls and v.verdict == "helps"]
+    note = (
+        f"; the control {', '.join(regularising)} also beat the main task alone, so part of "
+        "the gain is regularisation rather than the tasks' content"
+        if regularising
+        else ""
+    )
     if not real:
         return "no auxiliary task to judge"
     if helps:
-        text = f"selected {', '.join(helps)}: they help the main task"
+        text = f"selected {', '.join(helps)}: adding them beats the main task alone"
         if open_:
             text += f"; undecided when the budget ended: {', '.join(open_)}"
-        return text
+        return text + note
     if not open_:
-        return "nothing selected: every auxiliary task was shown not to help"
+        return (
+            "nothing selected: no auxiliary task beats the main task alone "
+            "(each was shown to hurt or to add less than the margin)" + note
+        )
     if finished:
-        return f"nothing selected: none can be shown to help (undecided: {', '.join(open_)})"
+        return (
+            f"nothing selected: none can be shown to help (undecided: {', '.join(open_)})" + note
+        )
     return (
         "nothing selected: the budget ended before the evidence decided "
-        f"({', '.join(open_)} undecided); raise stage1.pulls"
+        f"({', '.join(open_)} undecided); raise stage1.pulls" + note
     )
 
 
@@ -280,6 +304,8 @@ class MixResult:
         seconds: wall-clock time of the stage.
         run_id: the stage's MLflow run.
         best_state: the best trial's model weights (CPU tensors; not compared, not in JSON).
+        main_only_dev: the main dev score of the trial with every ratio 0, the main task
+            alone (``nan`` when none completed).
     """
 
     main_task: str
@@ -294,6 +320,27 @@ class MixResult:
     seconds: float = 0.0
     run_id: str | None = None
     best_state: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    main_only_dev: float = math.nan
+
+    @property
+    def main_alone(self) -> bool:
+        """Whether the recommendation is the main task alone: no auxiliary task has a ratio
+        above 0 in the best trial (no mixture beat the main task alone on dev)."""
+        return self.best_trial is not None and not any(
+            float(r) > 0.0 for t, r in self.ratios.items() if t != self.main_task
+        )
+
+    @property
+    def recommendation(self) -> str:
+        """One line: what to train."""
+        if self.best_trial is None:
+            return "no trial completed: nothing to recommend"
+        if self.main_alone:
+            if self.tasks:
+                return "train the main task alone: no mixture beat it on dev"
+            return "train the main task alone: no auxiliary task was selected"
+        mix = ", ".join(f"{t} {r:.2f}" for t, r in self.ratios.items() if t != self.main_task)
+        return f"train the main task with {mix} (ratios to the main task's 1)"
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(
@@ -302,6 +349,9 @@ class MixResult:
                 "tasks": list(self.tasks),
                 "ratios": self.ratios,
                 "probabilities": self.probabilities,
+                "recommendation": self.recommendation,
+                "main_alone": self.main_alone,
+                "main_only_dev": self.main_only_dev,
                 "best_dev_score": self.best_dev_score,
                 "test_score": self.test_score,
                 "best_trial": self.best_trial,
@@ -402,6 +452,9 @@ class RunResult:
                 "utilities": self.utilities,
                 "pulls": self.pulls,
                 "ratios": self.ratios,
+                "recommendation": self.mixture.recommendation,
+                "main_alone": self.mixture.main_alone,
+                "main_only_dev": self.mixture.main_only_dev,
                 "best_dev_score": self.best_dev_score,
                 "test_score": self.test_score,
                 "trials": [t.to_dict() for t in self.trials],

@@ -2,9 +2,10 @@
 
 Every baseline is a fixed mixture (per-step task probabilities) trained by the one training path
 of stage 2 (:func:`autoaux.stages.trials.train_mixture`): a fresh model from the same initial
-weights, the same seed, ``steps`` steps (by default the budget of *one* stage-2 trial), the main
-dev score every ``eval_every`` steps, the best checkpoint scored on the main test split. So a
-baseline costs what one trial costs, and autoaux's full search costs ``stage1 + trials`` times that.
+weights, the same seed, the same training protocol (by default: the main task until its dev
+score stops improving, auxiliary tasks on top; ``[protocol]``), the best checkpoint scored on
+the main test split. So a baseline costs what one trial costs, and autoaux's full search costs
+``stage1 + trials`` times that.
 
 - ``main-only``: ``p = [1]``.
 - ``uniform``: the main task and every auxiliary task equally often (all ratios 1).
@@ -20,6 +21,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from autoaux.config import ProtocolConfig
 from autoaux.runs.result import BaselineScore
 from autoaux.stages.trials import TrainerFactory, train_mixture
 from autoaux.tracking import FAILURE_TAG, NullTracker, Tracker
@@ -95,6 +97,7 @@ def run_baseline(
     eval_every: int,
     eval_batches: int | None = None,
     tracker: Tracker | None = None,
+    protocol: ProtocolConfig | None = None,
 ) -> BaselineScore:
     """Train and score one mixture in a nested run ``baseline-<name>``; a failure is recorded
     in the score (``dev = nan``, ``error``), never raised (except Ctrl-C)."""
@@ -114,6 +117,7 @@ def run_baseline(
             eval_every=eval_every,
             eval_batches=eval_batches,
             tracker=tracker,
+            protocol=protocol,
         )
         test = trainer.evaluate(main, "test")
     except KeyboardInterrupt:
@@ -142,7 +146,7 @@ def run_baseline(
         dict(probabilities),
         float(report.best_dev),
         float(test),
-        report.steps,
+        int(sum(report.steps_per_task.values())),
         seconds,
         run_id=_real(run_id, tracker),
     )
@@ -161,6 +165,7 @@ def run_baselines(
     eval_every: int,
     eval_batches: int | None = None,
     tracker: Tracker | None = None,
+    protocol: ProtocolConfig | None = None,
 ) -> dict[str, BaselineScore]:
     """Run the named baselines (keys of :data:`BASELINES`) in order; name -> score."""
     scores: dict[str, BaselineScore] = {}
@@ -177,6 +182,7 @@ def run_baselines(
             eval_every=eval_every,
             eval_batches=eval_batches,
             tracker=tracker,
+            protocol=protocol,
         )
         log.info("baseline %s: dev %.4f test %s", name, scores[name].dev, scores[name].test)
     return scores

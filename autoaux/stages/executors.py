@@ -70,7 +70,7 @@ from autoaux.tracking import (
 from bayesopt import TrialState
 
 if TYPE_CHECKING:
-    from autoaux.config import Stage2Config
+    from autoaux.config import ProtocolConfig, Stage2Config
 
 __all__ = [
     "EXECUTORS",
@@ -108,6 +108,8 @@ class TrialSpec:
         parent_run_id: the stage-2 MLflow run; trial runs are its children.
         tracking_uri: the MLflow store (``None``: no tracking).
         experiment: the MLflow experiment's name.
+        protocol: the training protocol (``[protocol]``; ``None``: the fixed total of
+            ``settings.steps``).
     """
 
     number: int
@@ -120,6 +122,7 @@ class TrialSpec:
     parent_run_id: str | None = None
     tracking_uri: str | None = None
     experiment: str | None = None
+    protocol: ProtocolConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ def execute_trial(spec: TrialSpec, make_trainer: TrainerFactory, tracker: Tracke
         spec.settings,
         tracker,
         spec.device_name,
+        protocol=spec.protocol,
     )
     if trainer is None or record.score is None:
         return TrialOutcome(record)

@@ -274,7 +274,8 @@ def finetune(
             its full encoder (``"minilm-cached"`` -> ``"minilm"``, ``"cached:<folder>"`` -> the
             folder), so the whole encoder is trained, never only a cached top.
         num_layers: keep the first N layers (default: ``[model] num_layers``, usually all).
-        steps: training steps.
+        steps: main-task training steps; the auxiliary batches come on top, ``ratio`` per main
+            step (the learning rate decays over the expected total).
         lr: peak learning rate (default :data:`DEFAULT_PRETRAINED_LR` for a pretrained
             encoder, ``[trainer] lr`` for ``"tiny"``).
         batch_size: default ``[trainer] batch_size``.
@@ -329,7 +330,7 @@ def finetune(
             model,
             data,
             main=selection.main_task,
-            steps=steps,
+            steps=round(steps * (1.0 + sum(selection.ratios.values()))),
             lr=lr,
             batch_size=batch_size,
             warmup=warmup,
@@ -508,7 +509,12 @@ def _train(
 
     try:
         return trainer.train_mixture(
-            weights, steps, eval_every=every, eval_max_batches=eval_batches, callback=callback
+            weights,
+            steps,
+            eval_every=every,
+            eval_max_batches=eval_batches,
+            callback=callback,
+            count="main",
         )
     finally:
         bar.close()

@@ -1,24 +1,30 @@
-"""Stage 1 by racing: short paired training episodes, each candidate against the null control.
+"""Stage 1 by racing: paired training episodes, each candidate against the main task alone.
 
-Each *episode* trains a fresh copy of the model (the run's initial weights) for
-``episode_steps`` steps on a 1:1 mixture of the main task and one arm, then scores the main
-task's dev metric on the whole dev split. The arms are the candidate auxiliary tasks and one
-null control (a ``shuffled:`` task, whose labels carry no signal). Episodes of one *round*
-share a seed, so the main task sees the same batches at the same steps, the same task draws
-and the same dropout stream in each: the paired difference of a candidate's and the control's
-scores measures what the candidate adds, with the round-to-round noise cancelled::
+Each *episode* trains a fresh copy of the model (the run's initial weights) under the run's
+training protocol (:class:`autoaux.config.ProtocolConfig`) and scores the main task's best dev
+metric on the whole dev split. The *reference* episode trains the main task alone; a
+candidate's episode trains the main task with that task added at ratio 1 (with the default
+protocol the main task takes the same main-task steps, on the same batches, in both, and stops
+on the same early-stopping rule). Episodes of one *round* share a seed, so the paired
+difference of a candidate's and the reference's scores measures what adding the candidate
+does to the main task, with the round-to-round noise cancelled::
 
     while not race.done and episodes < budget:
-        arm   = race.select()                      # the control and every open candidate
-        score = episode(arm, seed=round)           # main dev metric after the episode
-        race.update(arm, score)                    # pairs it with the control's, same round
+        arm   = race.select()                      # main alone and every open candidate
+        score = episode(arm, seed=round)           # best main dev metric of the episode
+        race.update(arm, score)                    # pairs it with main alone, same round
 
 :class:`bandits.Racing` turns the paired differences into an anytime-valid confidence sequence
 per candidate (error rate ``alpha`` shared by all candidates) and a verdict: ``helps`` (the
-interval lies above ``margin``), ``hurts`` (below 0) or ``undecided`` (the budget ended
-first). The selected tasks are those that help. Why episodes: per-pull rewards inside one
-training run (AutoSem's stage 1, kept as ``evidence = "pulls"``) did not separate helpful
-tasks from the control on real text (``benchmarks/evidence.py``).
+interval lies above 0), ``hurts`` (below 0), ``negligible`` (below the practical ``margin``,
+neither of the others) or ``undecided`` (the budget ended first). The selected tasks are
+those that help. The null control (a ``shuffled:`` task) is raced like a candidate, as a
+calibration check: it is never selected, its effect against main alone says how much of a
+gain is regularisation rather than content, and each candidate's effect against it is
+reported beside its effect against main alone. The race stops once no candidate other than
+the control is open. Why episodes: per-pull rewards inside one training run (AutoSem's stage
+1, kept as ``evidence = "pulls"``) did not separate helpful tasks from the control on real
+text (``benchmarks/evidence.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from autoaux._seeding import derive_seed
-from autoaux.config import SHUFFLED_PREFIX, Stage1Config
+from autoaux.config import SHUFFLED_PREFIX, ProtocolConfig, Stage1Config
 from autoaux.runs.result import PullRecord, SelectionResult, TaskVerdict, decision_of
 from autoaux.tracking import NullTracker, Tracker, tracked_run
 from bandits import Racing, make_bandit
@@ -48,8 +54,9 @@ __all__ = ["EpisodeTrainerFactory", "run_episode", "run_race"]
 log = logging.getLogger("autoaux")
 
 #: ``make_trainer(steps, seed_key)``: a trainer over the run's initial weights whose batches,
-#: task draws and dropout come from ``seed_key``.
-EpisodeTrainerFactory = Callable[[int, str], "Trainer"]
+#: task draws and dropout come from ``seed_key``; ``steps`` ends its learning-rate schedule
+#: (``None``: no decay).
+EpisodeTrainerFactory = Callable[[int | None, str], "Trainer"]
 
 
 def run_episode(
@@ -59,12 +66,28 @@ def run_episode(
     task: str,
     steps: int,
     round_: int,
-) -> tuple[float, float]:
-    """Train ``steps`` steps of main + ``task`` (1:1) from the initial weights with the
-    seed of ``round_``; return the main dev metric (whole dev split) and the mean main loss."""
-    trainer = make_trainer(steps, f"stage1-round-{round_}")
-    report = trainer.train_mixture({main: 1.0, task: 1.0}, steps, eval_every=steps)
-    return float(report.best_dev), float(report.mean_loss.get(main, math.nan))
+    protocol: ProtocolConfig | None = None,
+) -> tuple[float, float, int]:
+    """One episode from the initial weights with the seed of ``round_``: the main task alone
+    when ``task == main``, else main + ``task`` at 1:1. With the default protocol the main task
+    trains until its dev metric stops improving or it has taken ``steps`` steps (auxiliary
+    steps on top); with ``budget = "total"`` (or no protocol) ``steps`` steps in all. Returns the best main dev metric (whole
+    dev split), the mean main loss and the number of optimiser steps taken."""
+    weights = {main: 1.0} if task == main else {main: 1.0, task: 1.0}
+    if protocol is not None and protocol.added:
+        trainer = make_trainer(None, f"stage1-round-{round_}")
+        report = trainer.train_mixture(
+            weights,
+            steps,
+            eval_every=protocol.eval_every,
+            count="main",
+            patience=protocol.patience,
+        )
+    else:
+        trainer = make_trainer(steps, f"stage1-round-{round_}")
+        report = trainer.train_mixture(weights, steps, eval_every=steps)
+    taken = int(sum(report.steps_per_task.values()))
+    return float(report.best_dev), float(report.mean_loss.get(main, math.nan)), taken
 
 
 def run_race(
@@ -78,25 +101,25 @@ def run_race(
     tracker: Tracker | None = None,
     progress: bool = False,
     checkpoint: RunCheckpoint | None = None,
+    protocol: ProtocolConfig | None = None,
 ) -> SelectionResult:
-    """Race the candidates of ``pool`` against its control (see the module docstring).
+    """Race the candidates of ``pool`` against the main task alone (see the module docstring).
 
     ``pool`` holds the auxiliary tasks, controls included; ``controls`` names the control arms
-    (default: the ``shuffled:`` tasks of the pool). The first control is the race's reference;
-    any other control is raced as a candidate, a check of the error rate that is never
-    selected. ``settings.pulls`` caps the number of episodes. One MLflow step per episode on a
-    ``stage1`` run; verdicts as metrics and tags at the end.
+    (default: the ``shuffled:`` tasks of the pool), raced as calibration candidates that are
+    never selected. The main task alone is the reference arm (the first arm, named after the
+    main task). ``settings.pulls`` caps the number of episodes. One MLflow step per episode
+    on a ``stage1`` run; verdicts as metrics and tags at the end.
     """
     tracker = tracker if tracker is not None else NullTracker()
     controls = tuple(controls) or tuple(t for t in pool if t.startswith(SHUFFLED_PREFIX))
-    arms = [t for t in pool if t != main]
-    if not controls or controls[0] not in arms:
-        raise ValueError(f"the race needs a null control (a {SHUFFLED_PREFIX} task) in the pool")
-    reference = arms.index(controls[0])
+    arms = [main, *(t for t in pool if t != main)]
+    watch = [arms.index(c) for c in controls if c in arms]
     race = make_bandit(
         settings.policy,
         len(arms),
-        control=reference,
+        control=0,
+        watch=watch,
         alpha=settings.alpha,
         margin=settings.margin,
         **settings.bandit_options(seed=derive_seed(seed, "bandit")),
@@ -108,7 +131,7 @@ def run_race(
     tags = {"autoaux.stage": "stage1"}
     nested = tracker.run_id is not None
     with tracked_run(tracker, "stage1", nested=nested, tags=tags, resume_id=resume_id) as run:
-        tracker.log_params(_stage_params(settings, arms, controls))
+        tracker.log_params(_stage_params(settings, arms, controls, protocol))
         if checkpoint is not None:
             checkpoint.set_run_id("stage1", run)
             saved = checkpoint.restore_race(race)
@@ -127,8 +150,13 @@ def run_race(
             # every open candidate and the control play once a round, so the k-th episode of
             # an arm belongs to round k: one seed per round pairs the control with each task
             task, round_ = arms[arm], int(race.counts()[arm])
-            score, loss = run_episode(
-                make_trainer, main=main, task=task, steps=settings.episode_steps, round_=round_
+            score, loss, taken = run_episode(
+                make_trainer,
+                main=main,
+                task=task,
+                steps=settings.episode_steps,
+                round_=round_,
+                protocol=protocol,
             )
             race.update(arm, score)
             record = PullRecord(
@@ -142,6 +170,7 @@ def run_race(
                 scale=math.nan,
                 utilities=tuple(float(u) for u in race.utilities()),
                 round=round_,
+                steps=taken,
             )
             history.append(record)
             tracker.log_metrics(_episode_metrics(record, arm, arms), step=record.pull)
@@ -179,13 +208,32 @@ def _result(
     run: str,
     tracker: Tracker,
 ) -> SelectionResult:
+    by_round: dict[str, dict[int, float]] = {a: {} for a in arms}
+    for record in history:
+        by_round[record.task][record.round] = record.reward
+    control = next((c for c in controls if c in arms), None)
     verdicts: dict[str, TaskVerdict] = {}
     for v in race.verdicts():
-        verdicts[arms[v.arm]] = TaskVerdict(
-            verdict=v.verdict, effect=v.effect, low=v.low, high=v.high, episodes=v.n
+        name = arms[v.arm]
+        vs_control, rounds = math.nan, 0
+        if control is not None and name != control:
+            shared = sorted(set(by_round[name]) & set(by_round[control]))
+            if shared:
+                diffs = [by_round[name][r] - by_round[control][r] for r in shared]
+                vs_control, rounds = float(np.mean(diffs)), len(shared)
+        verdicts[name] = TaskVerdict(
+            verdict=v.verdict,
+            effect=v.effect,
+            low=v.low,
+            high=v.high,
+            episodes=v.n,
+            vs_control=vs_control,
+            vs_control_rounds=rounds,
         )
     selected = tuple(
-        a for a in arms if a not in controls and a in verdicts and verdicts[a].verdict == "helps"
+        a
+        for a in arms[1:]
+        if a not in controls and a in verdicts and verdicts[a].verdict == "helps"
     )
     counts = race.counts()
     scores: dict[str, list[float]] = {a: [] for a in arms}
@@ -217,9 +265,13 @@ def _result(
 
 
 def _stage_params(
-    settings: Stage1Config, arms: Sequence[str], controls: Sequence[str]
+    settings: Stage1Config,
+    arms: Sequence[str],
+    controls: Sequence[str],
+    protocol: ProtocolConfig | None,
 ) -> dict[str, str]:
     return {
+        "budget": protocol.budget if protocol is not None else "total",
         "arms": json.dumps(list(arms)),
         "controls": json.dumps(list(controls)),
         "preset": settings.preset,
@@ -229,6 +281,7 @@ def _stage_params(
         "margin": str(settings.margin),
         "episode_steps": str(settings.episode_steps),
         "max_episodes": str(settings.pulls),
+        "reference": arms[0],
     }
 
 
@@ -238,6 +291,7 @@ def _episode_metrics(record: PullRecord, arm: int, arms: Sequence[str]) -> dict[
         "round": float(record.round),
         "dev_score": record.dev_score,
         "loss": record.loss,
+        "steps": float(record.steps),
         f"dev_score/{record.task}": record.dev_score,
     }
     for name, effect in zip(arms, record.utilities, strict=True):
@@ -250,7 +304,11 @@ def _final_metrics(result: SelectionResult) -> dict[str, float]:
     metrics: dict[str, float] = {"n_selected": float(len(result.selected))}
     for name, v in result.verdicts.items():
         metrics[f"effect/{name}"] = v.effect
-        for key, value in (("effect_low", v.low), ("effect_high", v.high)):
+        for key, value in (
+            ("effect_low", v.low),
+            ("effect_high", v.high),
+            ("effect_vs_control", v.vs_control),
+        ):
             if math.isfinite(value):
                 metrics[f"{key}/{name}"] = value
         metrics[f"episodes/{name}"] = float(v.episodes)

@@ -2,20 +2,26 @@
 
 The main task's ratio is fixed at 1 and auxiliary task ``i`` gets ``r_i`` in ``[0, max_ratio]``
 (``bayesopt.MixingRatioSpace``); a trial trains a *fresh* model, from the same initial weights
-every time, for ``steps`` steps on the mixture ``p = [1, r_1, ..., r_n] / (1 + sum r)`` and is
-scored by its best main dev score (evaluated every ``eval_every`` steps)::
+every time, on the mixture ``p = [1, r_1, ..., r_n] / (1 + sum r)`` under the run's training
+protocol (:class:`autoaux.config.ProtocolConfig`: by default the main task trains until its
+dev score stops improving and the auxiliary batches come on top, ``r_i`` per main step) and
+is scored by its best main dev score::
 
     for trial in range(trials):
-        ratios  = optimizer.ask()
-        trainer = make_trainer(steps)                  # same initial weights, same seed
-        report  = trainer.train_mixture(p(ratios), steps, eval_every=...)
+        ratios  = optimizer.ask()                      # trial 0: every ratio 0 (main alone)
+        trainer = make_trainer()                       # same initial weights, same seed
+        report  = train(trainer, p(ratios), protocol)
         optimizer.tell(ratios, report.best_dev)        # failed=True on any exception
+
+The first point is the main task alone (every ratio 0), so the answer is never worse on dev
+than training without auxiliary tasks: when no mixture beats it, stage 2 recommends the main
+task alone and says so (:attr:`autoaux.runs.MixResult.main_alone`).
 
 A trial that fails (non-finite loss, out of memory, any exception) is told to the optimiser as
 failed, its MLflow run is closed FAILED with the reason, and the search goes on. The best
 trial's model is scored on the main test split and its weights are kept.
 
-Warm start: the first trial uses ratios proportional to the stage-1 utilities, with the main
+Warm start: the second trial uses ratios proportional to the stage-1 utilities, with the main
 task at 1, i.e. ``r_i = u_i / u_main`` (``u_i / max u`` when the main task was not an arm),
 clipped into ``[0, max_ratio]``; without utilities every ratio starts at 1.
 
@@ -39,7 +45,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from autoaux._seeding import derive_seed
-from autoaux.config import Stage2Config
+from autoaux.config import ProtocolConfig, Stage2Config
 from autoaux.runs.result import MixResult, TrialRecord
 from autoaux.stages.executors import TrialExecutor, TrialProgress, TrialSpec, make_executor
 from autoaux.stages.trials import TrainerFactory
@@ -90,6 +96,7 @@ def run_stage2(
     device_name: str = "",
     executor: TrialExecutor | None = None,
     checkpoint: RunCheckpoint | None = None,
+    protocol: ProtocolConfig | None = None,
 ) -> MixResult:
     """Search the mixing ratios of ``tasks`` (auxiliary, main excluded); see the module doc.
 
@@ -119,6 +126,7 @@ def run_stage2(
                 "max_ratio": settings.max_ratio,
                 "executor": settings.executor,
                 "parallel": settings.parallel,
+                "budget": protocol.budget if protocol is not None else "total",
             }
         )
         if tasks:
@@ -164,6 +172,7 @@ def run_stage2(
                         settings,
                         best_before=_score(best),
                         device_name=device_name,
+                        protocol=protocol,
                     )
                     for i, ratios in enumerate(_ask(search, size))
                 ]
@@ -203,6 +212,7 @@ def run_stage2(
             if own:
                 runner.close()
         best_ratios = dict(best.ratios) if best is not None else {}
+        alone = _main_alone_score(trials)
         result = MixResult(
             main_task=main,
             tasks=tasks,
@@ -216,12 +226,20 @@ def run_stage2(
             seconds=time.perf_counter() - start,
             run_id=run if tracker.tracking_uri is not None else None,
             best_state=best_state,
+            main_only_dev=alone,
         )
         final = {"best_dev_score": result.best_dev_score, "n_failed": _failed(trials)}
         if test_score is not None:
             final["test_score"] = test_score
+        if math.isfinite(alone):
+            final["main_only_dev_score"] = alone
         tracker.log_metrics(final)
-        tracker.set_tags({"autoaux.best_trial": str(result.best_trial)})
+        tracker.set_tags(
+            {
+                "autoaux.best_trial": str(result.best_trial),
+                "autoaux.recommendation": result.recommendation,
+            }
+        )
     log.info(
         "stage 2: %d trials in %.1fs; best dev %.4f with ratios %s",
         len(trials),
@@ -241,11 +259,12 @@ def _ratio_search(
     utilities: Mapping[str, float] | None,
 ) -> MixingRatioOptimizer | RandomRatioSearch:
     space = MixingRatioSpace(tasks, low=0.0, high=settings.max_ratio)
-    warm = (
-        [warm_start_ratios(tasks, utilities, main=main, max_ratio=settings.max_ratio)]
-        if settings.warm_start
-        else []
-    )
+    alone = dict.fromkeys(tasks, 0.0)
+    warm = [alone]
+    if settings.warm_start:
+        start = warm_start_ratios(tasks, utilities, main=main, max_ratio=settings.max_ratio)
+        if any(v > 0 for v in start.values()):
+            warm.append(start)
     search_seed = derive_seed(seed, "stage2")
     if settings.search == "random":
         return RandomRatioSearch(space, seed=search_seed, initial_ratios=warm)
@@ -277,6 +296,14 @@ def _probabilities(
         return {main: 1.0}
     p = space.probabilities(ratios)
     return {name: float(v) for name, v in zip((main, *tasks), p, strict=True)}
+
+
+def _main_alone_score(trials: Sequence[TrialRecord]) -> float:
+    """The main dev score of the trial with every ratio 0 (``nan`` when none completed)."""
+    for trial in trials:
+        if trial.score is not None and all(float(v) == 0.0 for v in trial.ratios.values()):
+            return float(trial.score)
+    return math.nan
 
 
 def _score(trial: TrialRecord | None) -> float:

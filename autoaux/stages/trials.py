@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 
-from autoaux.config import Stage2Config
+from autoaux.config import ProtocolConfig, Stage2Config
 from autoaux.runs.result import TrialRecord
 from autoaux.tracking import FAILURE_TAG, Tracker
 from autoaux.training.trainer import MixtureReport, Trainer
@@ -22,9 +22,10 @@ __all__ = ["TrainerFactory", "run_trial", "train_mixture"]
 
 log = logging.getLogger("autoaux.stages.stage2")
 
-TrainerFactory = Callable[[int], Trainer]
+TrainerFactory = Callable[[int | None], Trainer]
 """``make_trainer(total_steps)``: a fresh trainer over a model reset to the initial weights,
-seeded identically every call, with its learning-rate schedule ending at ``total_steps``."""
+seeded identically every call, with its learning-rate schedule ending at ``total_steps``
+(``None``: no decay)."""
 
 
 
@@ -36,26 +37,47 @@ def train_mixture(
     eval_every: int,
     eval_batches: int | None,
     tracker: Tracker | None = None,
+    protocol: ProtocolConfig | None = None,
 ) -> tuple[Trainer, MixtureReport]:
     """Train a fresh model on a mixture (the one training path of trials and baselines).
 
-    Logs the main dev score at every evaluation (metric ``dev_score``, step = training step)
-    on the tracker's open run. Returns the trainer (its model holds the best checkpoint) and
-    the report.
+    With the default protocol (``protocol.budget = "main"``) the main task trains until its
+    dev score stops improving (``protocol.eval_every`` main steps between evaluations,
+    ``protocol.patience`` evaluations) or it has taken ``steps`` steps, and the auxiliary tasks
+    come on top in the proportions ``probabilities`` give (``eval_every`` is unused). With
+    ``budget = "total"`` (or no protocol), ``steps`` steps in all, evaluated every
+    ``eval_every``.
+
+    Logs the main dev score at every evaluation (metric ``dev_score``, step = main-task step
+    under the default protocol, training step else) on the tracker's open run. Returns the
+    trainer (its model holds the best checkpoint) and the report.
     """
-    trainer = make_trainer(steps)
 
     def on_eval(step: int, score: float) -> None:
         if tracker is not None:
             tracker.log_metrics({"dev_score": score}, step=step)
 
-    report = trainer.train_mixture(
-        {k: float(v) for k, v in probabilities.items() if float(v) > 0},
-        steps,
-        eval_every=eval_every,
-        eval_max_batches=eval_batches,
-        callback=on_eval,
-    )
+    weights = {k: float(v) for k, v in probabilities.items() if float(v) > 0}
+    if protocol is not None and protocol.added:
+        trainer = make_trainer(None)
+        report = trainer.train_mixture(
+            weights,
+            steps,
+            eval_every=protocol.eval_every,
+            eval_max_batches=eval_batches,
+            callback=on_eval,
+            count="main",
+            patience=protocol.patience,
+        )
+    else:
+        trainer = make_trainer(steps)
+        report = trainer.train_mixture(
+            weights,
+            steps,
+            eval_every=eval_every,
+            eval_max_batches=eval_batches,
+            callback=on_eval,
+        )
     return trainer, report
 
 
@@ -68,6 +90,8 @@ def run_trial(
     settings: Stage2Config,
     tracker: Tracker,
     device_name: str,
+    *,
+    protocol: ProtocolConfig | None = None,
 ) -> tuple[TrialRecord, Trainer | None]:
     """One trial in its own nested run; failures are recorded, never raised (except Ctrl-C)."""
     tags = {"autoaux.stage": "trial", "autoaux.trial": str(number), "autoaux.device": device_name}
@@ -87,6 +111,7 @@ def run_trial(
             eval_every=settings.eval_every,
             eval_batches=settings.eval_batches,
             tracker=tracker,
+            protocol=protocol,
         )
         if not math.isfinite(report.best_dev):
             raise RuntimeError(f"no finite main dev score (curve {report.dev_curve})")

@@ -536,20 +536,39 @@ class Trainer:
         eval_every: int,
         eval_max_batches: int | None = None,
         callback: Callable[[int, float], bool | None] | None = None,
+        count: str = "all",
+        patience: int | None = None,
     ) -> MixtureReport:
-        """Train ``n_steps`` steps, each on a task drawn with the given probabilities.
+        """Train on a mixture, each step on a task drawn with the given probabilities.
 
         ``probabilities`` maps task names to non-negative weights (normalised here; the mixing
-        ratios can be passed as they are). Draws come from the trainer's seeded generator. The
-        main task's dev score (on the fixed ``eval_max_batches`` subsample) is measured every
-        ``eval_every`` steps and after the last step; the weights with the best score are kept
-        and restored into the model before returning. ``callback(step, score)`` is called after
-        each evaluation; returning ``True`` stops the training early.
+        ratios can be passed as they are). Draws come from the trainer's seeded generator.
+
+        ``count`` says what ``n_steps`` and ``eval_every`` count:
+
+        - ``"all"``: optimiser steps of every task (a fixed total split by the weights; the main
+          task gets ``n_steps * p_main`` steps in expectation);
+        - ``"main"``: main-task steps only. Auxiliary steps come *on top*: tasks are drawn one
+          step at a time until the main task has taken ``eval_every`` steps, so with weight 1 for
+          the main task and ``r`` for an auxiliary task there are ``r`` auxiliary steps per main
+          step in expectation, and the main task takes exactly the same number of steps (on the
+          same batches, which come from its own seeded iterator) whatever the mixture.
+
+        The main task's dev score (on the fixed ``eval_max_batches`` subsample) is measured every
+        ``eval_every`` steps (as counted) and after the last one; the weights with the best score
+        are kept and restored into the model before returning. ``patience = P`` stops early
+        after ``P`` evaluations in a row without a better score (``None``: never).
+        ``callback(step, score)`` is called after each evaluation (``step`` as counted);
+        returning ``True`` stops the training early.
         """
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
         if eval_every < 1:
             raise ValueError(f"eval_every must be >= 1, got {eval_every}")
+        if count not in ("all", "main"):
+            raise ValueError(f"count must be 'all' or 'main', got {count!r}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {patience}")
         names = list(probabilities)
         for name in names:
             if name not in self.data:
@@ -560,6 +579,11 @@ class Trainer:
                 f"mixture weights must be finite, >= 0 and not all 0: {dict(probabilities)}"
             )
         p = weights / weights.sum()
+        if count == "main" and self.main not in names:
+            raise ValueError(
+                f"count='main' needs the main task {self.main!r} in the mixture {names}"
+            )
+        main_index = names.index(self.main) if self.main in names else -1
 
         curve: list[tuple[int, float]] = []
         best_score = -math.inf
@@ -570,10 +594,14 @@ class Trainer:
         cos_sums: dict[str, list[Tensor]] = {n: [] for n in names}
         scale_sums: dict[str, list[Tensor]] = {n: [] for n in names}
         done = 0
+        stale = 0
         stopped = False
         while done < n_steps and not stopped:
             segment = min(eval_every, n_steps - done)
-            draws = self._rng.choice(len(names), size=segment, p=p)
+            if count == "all":
+                draws = self._rng.choice(len(names), size=segment, p=p)
+            else:
+                draws = self._draw_until_main(p, main_index, segment)
             first = self.global_step
             seg_tasks = [names[int(i)] for i in draws]
             seg_losses: list[Tensor] = []
@@ -592,9 +620,13 @@ class Trainer:
             score = self.evaluate(self.main, "dev", max_batches=eval_max_batches)
             curve.append((done, score))
             if score > best_score:  # nan never wins
-                best_score, best_step = score, done
+                best_score, best_step, stale = score, done, 0
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                stale += 1
             if callback is not None and callback(done, score):
+                stopped = True
+            if patience is not None and stale >= patience:
                 stopped = True
         if best_state is not None:
             self.model.load_state_dict(best_state)
@@ -613,6 +645,27 @@ class Trainer:
             mean_scale=means(scale_sums),
             stopped_early=stopped,
         )
+
+    def _draw_until_main(self, p: np.ndarray, main_index: int, main_steps: int) -> np.ndarray:
+        """Task indices drawn from ``p`` until the main task has been drawn ``main_steps``
+        times (the last draw is the main task's). Drawn in blocks of the expected length, so a
+        draw costs what the ``"all"`` protocol's draws cost; the stream depends only on the
+        generator's state, ``p`` and ``main_steps``."""
+        if p[main_index] >= 1.0:
+            return np.full(main_steps, main_index, dtype=np.int64)
+        chunks: list[np.ndarray] = []
+        need = main_steps
+        block = max(8, int(math.ceil(main_steps / p[main_index])))
+        while need > 0:
+            draws = self._rng.choice(len(p), size=block, p=p)
+            hits = np.flatnonzero(draws == main_index)
+            if len(hits) >= need:
+                chunks.append(draws[: hits[need - 1] + 1])
+                need = 0
+            else:
+                chunks.append(draws)
+                need -= len(hits)
+        return np.concatenate(chunks)
 
     # ---------------------------------------------------------------- evaluation
 

@@ -103,14 +103,51 @@ def test_an_arm_equal_to_the_control_stays_undecided_within_a_budget() -> None:
     assert sorted(arms) == [0] * 5 + [1] * 5
 
 
-def test_margin_asks_for_more_than_beating_the_control() -> None:
-    # effect 0.2 noise sd, margin 0.5 sd (25 reward units): never helps; closed once its
-    # interval lies below the margin
-    small, seen = race([0.0, 0.2, 2.0], 1, 4000, margin=25.0)
-    assert small.done
-    assert small.verdict(1).verdict == "undecided" and small.verdict(1).high <= 25.0
-    assert small.verdict(2).verdict == "helps" and small.verdict(2).low > 25.0
-    assert (1, "helps") not in seen
+@pytest.mark.parametrize("method", METHODS)
+def test_an_effect_below_the_margin_is_negligible_within_bounded_rounds(method: str) -> None:
+    # effect 0.1 noise sd (5 reward units), margin 0.5 sd (25 units): its interval falls below
+    # the margin before it can lie above 0; the arm is closed as negligible and costs nothing
+    # more; the clearly helpful arm (2 sd) still helps
+    for seed in range(4):
+        small, seen = race([0.0, 0.1, 2.0], seed, 4000, margin=25.0, method=method)
+        assert small.done
+        verdict = small.verdict(1)
+        assert verdict.verdict == "negligible" and verdict.high <= 25.0
+        assert verdict.n <= 200  # measured: 9-60 pairs
+        assert small.verdict(2).verdict == "helps" and small.verdict(2).low > 0.0
+        assert (1, "helps") not in seen
+
+
+def test_without_a_margin_nothing_is_negligible() -> None:
+    bandit, seen = race([0.0, 0.0, 2.0], 0, 300)
+    assert all(verdict != "negligible" for _, verdict in seen)
+
+
+def test_a_watched_arm_never_keeps_the_race_going() -> None:
+    # arm 1 helps quickly; arm 2 (watched: a calibration control with no effect) stays open,
+    # yet the race is done once every other candidate is decided
+    bandit, _ = race([0.0, 3.0, 0.0], 0, 4000, watch=[2])
+    assert bandit.done
+    assert bandit.verdict(1).verdict == "helps"
+    assert bandit.verdict(2).verdict == "undecided"
+    assert bandit.open_arms() == []
+    with pytest.raises(ValueError, match="watch"):
+        Racing(3, control=0, watch=[0])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_candidate_identical_to_the_reference_never_helps(seed: int) -> None:
+    # rewards equal to the reference's in every round: every difference is 0, so the interval
+    # never lies above 0 (with a margin it is decided negligible)
+    bandit = Racing(2, control=0, margin=0.01, seed=seed)
+    env = np.random.default_rng(seed)
+    for _ in range(100):
+        value = float(env.normal())
+        for arm in sorted([bandit.select(), bandit.select()]):
+            bandit.update(arm, value)
+        if bandit.done:
+            break
+    assert bandit.verdict(1).verdict != "helps"
 
 
 def test_pairs_by_hand() -> None:

@@ -22,14 +22,16 @@ from autoaux.stages.race import run_race
 from tasks import make_planted_suite, write_task_csv
 
 MAIN, CONTROL = "main", "shuffled:neutral"
-# mean main dev score after an episode with each arm; the round adds a shared offset
-MEANS = {"good": 0.80, "neutral": 0.70, "bad": 0.60, CONTROL: 0.70}
+# mean main dev score after an episode with each arm (MAIN: the main task alone, the
+# reference); the round adds a shared offset
+MEANS = {MAIN: 0.70, "good": 0.80, "neutral": 0.70, "bad": 0.60, CONTROL: 0.68}
 
 
 @dataclass
 class _Report:
     best_dev: float
     mean_loss: dict[str, float]
+    steps_per_task: dict[str, int]
 
 
 class _Trainer:
@@ -42,11 +44,12 @@ class _Trainer:
         self.seed_key = seed_key
 
     def train_mixture(self, probabilities: dict[str, float], steps: int, **_: Any) -> _Report:
-        (task,) = [t for t in probabilities if t != MAIN]
+        (task,) = [t for t in probabilities if t != MAIN] or [MAIN]
         self.calls.append((task, self.seed_key))
         shared = np.random.default_rng(self.round).normal(0.0, 0.05)
         own = np.random.default_rng([self.round, len(task)]).normal(0.0, 0.005)
-        return _Report(MEANS[task] + shared + own, {MAIN: 0.5})
+        steps_taken = {t: steps for t in probabilities}
+        return _Report(MEANS[task] + shared + own, {MAIN: 0.5}, steps_taken)
 
 
 def _factory(calls: list[tuple[str, str]]) -> Any:
@@ -72,10 +75,18 @@ def test_race_gives_each_task_its_verdict_and_selects_what_helps() -> None:
     assert verdicts["bad"].verdict == "hurts"
     assert verdicts["neutral"].verdict != "helps"
     assert result.selected == ("good",)
-    assert CONTROL not in result.verdicts and result.controls == (CONTROL,)
+    # the control is raced for calibration, never selected; main alone is the reference
+    assert CONTROL in result.verdicts and result.controls == (CONTROL,)
+    assert result.arms[0] == MAIN and MAIN not in result.verdicts
+    assert verdicts[CONTROL].verdict != "helps"
     assert verdicts["good"].low > 0 and verdicts["bad"].high < 0
-    assert math.isclose(verdicts["good"].effect, 0.10, abs_tol=0.01)
+    assert math.isclose(verdicts["good"].effect, 0.10, abs_tol=0.01)  # against main alone
+    assert math.isclose(verdicts["good"].vs_control, 0.12, abs_tol=0.01)  # against the control
+    assert verdicts["good"].vs_control_rounds >= 1
+    assert math.isnan(verdicts[CONTROL].vs_control)
     assert result.decision.startswith("selected good")
+    # every episode says how many optimiser steps it took (main alone: its own steps only)
+    assert all(r.steps == (10 if r.task == MAIN else 20) for r in result.history)
     # the race stops when every candidate is decided or the budget ends
     assert len(result.history) == len(calls) <= 200
     assert [r.pull for r in result.history] == list(range(1, len(calls) + 1))
@@ -88,7 +99,8 @@ def test_episodes_of_a_round_share_their_seed() -> None:
         assert key == f"stage1-round-{record.round}"
         assert task not in by_round.setdefault(record.round, set())  # once per round
         by_round[record.round].add(task)
-    assert all(CONTROL in tasks for tasks in list(by_round.values())[:-1])
+    # main alone, the reference, plays in every complete round
+    assert all(MAIN in tasks for tasks in list(by_round.values())[:-1])
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -110,24 +122,68 @@ def test_a_short_budget_says_it_could_not_decide() -> None:
     assert "budget ended" in result.decision and "raise stage1.pulls" in result.decision
 
 
-def test_the_race_needs_a_control() -> None:
-    with pytest.raises(ValueError, match="control"):
-        run_race(
-            _factory([]),
+def test_a_race_without_a_control_judges_against_main_alone() -> None:
+    calls: list[tuple[str, str]] = []
+    result = run_race(
+        _factory(calls),
+        main=MAIN,
+        pool=["good", "bad"],
+        controls=(),
+        settings=Stage1Config(pulls=200, episode_steps=10),
+        seed=0,
+    )
+    assert result.selected == ("good",) and result.controls == ()
+    assert math.isnan(result.verdicts["good"].vs_control)
+
+
+def test_a_task_identical_to_main_alone_is_never_selected() -> None:
+    # "same" scores exactly what main alone scores in every round: never helps; with a margin
+    # it is decided negligible and the race stops
+    MEANS["same"] = MEANS[MAIN]
+    try:
+        calls: list[tuple[str, str]] = []
+        result = run_race(
+            lambda steps, key: _IdenticalTrainer(key, calls),
             main=MAIN,
-            pool=["good"],
+            pool=["same", "good"],
             controls=(),
-            settings=Stage1Config(),
+            settings=Stage1Config(pulls=400, episode_steps=10, margin=0.01),
             seed=0,
         )
+    finally:
+        del MEANS["same"]
+    assert result.verdicts["same"].verdict == "negligible"
+    assert result.selected == ("good",)
+    assert len(calls) < 400  # decided before the budget ended
+
+
+class _IdenticalTrainer(_Trainer):
+    def train_mixture(self, probabilities: dict[str, float], steps: int, **_: Any) -> _Report:
+        (task,) = [t for t in probabilities if t != MAIN] or [MAIN]
+        self.calls.append((task, self.seed_key))
+        shared = np.random.default_rng(self.round).normal(0.0, 0.05)
+        own = 0.0 if task in (MAIN, "same") else 0.005
+        return _Report(MEANS[task] + shared + own, {MAIN: 0.5}, dict.fromkeys(probabilities, 1))
+
+
+def test_a_control_that_beats_main_alone_is_named_in_the_decision() -> None:
+    MEANS[CONTROL] = 0.75
+    try:
+        result, _ = _race()
+    finally:
+        MEANS[CONTROL] = 0.68
+    assert result.verdicts[CONTROL].verdict == "helps"
+    assert CONTROL not in result.selected
+    assert "regularisation" in result.decision and CONTROL in result.decision
 
 
 def test_decision_lines() -> None:
     helps = TaskVerdict("helps", 0.1, 0.05, 0.15, 12)
     hurts = TaskVerdict("hurts", -0.1, -0.15, -0.05, 12)
     open_ = TaskVerdict("undecided", 0.0, -0.1, 0.1, 12)
-    assert decision_of({"a": hurts}, controls=(), finished=True).startswith(
-        "nothing selected: every auxiliary task was shown not to help"
+    negligible = TaskVerdict("negligible", 0.001, -0.004, 0.006, 30)
+    assert decision_of({"a": hurts, "c": negligible}, controls=(), finished=True).startswith(
+        "nothing selected: no auxiliary task beats the main task alone"
     )
     assert "undecided when the budget ended: b" in decision_of(
         {"a": helps, "b": open_}, controls=(), finished=False
@@ -213,11 +269,13 @@ def test_default_race_adds_a_control_and_writes_verdicts(planted_race: tuple[Any
     result, out = planted_race
     selection = result.selection
     assert selection.controls == ("shuffled:helpful-0",)  # made automatically
-    assert set(selection.verdicts) == {"helpful-0"}
+    assert set(selection.verdicts) == {"helpful-0", "shuffled:helpful-0"}
+    assert selection.arms[0] == "main"  # main alone, the reference
     assert len(selection.history) == 6 and selection.rule == "race"
     data = json.loads((out / "result.json").read_text())
     verdict = data["verdicts"]["helpful-0"]
-    assert verdict["verdict"] in ("helps", "hurts", "undecided")
+    assert verdict["verdict"] in ("helps", "negligible", "hurts", "undecided")
+    assert "vs_control" in verdict
     assert verdict["episodes"] == selection.verdicts["helpful-0"].episodes
     assert data["decision"] == selection.decision != ""
     assert (out / "stage1_utilities.png").stat().st_size > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,86 @@ def test_callback_can_stop_and_bad_mixtures_are_rejected(setup: tuple[list[Task]
         trainer.train_mixture({"nope": 1.0}, 10, eval_every=5)
     with pytest.raises(ValueError, match="weights"):
         trainer.train_mixture({"main": 0.0}, 10, eval_every=5)
+
+
+def _recording(trainer: Trainer, task: str) -> list[bytes]:
+    """Wrap ``trainer``'s training iterator of ``task``; returns the list its batches go to."""
+    seen: list[bytes] = []
+    inner = trainer._iterators[task]
+
+    class Recorder:
+        def __next__(self) -> dict[str, Any]:
+            batch = next(inner)
+            seen.append(np.asarray(batch["input_ids"]).tobytes())
+            return batch
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(inner, name)
+
+    trainer._iterators[task] = Recorder()  # type: ignore[assignment]
+    return seen
+
+
+@pytest.mark.parametrize("ratio", [0.5, 2.0])
+def test_added_protocol_gives_the_main_task_the_same_steps_and_batches(
+    setup: tuple[list[Task], object], ratio: float
+) -> None:
+    alone = _trainer(setup, seed=3)
+    alone_batches = _recording(alone, "main")
+    report_alone = alone.train_mixture({"main": 1.0}, 30, eval_every=10, count="main")
+    mixed = _trainer(setup, seed=3)
+    mixed_batches = _recording(mixed, "main")
+    report = mixed.train_mixture(
+        {"main": 1.0, "helpful-0": ratio}, 30, eval_every=10, count="main"
+    )
+    # exactly 30 main steps in both, on the same batches in the same order
+    assert report_alone.steps_per_task == {"main": 30} and report.steps_per_task["main"] == 30
+    assert len(mixed_batches) == 30 and mixed_batches == alone_batches
+    # the auxiliary task comes on top: about `ratio` steps per main step
+    aux = report.steps_per_task["helpful-0"]
+    assert abs(aux - 30 * ratio) < 5 * math.sqrt(30 * ratio * (1 + ratio)) + 1
+    # evaluations at the same main steps
+    assert [s for s, _ in report.dev_curve] == [s for s, _ in report_alone.dev_curve]
+    assert [s for s, _ in report.dev_curve] == [10, 20, 30]
+    # the fixed-total protocol splits the budget instead: fewer main steps
+    total = _trainer(setup, seed=3).train_mixture(
+        {"main": 1.0, "helpful-0": ratio}, 30, eval_every=10
+    )
+    assert sum(total.steps_per_task.values()) == 30 and total.steps_per_task["main"] < 30
+
+
+def test_early_stopping_stops_on_a_plateau_and_keeps_the_best_weights(
+    setup: tuple[list[Task], object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = _trainer(setup)
+    scores = iter([0.50, 0.70, 0.60, 0.70, 0.65, 0.90, 0.95])
+    monkeypatch.setattr(trainer, "evaluate", lambda *a, **k: next(scores))
+    states: dict[int, dict[str, torch.Tensor]] = {}
+
+    def snapshot(step: int, score: float) -> None:
+        states[step] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+
+    report = trainer.train_mixture(
+        {"main": 1.0, "helpful-0": 1.0},
+        500,
+        eval_every=10,
+        count="main",
+        patience=3,
+        callback=snapshot,
+    )
+    # 0.70 at 20 main steps; no better score at 30, 40 and 50 (a tie is no improvement): stop
+    assert report.stopped_early and report.steps == 50 and report.best_step == 20
+    assert report.best_dev == pytest.approx(0.70)
+    assert [s for s, _ in report.dev_curve] == [10, 20, 30, 40, 50]
+    final = trainer.model.state_dict()
+    assert all(torch.equal(final[k], states[20][k]) for k in final)
+    assert not all(torch.equal(final[k], states[50][k]) for k in final)
+    with pytest.raises(ValueError, match="patience"):
+        trainer.train_mixture({"main": 1.0}, 10, eval_every=5, patience=0)
+    with pytest.raises(ValueError, match="count"):
+        trainer.train_mixture({"main": 1.0}, 10, eval_every=5, count="tasks")
+    with pytest.raises(ValueError, match="main task"):
+        trainer.train_mixture({"helpful-0": 1.0}, 10, eval_every=5, count="main")
 
 
 def test_evaluation_subsample_is_fixed(setup: tuple[list[Task], object]) -> None:
