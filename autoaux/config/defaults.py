@@ -59,6 +59,6 @@ def default_config_dict(*, quick: bool = False) -> dict[str, Any]:
         "model": {"encoder": default_encoder(), "max_length": 64},
         "main": {"task": DEFAULT_MAIN, "max_train_examples": 100},
         "auxiliary": {"tasks": list(DEFAULT_POOL), "max_train_examples": 1000},
-        "stage1": {"pulls": 150, "episode_steps": 150},
-        "stage2": {"trials": 6, "initial_points": 3, "steps": 600, "eval_every": 100},
+        "stage1": {"pulls": 150, "episode_steps": 400},
+        "stage2": {"trials": 6, "initial_points": 3, "steps": 400},
     }

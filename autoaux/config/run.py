@@ -492,12 +492,16 @@ class Stage1Config:
     explicitly wins. (``dataclasses.replace(cfg, preset=...)`` keeps the old values; use
     :meth:`from_preset` or :meth:`RunConfig.with_overrides` to switch presets.)
 
-    ``evidence = "episodes"`` (the ``autoaux`` preset) races every candidate against the null
-    control with short paired training episodes (:mod:`autoaux.stages.race`): an episode is
-    ``episode_steps`` steps of main + one arm from the initial weights, scored by the main dev
-    metric on the whole dev split; ``pulls`` caps the episodes; ``alpha`` is the error rate
-    shared by all candidates and ``margin`` how much a task must beat the control by (in dev
-    metric units) to be said to help. ``evidence = "pulls"`` is the in-run bandit below.
+    ``evidence = "episodes"`` (the ``autoaux`` preset) races every candidate against the main
+    task alone with paired training episodes (:mod:`autoaux.stages.race`): an episode trains
+    main alone or main + one candidate at 1:1 from the initial weights under ``[protocol]``
+    (by default: the main task until its dev score stops improving, at most ``episode_steps``
+    main-task steps, the candidate's steps on top), scored by the best main dev metric on the
+    whole dev split; ``pulls`` caps the episodes; ``alpha`` is the error rate shared by all
+    candidates and ``margin`` the practical margin in dev-metric units: a task whose interval
+    lies below it is decided ``negligible`` (not worth its cost) and stops costing episodes.
+    The default, 0.005, is half a point of accuracy, half the smallest effect worth finding
+    here (real effects are 1 to 5 points). ``evidence = "pulls"`` is the in-run bandit below.
 
     Per pull: the bandit picks an arm, the trainer takes ``steps_per_pull`` steps on it
     (auxiliary steps gated by ``gating``), the main dev score is measured on the first
@@ -540,9 +544,9 @@ class Stage1Config:
     tolerance: float = 0.0
     reward_scale: float = 0.05
     reward_weight: float = 0.5
-    episode_steps: int = 150
+    episode_steps: int = 400
     alpha: float = 0.05
-    margin: float = 0.0
+    margin: float = 0.005
     policy_options: Mapping[str, Any] = field(default_factory=dict)
     explicit: frozenset[str] = field(default=frozenset(), init=False, compare=False, repr=False)
     """The preset-controlled keys that were given explicitly (the rest came from the preset)."""
@@ -659,9 +663,13 @@ class ScreenConfig:
 class Stage2Config:
     """``[stage2]``: Bayesian optimisation of mixing ratios (main task fixed at 1).
 
-    ``trials`` trials of ``steps`` mixture steps each, every trial from the same initial weights,
-    scored by the best main dev score seen at the ``eval_every``-step evaluations (on at most
-    ``eval_batches`` dev batches; ``None``: all). Ratios lie in ``[0, max_ratio]``; the first
+    ``trials`` trials, every trial from the same initial weights, each trained under
+    ``[protocol]`` (by default: the main task until its dev score stops improving, at most
+    ``steps`` main-task steps, the auxiliary steps on top; with ``budget = "total"``: ``steps``
+    steps in all, evaluated every ``eval_every``), scored by the best main dev score (on at
+    most ``eval_batches`` dev batches; ``None``: all). The first trial is the main task alone
+    (every ratio 0), so the answer is never worse on dev than training without auxiliary
+    tasks. Ratios lie in ``[0, max_ratio]``; the first
     ``initial_points`` trials are space-filling (with ``warm_start``, the first of them is the
     ratio vector proportional to the stage-1 utilities). ``search = "random"`` replaces the GP
     by random search (a baseline). ``acquisition`` defaults to ``"EI"``: on the surfaces of
@@ -681,7 +689,7 @@ class Stage2Config:
     trials: int = 12
     initial_points: int = 4
     max_ratio: float = 5.0
-    steps: int = 300
+    steps: int = 400
     acquisition: str = "EI"
     eval_every: int = 50
     eval_batches: int | None = None
