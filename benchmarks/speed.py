@@ -12,9 +12,11 @@ One *episode* is what a race episode does (:func:`autoaux.stages.race.run_episod
 auxiliary task drawn 1:1 (``train_mixture``), and one evaluation of the whole main dev split.
 Rows, all in this process on one torch thread, timed in alternating rounds (median of rounds):
 
-* ``product, plain``: the trainer with ``CachedEncoder.skip_zero_blocks = False`` (the first layer
-  multiplies all 1536 inputs, the path before the zero-block skip);
-* ``product``: the trainer as shipped (the first layer multiplies the 384 non-zero inputs);
+* ``product, before``: the trainer with ``CachedEncoder.skip_zero_blocks = False`` (the first
+  layer multiplies all 1536 inputs) and the evaluation as before (batches of 64, built by every
+  new trainer); the pooling shortcut for one state per example (exact, about 2%) is in both;
+* ``product``: the trainer as shipped (the first layer multiplies the 384 non-zero inputs; the
+  dev split in one pass over batches built once);
 * ``hand loop, plain``: a minimal loop of the same shapes and data (index the vectors, build
   ``[u, 0, 0, 0]``, forward, cross-entropy, backward, clip, AdamW step, zero grads; then one
   no-grad pass over the dev vectors);
@@ -25,12 +27,15 @@ Rows, all in this process on one torch thread, timed in alternating rounds (medi
   gradient never touch them): what the step would cost if the pair blocks were not part of the
   model.
 
-Also printed: the product's whole-dev evaluation alone (a fresh trainer's first evaluation, and a
-repeated one). Timings depend on the machine and its load; the table names both.
+Also printed: the product's whole-dev evaluation alone, on a fresh trainer (as in every episode):
+in batches of 64 that each new trainer builds (before) and in one pass over batches built once per
+split (after). Times are CPU seconds of this process (one thread: the work itself, less sensitive
+to other load than wall-clock time); they still depend on the machine and its load, and the
+output names both.
 
 Usage::
 
-    python -m benchmarks.speed            # 7 rounds of 3 episodes each (about a minute)
+    python -m benchmarks.speed            # 7 rounds of 3 episodes each (under 2 minutes)
     python -m benchmarks.speed --smoke    # 1 round of 1 short episode (a few seconds)
     python -m benchmarks.speed --json out.json
 """
@@ -38,11 +43,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +151,13 @@ class Bench:
         seed = derive_seed(self.seed, f"stage1-round-{episode}")
         return Trainer(self.model, self.data, main=MAIN, spec=spec, seed=seed)
 
-    def product_episode(self, episode: int, steps: int, *, skip: bool) -> float:
-        """A race episode on the product's trainer; returns its best main dev accuracy."""
-        self.encoder.skip_zero_blocks = skip
-        trainer = self.trainer(episode, steps)
-        report = trainer.train_mixture({MAIN: 1.0, AUX: 1.0}, steps, eval_every=steps)
+    def product_episode(self, episode: int, steps: int, *, before: bool) -> float:
+        """A race episode on the product's trainer; returns its best main dev accuracy.
+        ``before``: the plain first layer and the per-trainer evaluation batches of 64."""
+        self.encoder.skip_zero_blocks = not before
+        with _evaluation_as_before(before):
+            trainer = self.trainer(episode, steps)
+            report = trainer.train_mixture({MAIN: 1.0, AUX: 1.0}, steps, eval_every=steps)
         return float(report.best_dev)
 
     def hand_episode(self, episode: int, steps: int, *, first: str) -> float:
@@ -204,12 +212,31 @@ class Bench:
             predictions = heads[MAIN](hidden(self.dev_x, False)).argmax(-1)
         return float((predictions == self.dev_y).float().mean())
 
-    def evaluation(self, *, fresh: bool) -> float:
-        """Seconds of one whole-dev evaluation (a fresh trainer's first one, or a repeat)."""
-        trainer = self.trainer(0, STEPS)
-        if not fresh:
-            trainer.evaluate(MAIN, "dev")
-        return _timed(lambda: trainer.evaluate(MAIN, "dev"), 1)
+    def evaluation(self, *, before: bool) -> float:
+        """CPU seconds of a fresh trainer's whole-dev evaluation (``before``: in batches of 64
+        that the trainer builds)."""
+        with _evaluation_as_before(before):
+            trainer = self.trainer(0, STEPS)
+            return _timed(lambda: trainer.evaluate(MAIN, "dev"), 1)
+
+
+@contextlib.contextmanager
+def _evaluation_as_before(before: bool) -> Iterator[None]:
+    """With ``before``, evaluate as before the one-pass change: batches of ``eval_batch_size``
+    (64), built anew by each trainer (the shared batches are dropped before and after)."""
+    import autoaux.training.trainer as trainer_module
+
+    if not before:
+        yield
+        return
+    rows = trainer_module.ONE_ID_EVAL_ROWS
+    trainer_module.ONE_ID_EVAL_ROWS = 1
+    trainer_module._EVAL_BATCHES.clear()
+    try:
+        yield
+    finally:
+        trainer_module.ONE_ID_EVAL_ROWS = rows
+        trainer_module._EVAL_BATCHES.clear()
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> float:
@@ -227,8 +254,8 @@ def measure(*, rounds: int, episodes: int, steps: int, seed: int = 0) -> dict[st
     with tempfile.TemporaryDirectory(prefix="autoaux-speed-") as tmp:
         bench = Bench(Path(tmp), seed=seed)
         rows: dict[str, Callable[[int], Any]] = {
-            "product, plain": lambda e: bench.product_episode(e, steps, skip=False),
-            "product": lambda e: bench.product_episode(e, steps, skip=True),
+            "product, before": lambda e: bench.product_episode(e, steps, before=True),
+            "product": lambda e: bench.product_episode(e, steps, before=False),
             "hand loop, plain": lambda e: bench.hand_episode(e, steps, first="plain"),
             "hand loop, skip zeros": lambda e: bench.hand_episode(e, steps, first="skip"),
             "hand loop, 384-input first layer": lambda e: bench.hand_episode(
@@ -242,19 +269,18 @@ def measure(*, rounds: int, episodes: int, steps: int, seed: int = 0) -> dict[st
             for name, fn in rows.items():
                 times[name].append(_timed(lambda fn=fn, r=r: fn(r), episodes))
         same = [
-            bench.product_episode(e, steps, skip=False)
-            == bench.product_episode(e, steps, skip=True)
+            bench.product_episode(e, steps, before=True)
+            == bench.product_episode(e, steps, before=False)
             for e in range(min(rounds, 3))
         ]
         bench.encoder.skip_zero_blocks = True
-        evaluation = {
-            "fresh trainer": statistics.median(
-                bench.evaluation(fresh=True) for _ in range(max(3, rounds))
-            ),
-            "repeated": statistics.median(
-                bench.evaluation(fresh=False) for _ in range(max(3, rounds))
-            ),
+        evaluation: dict[str, list[float]] = {
+            "batches of 64, built per trainer": [],
+            "one pass": [],
         }
+        for _ in range(max(3, 2 * rounds)):
+            for name, before in zip(evaluation, (True, False), strict=True):
+                evaluation[name].append(bench.evaluation(before=before))
         dev_rows = len(bench.data[MAIN].dev)
     ms = {name: 1000 * statistics.median(v) for name, v in times.items()}
     return {
@@ -270,8 +296,8 @@ def measure(*, rounds: int, episodes: int, steps: int, seed: int = 0) -> dict[st
         "episodes_per_round": episodes,
         "ms_per_episode": ms,
         "ms_per_step": {name: v / steps for name, v in ms.items()},
-        "eval_ms": {name: 1000 * v for name, v in evaluation.items()},
-        "same_dev_score_plain_vs_skip": same,
+        "eval_ms": {name: 1000 * statistics.median(v) for name, v in evaluation.items()},
+        "same_dev_score_before_after": same,
     }
 
 
@@ -288,15 +314,17 @@ def table(result: dict[str, Any]) -> str:
         f"{s['steps']}-step episodes + one evaluation of {s['dev_rows']} dev rows; one torch "
         f"thread; median of {result['rounds']} rounds x {result['episodes_per_round']} episodes",
         "",
-        md_table(["what", "ms per episode", "ms per step", "vs hand loop, skip zeros"], body),
+        md_table(
+            ["what", "CPU ms per episode", "CPU ms per step", "vs hand loop, skip zeros"], body
+        ),
         "",
         md_table(
-            ["whole-dev evaluation (product)", "ms"],
+            ["whole-dev evaluation (product, fresh trainer)", "CPU ms"],
             [[name, f"{value:.2f}"] for name, value in result["eval_ms"].items()],
         ),
         "",
-        "same best dev score, plain vs skip (first episodes): "
-        + ", ".join(str(x) for x in result["same_dev_score_plain_vs_skip"]),
+        "same best dev score, before and after (first episodes): "
+        + ", ".join(str(x) for x in result["same_dev_score_before_after"]),
     ]
     return "\n".join(lines)
 
