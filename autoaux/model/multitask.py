@@ -435,6 +435,8 @@ class MultiTaskModel(nn.Module):
     def encode(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Masked-mean pooled encoder states, shape ``(B, H)``."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if hidden.shape[1] == 1:  # one state per example (the cached encoder): the same value
+            return hidden[:, 0] * attention_mask[:, :1].to(hidden.dtype)  # as the mean below
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         summed = (hidden * mask).sum(dim=1)
         count = mask.sum(dim=1).clamp_min(1.0)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,15 @@ __all__ = [
 ]
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+ONE_ID_EVAL_ROWS = 8192
+"""Evaluation batch size for examples of one id each (the cached encoder's): a dev split of up to
+this many rows is scored in one forward pass."""
+
+# EncodedSplit -> (task, split, max_batches, batch size, eval seed, pad id, device) ->
+# (batches on the device, references); shared by the trainers over the same data.
+_EVAL_BATCHES: weakref.WeakKeyDictionary[
+    EncodedSplit, dict[tuple[Any, ...], tuple[list[dict[str, Tensor]], np.ndarray]]
+] = weakref.WeakKeyDictionary()
 
 
 class NonFiniteLossError(RuntimeError):
@@ -405,9 +415,6 @@ class Trainer:
         self._aux_since_refresh = 0
         self._main_grad_losses: list[tuple[int, Tensor]] = []
         self.global_step = 0
-        self._eval_cache: dict[
-            tuple[str, str, int | None], tuple[list[dict[str, Tensor]], np.ndarray]
-        ] = {}
 
     # ---------------------------------------------------------------- steps
 
@@ -672,16 +679,24 @@ class Trainer:
     def _eval_batches(
         self, task: str, split: str, max_batches: int | None
     ) -> tuple[list[dict[str, Tensor]], np.ndarray]:
-        key = (task, split, max_batches)
-        cached = self._eval_cache.get(key)
-        if cached is not None:
-            return cached
+        """The evaluation batches (on the device) and references of ``task``'s ``split``.
+
+        Built once per split and settings, and shared by every trainer over the same
+        :class:`TaskData` (a race builds a trainer per episode). Examples of one id each (the
+        cached encoder's) need no padding and go in one batch of up to
+        :data:`ONE_ID_EVAL_ROWS`; others in batches of ``eval_batch_size``, sorted by length.
+        """
         td = self.data[task]
         encoded = td.split(split)
+        size = self.spec.eval_batch_size
+        key = (task, split, max_batches, size, self.spec.eval_seed, td.pad_id, str(self.device))
+        shared = _EVAL_BATCHES.setdefault(encoded, {})
+        cached = shared.get(key)
+        if cached is not None:
+            return cached
         n = len(encoded)
         if n == 0:
             raise ValueError(f"task {task!r} has no {split} examples to evaluate")
-        size = self.spec.eval_batch_size
         if max_batches is not None:
             if max_batches < 1:
                 raise ValueError(f"max_batches must be >= 1 or None, got {max_batches}")
@@ -692,9 +707,10 @@ class Trainer:
         # Sort the chosen examples by length: less padding, same metric.
         lengths = encoded.lengths[chosen]
         chosen = chosen[np.argsort(lengths, kind="stable")]
+        step = max(size, ONE_ID_EVAL_ROWS) if lengths.max(initial=0) <= 1 else size
         batches: list[dict[str, Tensor]] = []
-        for start in range(0, len(chosen), size):
-            rows = [encoded.input_ids[int(i)] for i in chosen[start : start + size]]
+        for start in range(0, len(chosen), step):
+            rows = [encoded.input_ids[int(i)] for i in chosen[start : start + step]]
             width = max(len(r) for r in rows)
             ids = np.full((len(rows), width), td.pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -703,7 +719,7 @@ class Trainer:
                 mask[k, : len(row)] = 1
             batches.append(self._to_device({"input_ids": ids, "attention_mask": mask}))
         result = (batches, np.asarray(encoded.labels)[chosen])
-        self._eval_cache[key] = result
+        shared[key] = result
         return result
 
     def predict(
