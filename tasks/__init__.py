@@ -18,6 +18,14 @@ from ._builtin import (
     fetch_all,
     load_builtin,
 )
+from ._contamination import (
+    ContaminationReport,
+    TaskContamination,
+    example_key,
+    guard,
+    normalise,
+    split_keys,
+)
 from ._loaders import GLUE_TASKS, from_dataframe, from_file, from_glue, from_hf
 from ._metrics import average_ranks, compute_metric
 from ._registry import load_task
@@ -31,10 +39,12 @@ __all__ = [
     "METRICS",
     "BatchIterator",
     "BuiltinInfo",
+    "ContaminationReport",
     "EncodedSplit",
     "Example",
     "PlantedSuite",
     "Task",
+    "TaskContamination",
     "TaskDataError",
     "average_ranks",
     "builtin_info",
@@ -42,16 +52,20 @@ __all__ = [
     "compute_metric",
     "default_cache_dir",
     "encode_split",
+    "example_key",
     "fetch_all",
     "from_dataframe",
     "from_file",
     "from_glue",
     "from_hf",
+    "guard",
     "iter_batches",
     "load_builtin",
     "load_task",
     "make_planted_suite",
+    "normalise",
     "shuffled",
     "split_indices",
+    "split_keys",
     "write_task_csv",
 ]
