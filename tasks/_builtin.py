@@ -42,9 +42,9 @@ U+0092 where an apostrophe belongs); those characters are mapped back through Wi
 from __future__ import annotations
 
 import bz2
+import contextlib
 import dataclasses
 import gzip
-import contextlib
 import hashlib
 import json
 import logging
