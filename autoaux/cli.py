@@ -230,6 +230,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
         _print_screen_line(AffinityResult.from_json(Path(config.output_dir) / AFFINITY_FILE))
     _selection_rows(result, None)
+    _print_contamination_line(result)
     print(f"selected: {', '.join(result.selected) or '(none)'}")
     return 0
 
@@ -266,6 +267,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     print(f"best main dev score: {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the best trial: {result.test_score:.4f}")
+    _print_contamination_line(result)
     return 0
 
 
@@ -407,11 +409,19 @@ def _print_screen_line(screen: Any) -> None:
           f"{decisions.count('cut')} cut; shortlist: {', '.join(screen.shortlist) or '(none)'}")
 
 
+def _print_contamination_line(result: Any) -> None:
+    """The contamination guard's one-line summary, when the result carries it."""
+    report = getattr(result, "contamination", None)
+    if report:
+        print(report["summary"])
+
+
 def _print_run_table(result: Any) -> None:
     print(f"\nmain task: {result.main_task}")
     if result.screen is not None:
         _print_screen_line(result.screen)
     _selection_rows(result.selection, result.ratios)
+    _print_contamination_line(result)
     print(f"\nbest main dev score (stage 2): {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the chosen mixture: {result.test_score:.4f}")
