@@ -59,7 +59,7 @@ from autoaux.stages.race import run_race
 from autoaux.stages.screen import run_screen
 from autoaux.stages.stage1 import make_gate, run_stage1
 from autoaux.stages.stage2 import run_stage2
-from autoaux.tracking import Tracker, make_tracker, tracked_run
+from autoaux.tracking import Tracker, make_tracker, metric_key, tracked_run
 from autoaux.tracking.journal import JOURNAL_FILE, fallback_uri, settle_tracking
 from autoaux.training.workbench import Workbench
 from tasks import Task
@@ -710,7 +710,7 @@ def _track_contamination(tracker: Tracker, bench: Workbench) -> None:
     report = bench.contamination
     if report is None:
         return
-    tags = {f"autoaux.{key}": value for key, value in report.params().items()}
+    tags = {metric_key(f"autoaux.{key}"): value for key, value in report.params().items()}
     tracker.set_tags(tags)
 
 

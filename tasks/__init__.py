@@ -5,6 +5,8 @@ vocabulary, metric, and train / dev / test examples). Tasks come from files
 (:func:`from_file`, :func:`from_glue`), data frames (:func:`from_dataframe`), Hugging Face
 datasets (:func:`from_hf`), the built-in suite of real text (:func:`load_builtin`) or the planted
 synthetic pool (:mod:`tasks.planted`). :mod:`tasks.encoding` turns them into token ids and batches.
+:func:`guard` (the contamination guard) drops auxiliary training examples whose normalised text
+(:func:`normalise`) is a main-task dev or test text, and reports what it found.
 This package never imports torch, transformers or mlflow.
 """
 
