@@ -32,6 +32,7 @@ same batches and differ only by their mixture.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,7 +59,7 @@ from autoaux.stages.race import run_race
 from autoaux.stages.screen import run_screen
 from autoaux.stages.stage1 import make_gate, run_stage1
 from autoaux.stages.stage2 import run_stage2
-from autoaux.tracking import Tracker, make_tracker, tracked_run
+from autoaux.tracking import Tracker, make_tracker, metric_key, tracked_run
 from autoaux.tracking.journal import JOURNAL_FILE, fallback_uri, settle_tracking
 from autoaux.training.workbench import Workbench
 from tasks import Task
@@ -221,6 +222,7 @@ def _run(
             tracker.log_params(checkpoint.params(config))
             bench = Workbench.build(config, [main, *pool], user_tasks, progress=progress)
             tracker.set_tags({"autoaux.device": bench.device_name})
+            _track_contamination(tracker, bench)
             screen = _screen(bench, config, tracker, progress, checkpoint)
             selection = _stage1(bench, config, tracker, progress, checkpoint, screen=screen)
             mixture = _stage2(
@@ -247,6 +249,7 @@ def _run(
                 device=bench.device_name,
                 config=config.to_dict(),
                 screen=screen,
+                contamination=_contamination(bench),
             )
             _final_metrics(tracker, result)
             _write_outputs(
@@ -311,8 +314,10 @@ def _select(
         tracker.log_params(config.to_params())
         bench = Workbench.build(config, [main_name, *pool], objects, progress=progress)
         tracker.set_tags({"autoaux.device": bench.device_name})
+        _track_contamination(tracker, bench)
         screen = _screen(bench, config, tracker, progress)
         selection = _stage1(bench, config, tracker, progress, screen=screen)
+        selection = dataclasses.replace(selection, contamination=_contamination(bench))
         _write_outputs(tracker, config, selection=selection, screen=screen)
     return selection
 
@@ -365,6 +370,7 @@ def affinity(
             tracker.log_params(config.to_params())
             bench = Workbench.build(config, [main_name, *pool], objects, progress=progress)
             tracker.set_tags({"autoaux.device": bench.device_name})
+            _track_contamination(tracker, bench)
             result = _run_screen(bench, config, tracker, progress, pairwise=pairwise)
             _write_outputs(tracker, config, screen=result)
     return result
@@ -420,7 +426,9 @@ def _mix(
         tracker.log_params(config.to_params())
         bench = Workbench.build(config, [main_name, *names], objects, progress=progress)
         tracker.set_tags({"autoaux.device": bench.device_name})
+        _track_contamination(tracker, bench)
         mixture = _stage2(bench, config, tracker, progress, tuple(names), utilities)
+        mixture = dataclasses.replace(mixture, contamination=_contamination(bench))
         _write_outputs(tracker, config, mixture=mixture)
     return mixture
 
@@ -692,6 +700,21 @@ def _mlflow_info(tracker: Tracker, run_id: str) -> dict[str, str | None]:
         "experiment_id": tracker.experiment_id,
         "run_id": run_id if real else None,
     }
+
+
+def _contamination(bench: Workbench) -> dict[str, Any] | None:
+    """The guard's report as ``result.json`` keeps it (with its one-line ``summary``)."""
+    report = bench.contamination
+    return None if report is None else {**report.to_dict(), "summary": report.summary()}
+
+
+def _track_contamination(tracker: Tracker, bench: Workbench) -> None:
+    """The guard's counts as tags of the run: totals, and examples found per auxiliary task."""
+    report = bench.contamination
+    if report is None:
+        return
+    tags = {metric_key(f"autoaux.{key}"): value for key, value in report.params().items()}
+    tracker.set_tags(tags)
 
 
 def _final_metrics(tracker: Tracker, result: RunResult) -> None:

@@ -231,6 +231,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
         _print_screen_line(AffinityResult.from_json(Path(config.output_dir) / AFFINITY_FILE))
     _selection_rows(result, None)
+    _print_contamination_line(result)
     print(f"selected: {', '.join(result.selected) or '(none)'}")
     return 0
 
@@ -270,6 +271,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     print(f"best main dev score: {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the best trial: {result.test_score:.4f}")
+    _print_contamination_line(result)
     return 0
 
 
@@ -414,11 +416,19 @@ def _print_screen_line(screen: Any) -> None:
           f"{decisions.count('cut')} cut; shortlist: {', '.join(screen.shortlist) or '(none)'}")
 
 
+def _print_contamination_line(result: Any) -> None:
+    """The contamination guard's one-line summary, when the result carries it."""
+    report = getattr(result, "contamination", None)
+    if report:
+        print(report["summary"])
+
+
 def _print_run_table(result: Any) -> None:
     print(f"\nmain task: {result.main_task}")
     if result.screen is not None:
         _print_screen_line(result.screen)
     _selection_rows(result.selection, result.ratios)
+    _print_contamination_line(result)
     print(f"\nstage 2: {result.mixture.recommendation}")
     if math.isfinite(result.mixture.main_only_dev):
         print(f"main alone, dev (stage 2's first trial): {result.mixture.main_only_dev:.4f}")

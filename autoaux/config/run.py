@@ -7,8 +7,8 @@ A run is described by one :class:`RunConfig`; the TOML file mirrors it section b
     device = "auto"                 # "auto" (CUDA when present), "cpu", "cuda", "cuda:N"
     [model]      encoder, max_length, num_layers, hidden_size, tiny_layers, vocab_size, dropout,
                  top_hidden, top_layers
-    [main]       task, max_train_examples
-    [auxiliary]  tasks, add_control, max_train_examples
+    [main]       task, max_train_examples, drop_eval_repeats
+    [auxiliary]  tasks, add_control, max_train_examples, drop_contaminated
     [[task]]     name, path, text, label, kind, metric, dev_fraction, test_fraction,
                  split_column, encoding
     [stage1]     preset, policy, decay, reward, utility, gating, selection, include_main_arm,
@@ -375,16 +375,23 @@ class ModelConfig:
 @dataclass(frozen=True)
 class MainConfig:
     """``[main]``: the task whose dev score is optimised; ``max_train_examples`` subsamples
-    its training split (seeded) to make it low-resource."""
+    its training split (seeded) to make it low-resource.
+
+    The contamination guard (:func:`tasks.guard`) counts the main training examples that repeat
+    a main dev or test text (same normalised text); ``drop_eval_repeats = true`` also removes
+    them (before the subsample). Default ``false``: they are reported, not removed.
+    """
 
     _section: ClassVar[str] = "main"
 
     task: str
     max_train_examples: int | None = None
+    drop_eval_repeats: bool = False
 
     def __post_init__(self) -> None:
         _check_str(self, "task")
         _check_int(self, "max_train_examples", minimum=1, optional=True)
+        _check_bool(self, "drop_eval_repeats")
 
 
 @dataclass(frozen=True)
@@ -397,6 +404,12 @@ class AuxiliaryConfig:
     calibrated against one (the stage-1 race needs it); a string names the task to copy and
     adds it in any case; ``false`` adds nothing.
     ``max_train_examples`` caps each auxiliary training split (seeded subsample).
+    ``drop_contaminated = true`` (the default) removes, before anything trains and before the
+    cap, every auxiliary training example whose normalised text is a main-task dev or test text
+    (:func:`tasks.guard`: NFKC, case folded, punctuation removed, whitespace folded; pairs on
+    both fields); ``false`` keeps them, with a warning, to measure what they do. The counts
+    per task are reported either way (log, ``result.json``'s ``contamination``, MLflow params,
+    the CLI summary).
     """
 
     _section: ClassVar[str] = "auxiliary"
@@ -404,6 +417,7 @@ class AuxiliaryConfig:
     tasks: tuple[str, ...] = ()
     add_control: bool | str = True
     max_train_examples: int | None = None
+    drop_contaminated: bool = True
 
     def __post_init__(self) -> None:
         _check_str_tuple(self, "tasks")
@@ -411,6 +425,7 @@ class AuxiliaryConfig:
         if not isinstance(control, bool) and (not isinstance(control, str) or not control.strip()):
             raise ConfigError("auxiliary.add_control", control, "true, false or a task name")
         _check_int(self, "max_train_examples", minimum=1, optional=True)
+        _check_bool(self, "drop_contaminated")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -11,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import EvalPrediction, Trainer, TrainingArguments
 
 from autoaux.training.mixture import Mixture, MixtureSource
-from tasks import METRICS, Task, compute_metric
+from tasks import METRICS, ContaminationReport, Task, compute_metric, guard
 
 from ._data import (
     DataLike,
@@ -25,6 +26,8 @@ from ._data import (
 from ._model import HeadSpec, MixtureModel
 
 __all__ = ["MainMetric", "MixtureTrainer", "build_mixture_trainer"]
+
+log = logging.getLogger("autoaux")
 
 
 class MainMetric:
@@ -105,6 +108,7 @@ class MixtureTrainer(Trainer):
         self.sampler_seed = sampler_seed
         self.batch_sampler: MixtureBatchSampler | None = None
         self.tasks: dict[str, Task] = {}
+        self.contamination: ContaminationReport | None = None
         if train_dataset is not None:
             _check_coverage(self.mixture, train_dataset)
         if kwargs.get("compute_metrics") is None:
@@ -186,6 +190,7 @@ def build_mixture_trainer(
     seed: int | None = None,
     split_seed: int = 0,
     local_files_only: bool = True,
+    drop_contaminated: bool = True,
     **trainer_kwargs: Any,
 ) -> MixtureTrainer:
     """A :class:`MixtureTrainer` for the mixture a selection run chose, on the user's data.
@@ -213,6 +218,9 @@ def build_mixture_trainer(
         seed: seeds the heads and the batch sampler (default ``args.seed``).
         split_seed: seed of dev / test splits carved out of train.
         local_files_only: see ``model_name_or_path``.
+        drop_contaminated: remove every auxiliary training example whose normalised text is a
+            main dev or test text (:func:`tasks.guard`), as a selection run does; ``False``
+            keeps them with a warning. The report is ``trainer.contamination``.
         **trainer_kwargs: passed on to :class:`MixtureTrainer` (``callbacks``...).
 
     The trainer's ``eval_dataset`` is the main task's dev split, :meth:`MixtureTrainer.test`
@@ -230,6 +238,19 @@ def build_mixture_trainer(
     tasks = tasks_from_datasets(
         {name: datasets[name] for name in mixture.tasks}, columns=columns, seed=split_seed
     )
+    main_task, cleaned, contamination = guard(
+        tasks[mixture.main_task],
+        {name: task for name, task in tasks.items() if name != mixture.main_task},
+        drop=drop_contaminated,
+    )
+    tasks = {name: main_task if name == mixture.main_task else cleaned[name] for name in tasks}
+    log.info("%s", contamination.summary())
+    if not drop_contaminated:
+        log.warning(
+            "drop_contaminated=False: auxiliary training examples that hold main dev/test "
+            "texts are kept (%d found)",
+            contamination.found,
+        )
     heads = {name: HeadSpec(task.kind, task.num_labels) for name, task in tasks.items()}
     seed = args.seed if seed is None else seed
     if encoder is not None:
@@ -272,4 +293,5 @@ def build_mixture_trainer(
         **trainer_kwargs,
     )
     trainer.tasks = tasks
+    trainer.contamination = contamination
     return trainer

@@ -169,6 +169,8 @@ class SelectionResult:
         bandit_state: the bandit's ``state_dict()`` at the end.
         verdicts: task -> :class:`TaskVerdict` (racing; empty for in-run pulls).
         decision: one line on what stage 1 decided (racing; empty for in-run pulls).
+        contamination: the contamination guard's report (``tasks.ContaminationReport.to_dict()``
+            and its one-line ``summary``) when the run loaded the tasks.
     """
 
     main_task: str
@@ -189,6 +191,7 @@ class SelectionResult:
     bandit_state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     verdicts: dict[str, TaskVerdict] = field(default_factory=dict)
     decision: str = ""
+    contamination: dict[str, Any] | None = None
 
     @classmethod
     def empty(cls, main: str, *, decision: str) -> SelectionResult:
@@ -228,6 +231,7 @@ class SelectionResult:
                 "final_dev_score": self.history[-1].dev_score if self.history else None,
                 "seconds": self.seconds,
                 "run_id": self.run_id,
+                "contamination": self.contamination,
             }
         )
 
@@ -306,6 +310,8 @@ class MixResult:
         best_state: the best trial's model weights (CPU tensors; not compared, not in JSON).
         main_only_dev: the main dev score of the trial with every ratio 0, the main task
             alone (``nan`` when none completed).
+        contamination: the contamination guard's report (as in :class:`SelectionResult`) when
+            ``autoaux.mix`` loaded the tasks.
     """
 
     main_task: str
@@ -321,6 +327,7 @@ class MixResult:
     run_id: str | None = None
     best_state: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     main_only_dev: float = math.nan
+    contamination: dict[str, Any] | None = None
 
     @property
     def main_alone(self) -> bool:
@@ -359,6 +366,7 @@ class MixResult:
                 "initial_ratios": list(self.initial_ratios),
                 "seconds": self.seconds,
                 "run_id": self.run_id,
+                "contamination": self.contamination,
             }
         )
 
@@ -413,8 +421,10 @@ class RunResult:
     ``pulls``, ``ratios``, ``best_dev_score``, ``test_score``, ``trials`` (``number``, ``ratios``,
     ``score``, ``state``, ...), ``mlflow`` (``tracking_uri``, ``experiment_id``, ``run_id``) and
     ``baselines`` (name -> ``{dev, test, ...}``), plus ``controls``, ``seconds``, ``seed``,
-    ``device``, ``config`` and ``screen`` (the affinity screen's record, or ``null`` when the
-    pool was not screened).
+    ``device``, ``config``, ``screen`` (the affinity screen's record, or ``null`` when the
+    pool was not screened) and ``contamination`` (the contamination guard's counts: ``drop``,
+    ``found``, ``dropped``, ``main`` and per ``auxiliary`` task ``train``, ``in_dev``,
+    ``in_test``, ``found``, ``dropped``, plus a one-line ``summary``).
     """
 
     main_task: str
@@ -435,6 +445,7 @@ class RunResult:
     device: str = ""
     config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     screen: AffinityResult | None = None
+    contamination: dict[str, Any] | None = None
 
     @property
     def run_id(self) -> str | None:
@@ -465,6 +476,7 @@ class RunResult:
                 "device": self.device,
                 "config": self.config,
                 "screen": None if self.screen is None else self.screen.to_dict(),
+                "contamination": self.contamination,
             }
         )
 

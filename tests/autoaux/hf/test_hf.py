@@ -524,3 +524,37 @@ def test_example_runs_end_to_end_at_tiny_size(tmp_path: Path) -> None:
     assert set(mixture.ratios) == set(result["selected"])
     assert (tmp_path / "model" / "config.json").is_file()
     assert "main dev accuracy during the mixture fine-tune" in out.stdout
+
+
+def test_build_mixture_trainer_drops_main_eval_text_from_auxiliary_training(
+    tmp_path: Path, tokenizer: Any, user_data: dict[str, Any]
+) -> None:
+    mixture = Mixture("main", {"topic": 1.0})
+
+    def build(data: dict[str, Any], **options: Any) -> Any:
+        return build_mixture_trainer(
+            mixture,
+            encoder=_encoder(tokenizer),
+            tokenizer=tokenizer,
+            datasets=data,
+            columns=COLUMNS,
+            args=_args(tmp_path),
+            max_length=MAX_LENGTH,
+            **options,
+        )
+
+    leaked = [r["sentence"].upper() + " !" for r in user_data["main"]["validation"][:3]]
+    leaked += [r["sentence"] + "." for r in user_data["main"]["test"][:2]]
+    topic = {**user_data["topic"], "test": _rows(12, 9, kind="three")}  # no split carved
+    before = build({**user_data, "topic": topic}).contamination.auxiliary["topic"].found
+    topic["train"] = [*topic["train"], *({"text": t, "label": 1} for t in leaked)]
+    data = {**user_data, "topic": topic}
+    trainer = build(data)
+    report = trainer.contamination.auxiliary["topic"]
+    assert report.found == report.dropped == before + 5
+    kept = {ex.text for ex in trainer.tasks["topic"].train}
+    assert not kept & set(leaked)
+    assert len(trainer.tasks["topic"].train) == 60 + 5 - report.found
+    kept_all = build(data, drop_contaminated=False)
+    assert kept_all.contamination.auxiliary["topic"].found == before + 5
+    assert set(leaked) <= {ex.text for ex in kept_all.tasks["topic"].train}
