@@ -3,6 +3,7 @@ run continues from, and the two plots."""
 
 from __future__ import annotations
 
+from autoaux.runs._files import UnsafeOutput
 from autoaux.runs.checkpoint import (
     CHECKPOINT_DIR,
     CheckpointError,
@@ -39,6 +40,7 @@ __all__ = [
     "Stage2Progress",
     "TaskVerdict",
     "TrialRecord",
+    "UnsafeOutput",
     "plot_trials",
     "plot_utilities",
     "write_json",

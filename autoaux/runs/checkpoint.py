@@ -59,7 +59,6 @@ import math
 import os
 import re
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -69,6 +68,7 @@ from typing import Any
 
 from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
+from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link
 from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import (
     BaselineScore,
@@ -165,7 +165,8 @@ class RunCheckpoint:
         """
         folder = Path(config.output_dir).expanduser().resolve() / CHECKPOINT_DIR
         settings = config.checkpoint
-        old = folder / STATE_FILE
+        refuse_link(folder)
+        old = refuse_link(folder / STATE_FILE)
         if old.is_file() and not overwrite:
             try:
                 status = json.loads(old.read_text(encoding="utf-8"))["status"]
@@ -196,6 +197,7 @@ class RunCheckpoint:
         }
         checkpoint = cls(folder, state, every=settings.every, enabled=settings.enabled)
         if checkpoint.enabled:
+            plain_folder(folder)
             if old.is_file():
                 log.warning("replacing the checkpoint of an unfinished run in %s", folder.parent)
             for stale in folder.glob("*.pt"):
@@ -213,6 +215,11 @@ class RunCheckpoint:
         """
         root = Path(output_dir).expanduser().resolve()
         path = root / CHECKPOINT_DIR / STATE_FILE
+        try:
+            plain_folder(root / CHECKPOINT_DIR, create=False)
+            refuse_link(path)
+        except UnsafeOutput as error:
+            raise CheckpointError(f"{error}; resume refused") from None
         if not path.is_file():
             raise CheckpointError(
                 f"{root}: no checkpoint to resume (expected {path}, written by `autoaux run` "
@@ -741,17 +748,12 @@ def _temp_prefix(path: Path) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(
+        path,
+        lambda handle: handle.write(text.encode("utf-8")),
+        mode=0o600,
+        prefix=_temp_prefix(path),
+    )
     _fsync_dir(path.parent)
 
 
@@ -759,23 +761,15 @@ def _atomic_torch_save(obj: Any, path: Path) -> str:
     """Write ``obj`` with ``torch.save`` atomically; return the file's sha256."""
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        digest = _sha256(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(
+        path, lambda handle: torch.save(obj, handle), mode=0o600, prefix=_temp_prefix(path)
+    )
     _fsync_dir(path.parent)
-    return digest
+    return _sha256(path)
 
 
 def _remove_others(folder: Path, pattern: str, *, keep: str | None) -> None:
+    plain_folder(folder, create=False)  # never clean a folder a link points to
     for path in folder.glob(pattern):
         if path.name != keep:
             path.unlink(missing_ok=True)
@@ -786,6 +780,7 @@ def _remove_temps(folder: Path, *, everyone: bool = False) -> None:
     """Remove temporary files left by a kill during a write: this process's own, or with
     ``everyone`` (only while the folder's lock is held, when no other writer can be alive)
     every writer's."""
+    plain_folder(folder, create=False)
     pattern = ".*.tmp" if everyone else f".*.{os.getpid()}.*.tmp"
     for tmp in folder.glob(pattern):
         tmp.unlink(missing_ok=True)
