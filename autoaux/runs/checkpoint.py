@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -61,14 +62,15 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
 from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link
+from autoaux.runs._verify import DIGEST_KEY, StateMismatch, state_digest, verify_state
 from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import (
     BaselineScore,
@@ -133,6 +135,27 @@ class Stage2Progress:
     best_state: dict[str, Any] | None
     test_score: float | None
     elapsed: float = 0.0
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _restoring(method: _Method) -> _Method:
+    """A restore method whose malformed input (any ``ValueError``, ``KeyError``... from the saved
+    state or the objects it is loaded into) is a one-line :class:`CheckpointError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunCheckpoint, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except AutoauxError:
+            raise
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{self.folder / STATE_FILE}: {_malformed(error)}; resume refused"
+            ) from None
+
+    return cast(_Method, wrapper)
 
 
 @dataclass
@@ -243,14 +266,34 @@ class RunCheckpoint:
         fingerprint = state.get("fingerprint")
         if not isinstance(fingerprint, dict) or not isinstance(state.get("files"), dict):
             raise CheckpointError(f"{path}: unreadable checkpoint (no fingerprint or file list)")
+        digest = state.pop(DIGEST_KEY, None)
+        if digest != state_digest(state):
+            raise CheckpointError(
+                f"{path}: the state does not match its digest (the file was edited or is "
+                "damaged); resume refused"
+            )
         if fingerprint.get("config") != _config_fingerprint(config):
             raise CheckpointError(
                 f"{path}: the saved configuration does not match its fingerprint (the file was "
                 "edited); resume refused"
             )
         every = int(config.get("checkpoint", {}).get("every", 1))
+        checkpoint = cls(root / CHECKPOINT_DIR, state, every=every, resuming=True)
+        checkpoint._verify()
         _remove_temps(root / CHECKPOINT_DIR, everyone=True)  # the folder is locked
-        return cls(root / CHECKPOINT_DIR, state, every=every, resuming=True)
+        return checkpoint
+
+    def _verify(self) -> None:
+        """Check the whole state against itself and its configuration (:mod:`._verify`)."""
+        path = self.folder / STATE_FILE
+        try:
+            verify_state(self.state, self.config())
+        except StateMismatch as error:
+            raise CheckpointError(f"{path}: {error}; resume refused") from None
+        except AutoauxError as error:
+            raise CheckpointError(f"{path}: the saved configuration is invalid ({error})") from None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+            raise CheckpointError(f"{path}: {_malformed(error)}; resume refused") from None
 
     def check_data(self) -> None:
         """Refuse a resume whose ``[[task]]`` data files changed since the run started.
@@ -386,6 +429,7 @@ class RunCheckpoint:
             log.warning("resume: could not close the interrupted runs (%s)", error)
 
     # ----- stage 1 ------------------------------------------------------------------------
+    @_restoring
     def restore_stage1(self, trainer: Any, bandit: Any) -> Stage1Progress | None:
         """Load the saved stage-1 trainer and bandit state in place and return the loop state,
         or ``None`` when stage 1 starts afresh. Ctrl-C now waits for the end of a pull."""
@@ -441,6 +485,7 @@ class RunCheckpoint:
         if stop:
             raise KeyboardInterrupt
 
+    @_restoring
     def restore_race(self, race: Any) -> tuple[list[PullRecord], float] | None:
         """Load a saved stage-1 race into ``race`` and return its episodes so far and the time
         spent, or ``None`` when the race starts afresh. A race is JSON only: each episode
@@ -481,6 +526,7 @@ class RunCheckpoint:
         if stop:
             raise KeyboardInterrupt
 
+    @_restoring
     def screen_result(self) -> AffinityResult | None:
         """The finished affinity screen of the interrupted run, if it finished."""
         saved = self.state.get("screen_result") if self.resuming else None
@@ -494,6 +540,7 @@ class RunCheckpoint:
         if self._interrupt_requested:
             raise KeyboardInterrupt
 
+    @_restoring
     def stage1_result(self) -> SelectionResult | None:
         """The finished stage 1 of the interrupted run, if it finished."""
         saved = self.state.get("stage1_result") if self.resuming else None
@@ -512,6 +559,7 @@ class RunCheckpoint:
             raise KeyboardInterrupt
 
     # ----- stage 2 ------------------------------------------------------------------------
+    @_restoring
     def restore_stage2(self, search: Any) -> Stage2Progress | None:
         """Load the saved search state into ``search`` and return the trials so far, or
         ``None`` when stage 2 starts afresh."""
@@ -558,6 +606,7 @@ class RunCheckpoint:
         self._write_state()
         _remove_others(self.folder, "best-trial-*.pt", keep=best_file)
 
+    @_restoring
     def stage2_result(self) -> MixResult | None:
         """The finished stage 2 of the interrupted run, if it finished."""
         saved = self.state.get("stage2_result") if self.resuming else None
@@ -584,6 +633,7 @@ class RunCheckpoint:
         self._write_state()
 
     # ----- baselines and the end -----------------------------------------------------------
+    @_restoring
     def baselines(self) -> dict[str, BaselineScore]:
         """The baselines the interrupted run finished."""
         if not self.resuming:
@@ -679,9 +729,11 @@ class RunCheckpoint:
     def _write_state(self) -> None:
         if not self.enabled:
             return
-        _atomic_write_text(
-            self.folder / STATE_FILE, json.dumps(self.state, allow_nan=True, default=_jsonable)
-        )
+        # plain JSON values first, so that the digest is the one a reader recomputes
+        body = json.loads(json.dumps(self.state, allow_nan=True, default=_jsonable))
+        body.pop(DIGEST_KEY, None)
+        body[DIGEST_KEY] = state_digest(body)
+        _atomic_write_text(self.folder / STATE_FILE, json.dumps(body, allow_nan=True))
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -784,6 +836,14 @@ def _remove_temps(folder: Path, *, everyone: bool = False) -> None:
     pattern = ".*.tmp" if everyone else f".*.{os.getpid()}.*.tmp"
     for tmp in folder.glob(pattern):
         tmp.unlink(missing_ok=True)
+
+
+def _malformed(error: BaseException) -> str:
+    """A one-line reason for a malformed part of the state."""
+    if isinstance(error, KeyError):
+        return f"malformed state (no {error.args[0]!r} entry)"
+    reason = " ".join(str(error).split())[:200] or type(error).__name__
+    return f"malformed state ({reason})"
 
 
 def _float(value: Any) -> float:

@@ -12,7 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
 from autoaux.cli import main
 from autoaux.config import RunConfig, config_from_dict
@@ -125,3 +127,194 @@ def test_outputs_are_still_written_in_a_plain_folder(tmp_path: Path) -> None:
     with folder_lock(tmp_path / "out") as folder:
         assert json.loads((folder / HOLDER_FILE).read_text())["pid"] > 0
     assert not (tmp_path / "out" / HOLDER_FILE).exists()
+
+
+# ------------------------------------------------------------------ finding 5: the whole state
+POOL = ["helpful-0", "helpful-1", "shuffled:helpful-0"]
+MEANS = {"helpful-0": 0.80, "helpful-1": 0.70, "shuffled:helpful-0": 0.70}
+
+
+class _Report:
+    def __init__(self, best_dev: float) -> None:
+        self.best_dev, self.mean_loss = best_dev, {"main": 0.5}
+
+
+class _Episode:
+    """Stands in for a trainer: the arm's mean plus a round effect shared by the round."""
+
+    def __init__(self, seed_key: str) -> None:
+        self.round = int(seed_key.rsplit("-", 1)[1])
+
+    def train_mixture(self, probabilities: dict[str, float], steps: int, **_: Any) -> _Report:
+        (task,) = [t for t in probabilities if t != "main"]
+        shared = np.random.default_rng(self.round).normal(0.0, 0.05)
+        own = np.random.default_rng([self.round, len(task)]).normal(0.0, 0.005)
+        return _Report(MEANS[task] + shared + own)
+
+
+def _raced(data: Path, out: Path, *, pulls: int, finish: bool) -> RunConfig:
+    """A checkpoint of a race run for ``pulls`` episodes (stage 1 finished with ``finish``)."""
+    from autoaux.stages.race import run_race
+
+    config = _config(data, out, pulls=pulls, episode_steps=10)
+    checkpoint = RunCheckpoint.create(config)
+    result = run_race(
+        lambda steps, key: _Episode(key), main="main", pool=POOL, settings=config.stage1,
+        seed=0, controls=("shuffled:helpful-0",), checkpoint=checkpoint,
+    )  # fmt: skip
+    if finish:
+        assert result.selected == ("helpful-0",)  # the known answer of this pool
+        checkpoint.finish_stage1(result)
+    return config
+
+
+def _state(out: Path) -> dict[str, Any]:
+    return dict(json.loads((out / "checkpoint" / "state.json").read_text()))
+
+
+def _forge(out: Path, change: Any) -> None:
+    """Edit ``state.json`` and recompute its digest, as a careful forger would."""
+    from autoaux.runs._verify import state_digest
+
+    state = _state(out)
+    change(state)
+    state["digest"] = state_digest(state)
+    (out / "checkpoint" / "state.json").write_text(json.dumps(state))
+
+
+def test_a_saved_race_and_its_result_resume(data: Path, tmp_path: Path) -> None:
+    _raced(data, tmp_path / "a", pulls=9, finish=False)
+    assert RunCheckpoint.load(tmp_path / "a").resuming
+    _raced(data, tmp_path / "b", pulls=200, finish=True)
+    assert RunCheckpoint.load(tmp_path / "b").stage1_result() is not None
+
+
+def test_an_edit_without_the_digest_is_refused(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _raced(data, out, pulls=200, finish=True)
+    state = _state(out)
+    state["stage2_result"] = None
+    state["stage1_result"]["seconds"] = 1.0  # a harmless-looking edit
+    (out / "checkpoint" / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="does not match its digest"):
+        RunCheckpoint.load(out)
+
+
+def test_an_edited_race_decision_is_recomputed_and_refused(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _raced(data, out, pulls=200, finish=True)
+
+    def flip(state: dict[str, Any]) -> None:  # helpful-1 "helps" and is selected
+        result = state["stage1_result"]
+        result["verdicts"]["helpful-1"]["verdict"] = "helps"
+        result["selected"] = ["helpful-0", "helpful-1"]
+        result["bandit_state"]["state"]["decision"][1] = 1
+
+    _forge(out, flip)
+    with pytest.raises(CheckpointError, match=r"paired differences give undecided"):
+        RunCheckpoint.load(out)
+
+
+def test_an_edited_race_in_progress_is_refused(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _raced(data, out, pulls=12, finish=False)
+
+    def decide(state: dict[str, Any]) -> None:
+        bandit = state["stage1"]["bandit"]["state"]
+        bandit["decision"][0], bandit["open"][0] = -1, False  # helpful-0 "hurts"
+
+    _forge(out, decide)
+    with pytest.raises(CheckpointError, match=r"stage1\.bandit: arm 0 is saved as hurts"):
+        RunCheckpoint.load(out)
+
+
+@pytest.mark.parametrize(
+    ("selected", "message"),
+    [
+        (["helpful-0", "shuffled:helpful-0"], "pool less its controls"),
+        (["helpful-0", "tweet-sentiment"], "pool less its controls"),
+        ([], "not the set of tasks the race found to help"),
+    ],
+)
+def test_selected_lies_in_the_pool_and_follows_the_verdicts(
+    data: Path, tmp_path: Path, selected: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    _raced(data, out, pulls=200, finish=True)
+    _forge(out, lambda s: s["stage1_result"].update(selected=selected))
+    with pytest.raises(CheckpointError, match=message):
+        RunCheckpoint.load(out)
+
+
+def test_a_data_entry_per_task_file(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    RunCheckpoint.create(_config(data, out))
+    _forge(out, lambda s: s["fingerprint"].update(data={}))
+    with pytest.raises(CheckpointError, match=r"one entry per \[\[task\]\]"):
+        RunCheckpoint.load(out)
+
+
+def _stage2(out: Path, config: RunConfig, scores: list[float | None]) -> None:
+    """Save stage-2 progress of trials with ``scores`` told to a real search."""
+    from autoaux.runs.checkpoint import Stage2Progress
+    from autoaux.runs.result import TrialRecord
+    from bayesopt import MixingRatioSpace, RandomRatioSearch, TrialState
+
+    checkpoint = RunCheckpoint.load(out) if (out / "checkpoint").exists() else None
+    checkpoint = checkpoint or RunCheckpoint.create(config)
+    search = RandomRatioSearch(MixingRatioSpace(["helpful-0"]), seed=0)
+    trials, best = [], None
+    for number, score in enumerate(scores):
+        ratios = search.ask()
+        search.tell(ratios, score, failed=score is None)
+        state = TrialState.FAILED if score is None else TrialState.COMPLETE
+        trials.append(TrialRecord(number, ratios, score, state))
+        if score is not None and (best is None or score > best.score):
+            best = trials[-1]
+    checkpoint.save_stage2(
+        Stage2Progress(trials, best, {"w": torch.zeros(1)}, 0.5), search=search
+    )
+
+
+def test_saved_trials_must_agree_with_the_search(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = _config(data, out)
+    RunCheckpoint.create(config)
+    _stage2(out, config, [0.6, 0.7])
+    assert RunCheckpoint.load(out).resuming  # consistent
+
+    _forge(out, lambda s: s["stage2"]["trials"][0].update(score=0.9))  # the search says 0.6
+    with pytest.raises(CheckpointError, match="trial 0 disagrees with the search"):
+        RunCheckpoint.load(out)
+
+
+def test_the_saved_best_trial_follows_from_the_scores(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = _config(data, out)
+    RunCheckpoint.create(config)
+    _stage2(out, config, [0.6, 0.7])
+    _forge(out, lambda s: s["stage2"].update(best=0, best_file="best-trial-0000.pt"))
+    with pytest.raises(CheckpointError, match="best trial saved as 0, the trials' scores give 1"):
+        RunCheckpoint.load(out)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s["stage2"].update(trials="x"),
+        lambda s: s["stage2"]["trials"][0].pop("ratios"),
+        lambda s: s.update(stage1_result={"arms": 3}),
+        lambda s: s.update(baselines={"main-only": {"dev": "abc"}}),
+    ],
+)
+def test_malformed_sections_are_one_line_checkpoint_errors(
+    data: Path, tmp_path: Path, edit: Any
+) -> None:
+    out = tmp_path / "out"
+    config = _config(data, out)
+    RunCheckpoint.create(config)
+    _stage2(out, config, [0.6, 0.7])
+    _forge(out, edit)
+    with pytest.raises(CheckpointError) as caught:
+        RunCheckpoint.load(out).baselines()
+    assert "\n" not in str(caught.value) and "resume refused" in str(caught.value)
