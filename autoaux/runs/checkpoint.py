@@ -19,6 +19,11 @@ data changed is refused, naming the task and the file (built-in tasks come from 
 by their sha256). The tracking store of a resume is the user's (``--tracking-uri``, the
 ``MLFLOW_TRACKING_URI`` variable or the default store), never taken from ``state.json`` alone:
 see :meth:`RunCheckpoint.tracking_uri`. Credentials in tracking URIs are never written here.
+``state.json`` carries a sha256 digest of itself, and a resume checks the whole state (race
+verdicts recomputed from the saved differences, ``selected``, the trials against the search, a
+data entry per ``[[task]]``: :mod:`autoaux.runs._verify`, which also says what these checks
+cannot catch); any malformed part is a one-line :class:`CheckpointError`. Nothing here is
+written or deleted through a symbolic link (:mod:`autoaux.runs._files`).
 
 Every write is atomic: the file is written under a temporary name, fsynced and renamed over
 the old one; a ``.pt`` file gets a new name each time and ``state.json`` (written last) names
