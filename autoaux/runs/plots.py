@@ -155,7 +155,12 @@ def plot_trials(mix: MixResult, path: str | Path) -> Path:
     return path
 
 
-_DECISION_MARKS = {"shortlisted": "", "dropped": " (dropped)", "cut": " (cut)"}
+_DECISION_MARKS = {
+    "shortlisted": "",
+    "dropped": " (dropped)",
+    "cut": " (cut)",
+    "failed": " (failed)",
+}
 
 
 def plot_affinity(result: AffinityResult, path: str | Path) -> Path:
