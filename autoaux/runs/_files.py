@@ -77,13 +77,16 @@ def atomic_write(
 ) -> Path:
     """Write ``path`` with ``write(handle)``: a temporary file beside it (created with
     ``O_EXCL``, never through a link), fsynced, given file mode ``mode`` and renamed over
-    ``path``. A link at ``path`` is refused.
+    ``path``. A link at ``path`` is refused; the folder is taken as it is (the output folder
+    the user named may be a link; folders autoaux creates inside it are checked by their
+    writers with :func:`plain_folder`).
 
     Raises:
-        UnsafeOutput: ``path`` or its folder is a symbolic link.
+        UnsafeOutput: ``path`` is a symbolic link.
     """
     path = refuse_link(path)
-    folder = plain_folder(path.parent)
+    folder = path.parent  # the user's own folder may be reached through a link
+    folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=prefix if prefix is not None else f".{path.name}.{os.getpid()}.",
         suffix=suffix,

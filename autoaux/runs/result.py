@@ -422,10 +422,10 @@ class RunResult:
 
 def write_json(path: str | Path, data: Mapping[str, Any], *, mode: int = 0o644) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically, with file mode ``mode``; ``nan``
-    becomes ``null``. A symbolic link at ``path`` (or as its folder) is refused.
+    becomes ``null``. A symbolic link at ``path`` is refused.
 
     Raises:
-        autoaux.runs.UnsafeOutput: ``path`` or its folder is a symbolic link.
+        autoaux.runs.UnsafeOutput: ``path`` is a symbolic link.
     """
     text = json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), mode=mode)

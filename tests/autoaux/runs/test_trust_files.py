@@ -318,3 +318,11 @@ def test_malformed_sections_are_one_line_checkpoint_errors(
     with pytest.raises(CheckpointError) as caught:
         RunCheckpoint.load(out).baselines()
     assert "\n" not in str(caught.value) and "resume refused" in str(caught.value)
+
+
+def test_an_output_folder_the_user_names_through_a_link_still_works(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "out").symlink_to(real, target_is_directory=True)
+    write_json(tmp_path / "out" / "result.json", {"a": 1})
+    assert json.loads((real / "result.json").read_text()) == {"a": 1}
