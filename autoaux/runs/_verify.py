@@ -160,8 +160,8 @@ def _check_selection(
     result = _selection_from(data)
     if result.main_task != config.main.task:
         raise StateMismatch(f"{where}: main task {result.main_task!r} is not the configured one")
-    arms = list(result.arms)
-    if len(set(arms)) != len(arms) or not set(arms) <= set(pool):
+    arms = list(result.arms)  # an in-run bandit also has the main task as an arm
+    if len(set(arms)) != len(arms) or not set(arms) <= {*pool, config.main.task}:
         raise StateMismatch(f"{where}: arms {arms} are not within the configured pool")
     if not set(result.controls) <= set(controls) & set(arms):
         raise StateMismatch(f"{where}: controls {list(result.controls)} are not the pool's")
