@@ -326,3 +326,19 @@ def test_an_output_folder_the_user_names_through_a_link_still_works(tmp_path: Pa
     (tmp_path / "out").symlink_to(real, target_is_directory=True)
     write_json(tmp_path / "out" / "result.json", {"a": 1})
     assert json.loads((real / "result.json").read_text()) == {"a": 1}
+
+
+def test_the_finetuned_model_is_never_saved_through_a_link(tmp_path: Path) -> None:
+    from autoaux.stages.finetune import _save
+
+    victim = _victim(tmp_path)
+    folder = tmp_path / "model"
+    (folder / "encoder").mkdir(parents=True)
+    (folder / "encoder" / "config.json").symlink_to(victim)
+    with pytest.raises(UnsafeOutput, match=r"config\.json: is a symbolic link"):
+        _save(folder, None, None, None, {})  # type: ignore[arg-type]
+    (folder / "encoder" / "config.json").unlink()
+    (folder / "heads.pt").symlink_to(victim)
+    with pytest.raises(UnsafeOutput, match=r"heads\.pt: is a symbolic link"):
+        _save(folder, None, None, None, {})  # type: ignore[arg-type]
+    assert victim.read_text() == "precious"
