@@ -342,3 +342,15 @@ def test_the_finetuned_model_is_never_saved_through_a_link(tmp_path: Path) -> No
     with pytest.raises(UnsafeOutput, match=r"heads\.pt: is a symbolic link"):
         _save(folder, None, None, None, {})  # type: ignore[arg-type]
     assert victim.read_text() == "precious"
+
+
+def test_an_edited_test_score_is_refused(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    config = _config(data, out)
+    RunCheckpoint.create(config)
+    _stage2(out, config, [0.6, 0.7])
+    state = _state(out)
+    state["stage2"]["test_score"] = 0.99
+    (out / "checkpoint" / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="does not match its digest"):
+        RunCheckpoint.load(out)
