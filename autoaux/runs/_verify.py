@@ -58,6 +58,9 @@ def verify_state(state: Mapping[str, Any], config: Any) -> None:
         StateMismatch: naming the part that disagrees.
         ValueError, KeyError, TypeError: a malformed part (the caller words these).
     """
+    for key in ("mlflow", "files"):
+        if not isinstance(state.get(key), Mapping):
+            raise StateMismatch(f"{key}: not a mapping")
     _check_data_entries(state, config)
     pool = tuple(config.auxiliary_tasks())
     controls = tuple(config.control_tasks())

@@ -257,6 +257,8 @@ class RunCheckpoint:
             state = json.loads(path.read_text(encoding="utf-8"))
             version = state["version"]
             config = state["config"]
+            if not isinstance(config, dict):
+                raise TypeError("its config is not a mapping")
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
         if version != VERSION:
@@ -282,7 +284,10 @@ class RunCheckpoint:
                 f"{path}: the saved configuration does not match its fingerprint (the file was "
                 "edited); resume refused"
             )
-        every = int(config.get("checkpoint", {}).get("every", 1))
+        try:
+            every = int(config.get("checkpoint", {}).get("every", 1))
+        except (AttributeError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{path}: {_malformed(error)}; resume refused") from None
         checkpoint = cls(root / CHECKPOINT_DIR, state, every=every, resuming=True)
         checkpoint._verify()
         _remove_temps(root / CHECKPOINT_DIR, everyone=True)  # the folder is locked

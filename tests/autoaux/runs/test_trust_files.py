@@ -354,3 +354,30 @@ def test_an_edited_test_score_is_refused(data: Path, tmp_path: Path) -> None:
     (out / "checkpoint" / "state.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="does not match its digest"):
         RunCheckpoint.load(out)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.update(mlflow=[]),
+        lambda s: s["config"].update(checkpoint="x"),
+        lambda s: s.update(stage1="x"),
+        lambda s: s["fingerprint"]["data"].update({"main": "x"}),
+    ],
+)
+def test_malformed_top_level_parts_exit_2_through_the_cli(
+    data: Path, tmp_path: Path, edit: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autoaux.runs.checkpoint import _config_fingerprint
+
+    out = tmp_path / "out"
+    RunCheckpoint.create(_config(data, out))
+
+    def change(state: dict[str, Any]) -> None:
+        edit(state)
+        state["fingerprint"]["config"] = _config_fingerprint(state["config"])
+
+    _forge(out, change)
+    assert main(["run", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unexpected" not in err and "state.json" in err
