@@ -518,8 +518,8 @@ def _save(
     folder: Path, model: Any, tokenizer: Any, result: FinetuneResult, tasks: Mapping[str, Task]
 ) -> Path:
     """Save encoder + tokenizer (``save_pretrained``), heads and a description to ``folder``
-    (never through a symbolic link there: see :mod:`autoaux.runs._files`)."""
-    from autoaux.runs._files import plain_folder, refuse_link
+    (never through a symbolic link there)."""
+    from autoaux.runs import plain_folder, refuse_link
 
     encoder_dir = plain_folder(plain_folder(folder) / "encoder")
     for entry in (*encoder_dir.iterdir(), folder / "heads.pt"):
