@@ -412,8 +412,10 @@ def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:
 
 def _print_screen_line(screen: Any) -> None:
     decisions = list(screen.decisions.values())
+    failed = f", {decisions.count('failed')} failed" if "failed" in decisions else ""
     print(f"screen: {len(decisions)} candidates, {decisions.count('dropped')} dropped, "
-          f"{decisions.count('cut')} cut; shortlist: {', '.join(screen.shortlist) or '(none)'}")
+          f"{decisions.count('cut')} cut{failed}; shortlist: "
+          f"{', '.join(screen.shortlist) or '(none)'}")
 
 
 def _print_contamination_line(result: Any) -> None:

@@ -53,21 +53,49 @@ def _cell_text(value: Any) -> str:
     return "" if _is_missing(value) else str(value)
 
 
+#: Largest task file read, in bytes, and largest decompressed size of a ``.gz`` / ``.bz2`` one.
+MAX_FILE_BYTES = 1 << 30
+#: Longest line (a CSV/TSV row or a JSONL record), in characters.
+MAX_LINE_CHARS = 1 << 20
+#: Longest CSV/TSV field, in characters (the ``csv`` module's own default limit).
+MAX_FIELD_CHARS = 131_072
+
+
 def read_bytes_text(path: Path, encoding: str) -> str:
-    """Read ``path`` (optionally ``.gz`` / ``.bz2``) and decode it, naming the line of bad bytes."""
+    """Read ``path`` (optionally ``.gz`` / ``.bz2``) and decode it, naming the line of bad bytes.
+
+    Files above :data:`MAX_FILE_BYTES` (before or after decompression) and lines above
+    :data:`MAX_LINE_CHARS` are refused with a :class:`TaskDataError` naming the file.
+    """
     if not path.is_file():
         raise TaskDataError("file not found" if not path.exists() else "not a file", path=path)
-    raw = path.read_bytes()
+    limit = MAX_FILE_BYTES
+    size = path.stat().st_size
+    if size > limit:
+        raise TaskDataError(
+            f"the file is {size:,} bytes, above the limit of {limit:,} bytes for a task file",
+            path=path,
+        )
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix)
     try:
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-        elif path.suffix == ".bz2":
-            raw = bz2.decompress(raw)
+        if opener is None:
+            raw = path.read_bytes()
+        else:
+            with opener(path, "rb") as handle:
+                raw = handle.read(limit + 1)  # never more than the limit in memory
+            if len(raw) > limit:
+                raise TaskDataError(
+                    f"the file decompresses to more than {limit:,} bytes, the limit for a "
+                    "task file",
+                    path=path,
+                )
     except (OSError, EOFError, ValueError) as exc:
+        if isinstance(exc, TaskDataError):
+            raise
         raise TaskDataError(f"cannot decompress {path.suffix} file: {exc}", path=path) from None
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        return raw.decode(codec)
+        text = raw.decode(codec)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         bad = raw[exc.start : exc.start + 1].hex()
@@ -77,6 +105,25 @@ def read_bytes_text(path: Path, encoding: str) -> str:
             path=path,
             line=line,
         ) from None
+    _check_line_lengths(text, path)
+    return text
+
+
+def _check_line_lengths(text: str, path: object) -> None:
+    """Refuse a line longer than :data:`MAX_LINE_CHARS`, naming it."""
+    limit, start, end_of_text = MAX_LINE_CHARS, 0, len(text)
+    if end_of_text <= limit:
+        return
+    while start < end_of_text:
+        end = text.find("\n", start)
+        end = end_of_text if end < 0 else end
+        if end - start > limit:
+            raise TaskDataError(
+                f"line of {end - start:,} characters, above the limit of {limit:,}",
+                path=path,
+                line=text.count("\n", 0, start) + 1,
+            )
+        start = end + 1
 
 
 def _detect_format(path: Path, format: str | None) -> str:
@@ -131,7 +178,22 @@ def parse_delimited(
                 continue
             if header is None:
                 header = [f.strip() for f in fields]
+                repeated = sorted({c for c in header if header.count(c) > 1})
+                if repeated:
+                    raise TaskDataError(
+                        f"duplicate column name {repeated[0]!r} in the header {header}; "
+                        "rename one of them",
+                        path=path,
+                        line=start,
+                    )
                 continue
+            if max(map(len, fields)) > MAX_FIELD_CHARS:
+                raise TaskDataError(
+                    f"a field of {max(map(len, fields)):,} characters, above the limit of "
+                    f"{MAX_FIELD_CHARS:,}",
+                    path=path,
+                    line=start,
+                )
             if len(fields) != len(header):
                 raise TaskDataError(
                     f"expected {len(header)} fields (columns {header}), found {len(fields)}",
@@ -140,7 +202,10 @@ def parse_delimited(
                 )
             rows.append((start, dict(zip(header, fields, strict=True))))
     except csv.Error as exc:
-        raise TaskDataError(f"malformed row: {exc}", path=path, line=reader.line_num) from None
+        reason = str(exc)
+        if "field limit" in reason:
+            reason = f"a field longer than {csv.field_size_limit():,} characters"
+        raise TaskDataError(f"malformed row: {reason}", path=path, line=reader.line_num) from None
     if header is None:
         raise TaskDataError("the file is empty (no header row)", path=path)
     return _Table(path, header, rows)
@@ -154,9 +219,13 @@ def parse_jsonl(text: str, path: str) -> _Table:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise TaskDataError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
+        except _DuplicateKey as exc:
+            raise TaskDataError(
+                f"duplicate key {exc.args[0]!r} in one JSON object", path=path, line=number
+            ) from None
         if not isinstance(value, dict):
             raise TaskDataError(
                 f"expected a JSON object, found {type(value).__name__}", path=path, line=number
@@ -164,6 +233,19 @@ def parse_jsonl(text: str, path: str) -> _Table:
         columns.update(dict.fromkeys(value))
         rows.append((number, value))
     return _Table(path, list(columns), rows)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def _read_table(

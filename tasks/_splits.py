@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,29 @@ def _label_sort_key(label: str) -> tuple[int, float, str]:
         return (1, 0.0, label)
 
 
+def _check_number_spellings(records: Iterable[Record]) -> None:
+    """Refuse class labels that are one number written two ways (``1`` and ``1.0``, ``1`` and
+    ``01``): each spelling would silently become a class of its own."""
+    seen: dict[float, Record] = {}
+    for r in records:
+        label = str(r.label)
+        try:
+            value = float(label)
+        except ValueError:
+            continue
+        if not math.isfinite(value):
+            continue
+        first = seen.setdefault(value, r)
+        if str(first.label) != label:
+            raise TaskDataError(
+                f"class labels {str(first.label)!r} and {label!r} are the same number written "
+                "two ways and would become two classes; write each class one way",
+                path=r.path,
+                line=r.line,
+                unit=r.unit,
+            )
+
+
 def build_task(
     name: str,
     *,
@@ -132,6 +156,8 @@ def build_task(
             raise TaskDataError(f"empty split: no usable {split_name} rows", path=origin)
     need = [s for s, given in (("dev", dev), ("test", test)) if given is None]
     train_list = list(train)
+    if kind == "classification" and labels is None:
+        _check_number_spellings((*train_list, *(dev or ()), *(test or ())))
     if need:
         fractions = {"dev": dev_fraction, "test": test_fraction}
         for s in need:

@@ -43,6 +43,7 @@ import codecs
 import dataclasses
 import difflib
 import json
+import logging
 import math
 import re
 import tomllib
@@ -52,8 +53,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from autoaux._secrets import redact_uri
+from autoaux.config._memory import check_memory
 from autoaux.config.defaults import default_encoder
 from autoaux.errors import ConfigError
+
+log = logging.getLogger(__name__)
+#: ``(name, path)`` of the [[task]] entries already reported as shadowing a built-in task.
+_SHADOW_WARNED: set[tuple[str, str]] = set()
 
 __all__ = [
     "ACQUISITIONS",
@@ -932,6 +938,7 @@ class RunConfig:
         if not (self.device in ("auto", "cpu", "cuda") or _is_cuda_index(self.device)):
             raise ConfigError("device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
         self._check_task_names()
+        check_memory(self)
         if self.stage1.selection == "control" and not self.control_tasks():
             raise ConfigError(
                 "stage1.selection",
@@ -949,6 +956,16 @@ class RunConfig:
         _set(self, "user_tasks", tuple(self.user_tasks))
         names = [*names, *(n for n in self.user_tasks if n not in names)]
         builtin = _builtin_names()
+        for i, spec in enumerate(self.task_files):
+            if builtin is not None and spec.name in builtin:
+                if (spec.name, str(spec.path)) in _SHADOW_WARNED:
+                    continue
+                _SHADOW_WARNED.add((spec.name, str(spec.path)))
+                log.warning(
+                    "%s: task[%d].name = %r is also a built-in task; this run uses the "
+                    "[[task]] file %s instead of the built-in one",
+                    self.source, i, spec.name, spec.path,
+                )  # fmt: skip
         known = set(names) | set(builtin or ())
         accepted = _accepted_names(names)
 

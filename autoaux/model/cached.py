@@ -108,13 +108,6 @@ _CLAIMS = 16  # at most this many claims (locks) per batch of missing texts
 _CLAIM_WAIT = 3600.0  # seconds to wait for a claim another process holds
 _DIGEST = 16  # bytes of the per-text BLAKE2b hash
 _SUFFIX = ".feat"
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
-_TOKENIZER_FILES = (
-    "tokenizer.json",
-    "vocab.txt",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,37 +168,91 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_key(path: str | os.PathLike[str], *, num_layers: int | None, max_length: int) -> str:
+def model_key(
+    path: str | os.PathLike[str],
+    *,
+    num_layers: int | None,
+    max_length: int,
+    memo: str | os.PathLike[str] | None = None,
+) -> str:
     """The identity of a frozen encoder's features, as a SHA-256 hex string.
 
     Covers the feature recipe (:data:`FORMAT_VERSION`, masked-mean pooling, float32), the
-    resolved model folder, the contents of ``config.json`` and of the tokenizer files, the name,
-    size and modification time of each weight file, the number of layers kept and
-    ``max_length``. Any change gives a new key, hence a fresh cache folder (a stale one is
-    never read).
+    resolved model folder, the number of layers kept, ``max_length`` and the **content** of
+    every file of the folder that a loader may read (see :func:`_model_files`: ``config.json``,
+    single or sharded weights and their index, WordPiece, BPE and SentencePiece tokenizer
+    files...). Any change gives a new key, hence a fresh cache folder (a stale one is never
+    read). The sha256 of each file is memoised in the JSON file ``memo`` (when given) by the
+    file's path, size, modification time and inode, so a large model is hashed once.
+
+    Raises:
+        ValueError: the folder has no ``config.json``.
     """
     folder = Path(path).expanduser().resolve()
     config = folder / "config.json"
     if not config.is_file():
         raise ValueError(f"{folder} has no config.json")
+    memo_path = Path(memo) if memo is not None else None
+    known = _read_memo(memo_path)
+    files: dict[str, str] = {}
+    for file in _model_files(folder):
+        info = file.stat()  # a linked file (a hub snapshot) counts by its target's content
+        ident = f"{file}|{info.st_size}|{info.st_mtime_ns}|{info.st_ino}"
+        digest = known.get(ident)
+        if not isinstance(digest, str):
+            digest = known[ident] = _file_sha256(file)
+        files[file.name] = digest
+    if memo_path is not None:
+        _write_memo(memo_path, known)
     parts: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "pooling": "mean",
         "dtype": "float32",
         "folder": str(folder),
-        "config": _file_sha256(config),
         "num_layers": num_layers,
         "max_length": int(max_length),
-        "tokenizer": {
-            n: _file_sha256(folder / n) for n in _TOKENIZER_FILES if (folder / n).is_file()
-        },
-        "weights": [
-            [n, (folder / n).stat().st_size, (folder / n).stat().st_mtime_ns]
-            for n in _WEIGHT_FILES
-            if (folder / n).is_file()
-        ],
+        "files": files,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+#: Files of a model folder that no loader reads (left out of :func:`model_key`).
+_NOT_READ = re.compile(r"(?i)(readme.*|license.*|.*\.md|\..*)")
+
+
+def _model_files(folder: Path) -> list[Path]:
+    """Every regular file at the top of ``folder`` (the loaders read no sub-folder), whatever
+    its name, except documentation and hidden files: weights in any number of shards, shard
+    indices, tokenizer vocabularies, merges and SentencePiece models all count."""
+    return sorted(
+        p for p in folder.iterdir() if not _NOT_READ.fullmatch(p.name) and p.is_file()
+    )
+
+
+_MEMO_LIMIT = 4096  # entries kept in the digest memo
+
+
+def _read_memo(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def _write_memo(path: Path, known: dict[str, Any]) -> None:
+    """Write the memo (atomically; a failure only costs hashing again next time)."""
+    entries = list(known.items())[-_MEMO_LIMIT:]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".digests-", suffix=".part", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(dict(entries), handle)
+        os.replace(tmp, path)
+    except OSError as error:
+        log.debug("feature cache: could not write the digest memo %s (%s)", path, error)
 
 
 def _read_hidden_size(folder: Path) -> int:
@@ -324,14 +371,20 @@ class FeatureStore:
         self.shard_rows = int(shard_rows)
         self.progress = progress
         self.dim = _read_hidden_size(self.model_path)
-        self.key = model_key(self.model_path, num_layers=num_layers, max_length=max_length)
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.key = model_key(
+            self.model_path,
+            num_layers=num_layers,
+            max_length=max_length,
+            memo=root / "features" / "file-digests.json",
+        )
         self.label = label or self.model_path.name
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.label) or "model"
         self.folder = root / "features" / f"{name}-{self.key[:16]}"
         self.stats = CacheStats()
         self._shards: dict[str, _Shard] = {}  # file name -> shard
         self._index: dict[bytes, tuple[str, int]] = {}  # text hash -> (file name, row)
+        self._ignored: set[str] = set()  # names in the folder that are not shard files
         self._loaded: tuple[nn.Module, Any, torch.device] | None = None
 
     # ----------------------------------------------------------------- reading
@@ -378,14 +431,22 @@ class FeatureStore:
         self.stats.discarded += 1
         self._shards.pop(path.name, None)
         self._index = {h: loc for h, loc in self._index.items() if loc[0] != path.name}
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:  # never fail a run over a file it could not remove
+            log.warning("feature cache: could not remove %s (%s)", path, error)
+            self._ignored.add(path.name)
 
     def _scan(self) -> None:
         """Index the text hashes of shard files not seen yet (another process may add some)."""
         if not self.folder.is_dir():
             return
         for path in sorted(self.folder.glob(f"*{_SUFFIX}")):
-            if path.name in self._shards:
+            if path.name in self._shards or path.name in self._ignored:
+                continue
+            if path.is_symlink() or not path.is_file():  # a folder or a link: not a shard
+                log.warning("feature cache: ignoring %s (not a plain shard file)", path)
+                self._ignored.add(path.name)
                 continue
             try:
                 header, offset = self._header(path)

@@ -3,6 +3,7 @@ run continues from, and the two plots."""
 
 from __future__ import annotations
 
+from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link
 from autoaux.runs.checkpoint import (
     CHECKPOINT_DIR,
     CheckpointError,
@@ -39,7 +40,11 @@ __all__ = [
     "Stage2Progress",
     "TaskVerdict",
     "TrialRecord",
+    "UnsafeOutput",
+    "atomic_write",
+    "plain_folder",
     "plot_trials",
     "plot_utilities",
+    "refuse_link",
     "write_json",
 ]

@@ -20,10 +20,11 @@ __all__ = ["AFFINITY_FILE", "DECISIONS", "AffinityResult"]
 AFFINITY_FILE = "affinity.json"
 """Name of the screen's JSON file in the output folder (and MLflow artifact)."""
 
-DECISIONS = ("shortlisted", "dropped", "cut")
+DECISIONS = ("shortlisted", "dropped", "cut", "failed")
 """What the screen decided for a candidate of the main task: it goes on to stage 1
-(``shortlisted``), its affinity is below the control's with confidence (``dropped``), or it is
-no worse than the control but ranked below the shortlist's size (``cut``)."""
+(``shortlisted``), its affinity is below the control's with confidence (``dropped``), it is
+no worse than the control but ranked below the shortlist's size (``cut``), or a probe's dev
+loss (its own or the control's) was not finite, so nothing was measured (``failed``)."""
 
 Matrix = tuple[tuple[float, ...], ...]
 

@@ -19,6 +19,11 @@ data changed is refused, naming the task and the file (built-in tasks come from 
 by their sha256). The tracking store of a resume is the user's (``--tracking-uri``, the
 ``MLFLOW_TRACKING_URI`` variable or the default store), never taken from ``state.json`` alone:
 see :meth:`RunCheckpoint.tracking_uri`. Credentials in tracking URIs are never written here.
+``state.json`` carries a sha256 digest of itself, and a resume checks the whole state (race
+verdicts recomputed from the saved differences, ``selected``, the trials against the search, a
+data entry per ``[[task]]``: :mod:`autoaux.runs._verify`, which also says what these checks
+cannot catch); any malformed part is a one-line :class:`CheckpointError`. Nothing here is
+written or deleted through a symbolic link (:mod:`autoaux.runs._files`).
 
 Every write is atomic: the file is written under a temporary name, fsynced and renamed over
 the old one; a ``.pt`` file gets a new name each time and ``state.json`` (written last) names
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -59,16 +65,17 @@ import math
 import os
 import re
 import signal
-import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
+from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link
+from autoaux.runs._verify import DIGEST_KEY, StateMismatch, state_digest, verify_state
 from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import (
     BaselineScore,
@@ -135,6 +142,27 @@ class Stage2Progress:
     elapsed: float = 0.0
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _restoring(method: _Method) -> _Method:
+    """A restore method whose malformed input (any ``ValueError``, ``KeyError``... from the saved
+    state or the objects it is loaded into) is a one-line :class:`CheckpointError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunCheckpoint, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except AutoauxError:
+            raise
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{self.folder / STATE_FILE}: {_malformed(error)}; resume refused"
+            ) from None
+
+    return cast(_Method, wrapper)
+
+
 @dataclass
 class RunCheckpoint:
     """The resumable state of one run (see the module docstring).
@@ -165,7 +193,8 @@ class RunCheckpoint:
         """
         folder = Path(config.output_dir).expanduser().resolve() / CHECKPOINT_DIR
         settings = config.checkpoint
-        old = folder / STATE_FILE
+        refuse_link(folder)
+        old = refuse_link(folder / STATE_FILE)
         if old.is_file() and not overwrite:
             try:
                 status = json.loads(old.read_text(encoding="utf-8"))["status"]
@@ -196,6 +225,7 @@ class RunCheckpoint:
         }
         checkpoint = cls(folder, state, every=settings.every, enabled=settings.enabled)
         if checkpoint.enabled:
+            plain_folder(folder)
             if old.is_file():
                 log.warning("replacing the checkpoint of an unfinished run in %s", folder.parent)
             for stale in folder.glob("*.pt"):
@@ -213,6 +243,11 @@ class RunCheckpoint:
         """
         root = Path(output_dir).expanduser().resolve()
         path = root / CHECKPOINT_DIR / STATE_FILE
+        try:
+            plain_folder(root / CHECKPOINT_DIR, create=False)
+            refuse_link(path)
+        except UnsafeOutput as error:
+            raise CheckpointError(f"{error}; resume refused") from None
         if not path.is_file():
             raise CheckpointError(
                 f"{root}: no checkpoint to resume (expected {path}, written by `autoaux run` "
@@ -222,6 +257,8 @@ class RunCheckpoint:
             state = json.loads(path.read_text(encoding="utf-8"))
             version = state["version"]
             config = state["config"]
+            if not isinstance(config, dict):
+                raise TypeError("its config is not a mapping")
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CheckpointError(f"{path}: unreadable checkpoint ({error})") from None
         if version != VERSION:
@@ -236,14 +273,37 @@ class RunCheckpoint:
         fingerprint = state.get("fingerprint")
         if not isinstance(fingerprint, dict) or not isinstance(state.get("files"), dict):
             raise CheckpointError(f"{path}: unreadable checkpoint (no fingerprint or file list)")
+        digest = state.pop(DIGEST_KEY, None)
+        if digest != state_digest(state):
+            raise CheckpointError(
+                f"{path}: the state does not match its digest (the file was edited or is "
+                "damaged); resume refused"
+            )
         if fingerprint.get("config") != _config_fingerprint(config):
             raise CheckpointError(
                 f"{path}: the saved configuration does not match its fingerprint (the file was "
                 "edited); resume refused"
             )
-        every = int(config.get("checkpoint", {}).get("every", 1))
+        try:
+            every = int(config.get("checkpoint", {}).get("every", 1))
+        except (AttributeError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{path}: {_malformed(error)}; resume refused") from None
+        checkpoint = cls(root / CHECKPOINT_DIR, state, every=every, resuming=True)
+        checkpoint._verify()
         _remove_temps(root / CHECKPOINT_DIR, everyone=True)  # the folder is locked
-        return cls(root / CHECKPOINT_DIR, state, every=every, resuming=True)
+        return checkpoint
+
+    def _verify(self) -> None:
+        """Check the whole state against itself and its configuration (:mod:`._verify`)."""
+        path = self.folder / STATE_FILE
+        try:
+            verify_state(self.state, self.config())
+        except StateMismatch as error:
+            raise CheckpointError(f"{path}: {error}; resume refused") from None
+        except AutoauxError as error:
+            raise CheckpointError(f"{path}: the saved configuration is invalid ({error})") from None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+            raise CheckpointError(f"{path}: {_malformed(error)}; resume refused") from None
 
     def check_data(self) -> None:
         """Refuse a resume whose ``[[task]]`` data files changed since the run started.
@@ -379,6 +439,7 @@ class RunCheckpoint:
             log.warning("resume: could not close the interrupted runs (%s)", error)
 
     # ----- stage 1 ------------------------------------------------------------------------
+    @_restoring
     def restore_stage1(self, trainer: Any, bandit: Any) -> Stage1Progress | None:
         """Load the saved stage-1 trainer and bandit state in place and return the loop state,
         or ``None`` when stage 1 starts afresh. Ctrl-C now waits for the end of a pull."""
@@ -434,6 +495,7 @@ class RunCheckpoint:
         if stop:
             raise KeyboardInterrupt
 
+    @_restoring
     def restore_race(self, race: Any) -> tuple[list[PullRecord], float] | None:
         """Load a saved stage-1 race into ``race`` and return its episodes so far and the time
         spent, or ``None`` when the race starts afresh. A race is JSON only: each episode
@@ -474,6 +536,7 @@ class RunCheckpoint:
         if stop:
             raise KeyboardInterrupt
 
+    @_restoring
     def screen_result(self) -> AffinityResult | None:
         """The finished affinity screen of the interrupted run, if it finished."""
         saved = self.state.get("screen_result") if self.resuming else None
@@ -487,6 +550,7 @@ class RunCheckpoint:
         if self._interrupt_requested:
             raise KeyboardInterrupt
 
+    @_restoring
     def stage1_result(self) -> SelectionResult | None:
         """The finished stage 1 of the interrupted run, if it finished."""
         saved = self.state.get("stage1_result") if self.resuming else None
@@ -505,6 +569,7 @@ class RunCheckpoint:
             raise KeyboardInterrupt
 
     # ----- stage 2 ------------------------------------------------------------------------
+    @_restoring
     def restore_stage2(self, search: Any) -> Stage2Progress | None:
         """Load the saved search state into ``search`` and return the trials so far, or
         ``None`` when stage 2 starts afresh."""
@@ -551,6 +616,7 @@ class RunCheckpoint:
         self._write_state()
         _remove_others(self.folder, "best-trial-*.pt", keep=best_file)
 
+    @_restoring
     def stage2_result(self) -> MixResult | None:
         """The finished stage 2 of the interrupted run, if it finished."""
         saved = self.state.get("stage2_result") if self.resuming else None
@@ -577,6 +643,7 @@ class RunCheckpoint:
         self._write_state()
 
     # ----- baselines and the end -----------------------------------------------------------
+    @_restoring
     def baselines(self) -> dict[str, BaselineScore]:
         """The baselines the interrupted run finished."""
         if not self.resuming:
@@ -672,9 +739,11 @@ class RunCheckpoint:
     def _write_state(self) -> None:
         if not self.enabled:
             return
-        _atomic_write_text(
-            self.folder / STATE_FILE, json.dumps(self.state, allow_nan=True, default=_jsonable)
-        )
+        # plain JSON values first, so that the digest is the one a reader recomputes
+        body = json.loads(json.dumps(self.state, allow_nan=True, default=_jsonable))
+        body.pop(DIGEST_KEY, None)
+        body[DIGEST_KEY] = state_digest(body)
+        _atomic_write_text(self.folder / STATE_FILE, json.dumps(body, allow_nan=True))
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -741,17 +810,12 @@ def _temp_prefix(path: Path) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(
+        path,
+        lambda handle: handle.write(text.encode("utf-8")),
+        mode=0o600,
+        prefix=_temp_prefix(path),
+    )
     _fsync_dir(path.parent)
 
 
@@ -759,23 +823,15 @@ def _atomic_torch_save(obj: Any, path: Path) -> str:
     """Write ``obj`` with ``torch.save`` atomically; return the file's sha256."""
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        digest = _sha256(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(
+        path, lambda handle: torch.save(obj, handle), mode=0o600, prefix=_temp_prefix(path)
+    )
     _fsync_dir(path.parent)
-    return digest
+    return _sha256(path)
 
 
 def _remove_others(folder: Path, pattern: str, *, keep: str | None) -> None:
+    plain_folder(folder, create=False)  # never clean a folder a link points to
     for path in folder.glob(pattern):
         if path.name != keep:
             path.unlink(missing_ok=True)
@@ -786,9 +842,18 @@ def _remove_temps(folder: Path, *, everyone: bool = False) -> None:
     """Remove temporary files left by a kill during a write: this process's own, or with
     ``everyone`` (only while the folder's lock is held, when no other writer can be alive)
     every writer's."""
+    plain_folder(folder, create=False)
     pattern = ".*.tmp" if everyone else f".*.{os.getpid()}.*.tmp"
     for tmp in folder.glob(pattern):
         tmp.unlink(missing_ok=True)
+
+
+def _malformed(error: BaseException) -> str:
+    """A one-line reason for a malformed part of the state."""
+    if isinstance(error, KeyError):
+        return f"malformed state (no {error.args[0]!r} entry)"
+    reason = " ".join(str(error).split())[:200] or type(error).__name__
+    return f"malformed state ({reason})"
 
 
 def _float(value: Any) -> float:

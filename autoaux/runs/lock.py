@@ -4,6 +4,8 @@ The lock is ``<output_dir>/.autoaux.lock`` (the ``filelock`` package: an OS lock
 the kernel when its process dies, so a killed run never leaves the folder locked). Beside it,
 ``.autoaux.lock.holder`` says who holds it (process id, host, start time, command), so that a
 second process on the same folder stops at once with one line naming the folder and the holder.
+Neither is ever opened through a symbolic link: the lock is opened with ``O_NOFOLLOW`` and the
+holder file is written under a temporary name and renamed (a link at either name is refused).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from autoaux._secrets import redact_text
+from autoaux.runs._files import UnsafeOutput, atomic_write, refuse_link
 from autoaux.errors import AutoauxError
 
 __all__ = ["LOCK_FILE", "FolderInUse", "folder_lock"]
@@ -36,11 +39,14 @@ def folder_lock(output_dir: str | Path) -> Iterator[Path]:
 
     Raises:
         FolderInUse: another process holds it; raised at once, without waiting.
+        UnsafeOutput: the lock or its holder file is a symbolic link (or cannot be opened).
     """
     from filelock import FileLock, Timeout
 
     folder = Path(output_dir).expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    refuse_link(folder / LOCK_FILE)  # the lock is opened with O_NOFOLLOW: say why it fails
+    refuse_link(folder / HOLDER_FILE)
     lock = FileLock(str(folder / LOCK_FILE), timeout=0)
     try:
         lock.acquire()
@@ -49,23 +55,27 @@ def folder_lock(output_dir: str | Path) -> Iterator[Path]:
             f"output folder {folder} is in use by another autoaux run ({_holder(folder)}); "
             "wait for it to end or choose another output folder"
         ) from None
+    except OSError as error:
+        raise UnsafeOutput(
+            f"{folder / LOCK_FILE}: cannot open the folder's lock ({error.strerror or error}); "
+            "remove it or choose another output folder"
+        ) from None
     holder = folder / HOLDER_FILE
     try:
-        holder.write_text(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "command": redact_text(" ".join(sys.argv[:3])),
-                }
-            ),
-            encoding="utf-8",
+        text = json.dumps(
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "command": redact_text(" ".join(sys.argv[:3])),
+            }
         )
+        # a temporary file renamed over the holder name: a link there is replaced, never followed
+        atomic_write(holder, lambda handle: handle.write(text.encode("utf-8")))
         yield folder
     finally:
         with contextlib.suppress(OSError):
-            holder.unlink()
+            holder.unlink()  # unlink removes a link itself, never its target
         lock.release()
 
 

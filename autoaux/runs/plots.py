@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autoaux.runs._files import atomic_write
 from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import MixResult, SelectionResult
 
@@ -37,6 +38,12 @@ STAGE2_PLOT = "stage2_trials.png"
 AFFINITY_PLOT = "affinity.png"
 
 
+def _save(figure: Figure, path: Path) -> None:
+    """Save ``figure`` as PNG at ``path``: a temporary file renamed over it, never through a
+    symbolic link (see :mod:`autoaux.runs._files`)."""
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png"))
+
+
 def _figure(width: float = 7.0, height: float = 4.0) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -50,7 +57,6 @@ def plot_utilities(selection: SelectionResult, path: str | Path) -> Path:
     """Draw stage-1 utilities over pulls (and, for a race, the verdicts) to ``path`` (PNG);
     return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     racing = bool(selection.verdicts)
     figure = _figure(width=11.0 if racing else 7.0)
     ax = figure.add_subplot(1, 2 if racing else 1, 1)
@@ -72,7 +78,7 @@ def plot_utilities(selection: SelectionResult, path: str | Path) -> Path:
     if racing:
         _plot_verdicts(figure.add_subplot(1, 2, 2), selection)
     figure.tight_layout()
-    figure.savefig(str(path), format="png")
+    _save(figure, path)
     return path
 
 
@@ -119,7 +125,6 @@ def _plot_verdicts(ax: Any, selection: SelectionResult) -> None:
 def plot_trials(mix: MixResult, path: str | Path) -> Path:
     """Draw stage-2 trial scores and the best score so far to ``path`` (PNG); return it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure = _figure()
     ax = figure.add_subplot(1, 1, 1)
     numbers = [t.number for t in mix.trials]
@@ -146,11 +151,16 @@ def plot_trials(mix: MixResult, path: str | Path) -> Path:
     if numbers:
         ax.set_xticks(numbers if len(numbers) <= 20 else numbers[:: max(1, len(numbers) // 10)])
     figure.tight_layout()
-    figure.savefig(str(path), format="png")
+    _save(figure, path)
     return path
 
 
-_DECISION_MARKS = {"shortlisted": "", "dropped": " (dropped)", "cut": " (cut)"}
+_DECISION_MARKS = {
+    "shortlisted": "",
+    "dropped": " (dropped)",
+    "cut": " (cut)",
+    "failed": " (failed)",
+}
 
 
 def plot_affinity(result: AffinityResult, path: str | Path) -> Path:
@@ -164,7 +174,6 @@ def plot_affinity(result: AffinityResult, path: str | Path) -> Path:
     import numpy as np
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     values = 100.0 * np.asarray(result.affinity, dtype=float)
     low = np.asarray(result.low, dtype=float)
     high = np.asarray(result.high, dtype=float)
@@ -205,5 +214,5 @@ def plot_affinity(result: AffinityResult, path: str | Path) -> Path:
     )
     figure.colorbar(image, ax=ax, label="% of the control's dev loss")
     figure.tight_layout()
-    figure.savefig(str(path), format="png")
+    _save(figure, path)
     return path

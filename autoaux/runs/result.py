@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from autoaux.runs._files import atomic_write
 
 if TYPE_CHECKING:
     from autoaux.runs.affinity import AffinityResult
@@ -487,22 +487,13 @@ class RunResult:
 
 def write_json(path: str | Path, data: Mapping[str, Any], *, mode: int = 0o644) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically, with file mode ``mode``; ``nan``
-    becomes ``null``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    becomes ``null``. A symbolic link at ``path`` is refused.
+
+    Raises:
+        autoaux.runs.UnsafeOutput: ``path`` is a symbolic link.
+    """
     text = json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), mode)  # per file; the process umask is never touched
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), mode=mode)
 
 
 def _clean(value: Any) -> Any:

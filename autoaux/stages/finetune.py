@@ -523,9 +523,13 @@ def _train(
 def _save(
     folder: Path, model: Any, tokenizer: Any, result: FinetuneResult, tasks: Mapping[str, Task]
 ) -> Path:
-    """Save encoder + tokenizer (``save_pretrained``), heads and a description to ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    encoder_dir = folder / "encoder"
+    """Save encoder + tokenizer (``save_pretrained``), heads and a description to ``folder``
+    (never through a symbolic link there)."""
+    from autoaux.runs import plain_folder, refuse_link
+
+    encoder_dir = plain_folder(plain_folder(folder) / "encoder")
+    for entry in (*encoder_dir.iterdir(), folder / "heads.pt"):
+        refuse_link(entry)
     encoder = model.encoder
     if hasattr(encoder, "save_pretrained"):
         encoder.save_pretrained(encoder_dir)

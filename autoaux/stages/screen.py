@@ -194,16 +194,21 @@ def _decide(
     candidates: Sequence[str],
     size: int,
 ) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Per candidate of the main row: dropped (upper bound < 0), shortlisted (the ``size``
-    best of the others by affinity, ties by name) or cut."""
+    """Per candidate of the main row: failed (a probe's loss, or the control's, was not
+    finite: nothing was measured), dropped (upper bound < 0), shortlisted (the ``size`` best of
+    the others by affinity, ties by name) or cut."""
     _, affinity, _, high = row
-    kept = [i for i in range(len(candidates)) if not high[i] < 0.0]
+    failed = {i for i in range(len(candidates)) if not math.isfinite(float(affinity[i]))}
+    kept = [i for i in range(len(candidates)) if i not in failed and not high[i] < 0.0]
     kept.sort(key=lambda i: (-affinity[i], candidates[i]))
     chosen = set(kept[:size])
     decisions = {
-        c: "shortlisted" if i in chosen else "dropped" if high[i] < 0.0 else "cut"
+        c: "shortlisted" if i in chosen
+        else "failed" if i in failed
+        else "dropped" if high[i] < 0.0
+        else "cut"
         for i, c in enumerate(candidates)
-    }
+    }  # fmt: skip
     return decisions, tuple(c for i, c in enumerate(candidates) if i in chosen)
 
 

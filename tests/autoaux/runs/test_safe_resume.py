@@ -74,8 +74,12 @@ def _state_path(out: Path) -> Path:
 
 
 def _edit_state(out: Path, change: Any) -> None:
+    """Edit ``state.json`` as someone who also recomputes its digest would."""
+    from autoaux.runs._verify import state_digest
+
     state = json.loads(_state_path(out).read_text())
     change(state)
+    state["digest"] = state_digest(state)
     _state_path(out).write_text(json.dumps(state))
 
 
