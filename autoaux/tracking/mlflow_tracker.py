@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from autoaux._secrets import redact_text, redact_uri
+from autoaux._secrets import redact_text, redact_uri, register_uri
 from autoaux.errors import TrackingError
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 from autoaux.tracking._store import store_lock
@@ -259,6 +259,7 @@ class MlflowTracker:
     ) -> None:
         from mlflow.tracking import MlflowClient
 
+        register_uri(uri)  # its secret values never leave the process
         self._uri = uri
         self._flush_seconds = float(flush_seconds)
         self._stack: list[_OpenRun] = []
