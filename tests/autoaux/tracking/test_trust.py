@@ -410,3 +410,29 @@ def test_errors_are_told_apart() -> None:
             raise MlflowException("API request failed")  # noqa: B904 (as MLflow does)
     except MlflowException as wrapped:
         assert classify_error(wrapped) == "outage"  # the context says so
+
+
+def test_the_end_of_run_message_names_the_store_to_pass(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    from mlflow.entities import Metric
+
+    from autoaux.tracking.journal import settle_tracking
+
+    class Down:
+        def log_batch(self, *args: Any, **kwargs: Any) -> None:
+            raise ConnectionError("connection refused")
+
+    uri = f"http://alice:{SECRET}@127.0.0.1:1/"
+    out = tmp_path / "out"
+    client = JournalingClient(Down(), out / JOURNAL_FILE, retries=0, store=uri,
+                              sleep=lambda s: None)  # fmt: skip
+    client.log_batch("run-1", metrics=[Metric("m", 1.0, 1, 1)])
+    tracker = SimpleNamespace(client=client, tracking_uri=uri)
+    config = SimpleNamespace(tracking=SimpleNamespace(fallback=False))
+    with caplog.at_level(logging.WARNING):
+        settle_tracking(tracker, config, wait=0)
+    command = f"autoaux tracking replay {out} --tracking-uri http://***@127.0.0.1:1/"
+    assert command in caplog.text and SECRET not in caplog.text
