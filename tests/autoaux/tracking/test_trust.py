@@ -436,3 +436,24 @@ def test_the_end_of_run_message_names_the_store_to_pass(
         settle_tracking(tracker, config, wait=0)
     command = f"autoaux tracking replay {out} --tracking-uri http://***@127.0.0.1:1/"
     assert command in caplog.text and SECRET not in caplog.text
+
+
+def test_params_tags_and_failure_reasons_sent_to_mlflow_hold_no_secret(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from autoaux.tracking import MlflowTracker, tracked_run
+
+    register_uri(f"http://alice:{SECRET}@h/")
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    tracker = MlflowTracker(store, "secrets")
+    with (
+        pytest.raises(RuntimeError),
+        tracked_run(tracker, "r") as run_id,
+    ):
+        tracker.log_params({"note": f"password {SECRET}"})
+        tracker.set_tags({"where": f"http://h/?token={TOKEN}"})
+        raise RuntimeError(f"store said {SECRET}")
+    run = MlflowClient(store).get_run(run_id)
+    text = json.dumps(run.data.params) + json.dumps(run.data.tags)
+    assert SECRET not in text and TOKEN not in text and "***" in text
+    assert run.data.tags["autoaux.failure"] == "RuntimeError: store said ***"
