@@ -292,7 +292,7 @@ def _what_to_train(
         raise FinetuneInputError(
             f"{selection.origin}: the run read tasks {', '.join(files)} from data files "
             "([[task]]); finetune reads data only from a configuration of yours, never from "
-            "a result file: add --config with the run's TOML file"
+            "a result file: give the run's TOML file (--config FILE; in Python config=)"
         )
     model = data.get("model")
     if isinstance(model, Mapping):
@@ -302,8 +302,8 @@ def _what_to_train(
         elif "encoder" in model and model["encoder"] not in ENCODERS:
             raise FinetuneInputError(
                 f"{selection.origin}: the run's encoder is {str(model['encoder'])[:200]!r}, a "
-                "model folder; finetune loads a folder only when you name it: add --encoder "
-                "FOLDER (or --config with the run's TOML file)"
+                "model folder; finetune loads a folder only when you name it: give --encoder "
+                "FOLDER or the run's TOML file (--config FILE; in Python encoder= or config=)"
             )
         data["model"] = model
     return data
