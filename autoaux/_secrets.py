@@ -87,7 +87,10 @@ def uri_secrets(uri: str) -> set[str]:
     rest = uri.split("://", 1)[1]
     match = _USERINFO.match(rest)
     if match and match.group("password"):
-        found.add(match.group("password"))
+        password = match.group("password")
+        head = re.split(r"[/?#]", password, maxsplit=1)[0]
+        if not (head.isdigit() and len(head) < len(password)):  # not host:port/path@...
+            found.add(password)
     try:
         parts = urlsplit(uri)
     except ValueError:
