@@ -60,7 +60,14 @@ from autoaux.stages.screen import run_screen
 from autoaux.stages.stage1 import make_gate, run_stage1
 from autoaux.stages.stage2 import run_stage2
 from autoaux.tracking import Tracker, make_tracker, metric_key, tracked_run
-from autoaux.tracking.journal import JOURNAL_FILE, fallback_uri, settle_tracking
+from autoaux.tracking.journal import (
+    JOURNAL_FILE,
+    ReplayReport,
+    fallback_uri,
+    journal_file,
+    replay_journal,
+    settle_tracking,
+)
 from autoaux.training.workbench import Workbench
 from tasks import Task
 
@@ -149,6 +156,26 @@ def resume(
         config = _resume_options(config, overrides or {}, expected)
         log.info("resuming the run in %s", config.output_dir)
         return _run(config, checkpoint, user_tasks=objects, tracker=tracker, progress=progress)
+
+
+def replay_tracking(
+    output_dir: str | Path, *, tracking_uri: str | None = None, wait: float = 0.0
+) -> ReplayReport:
+    """Send the tracking calls that a run kept in ``output_dir/tracking-journal.jsonl`` (or the
+    journal file ``output_dir``) while its store was down, holding the folder's lock.
+
+    ``tracking_uri`` is the store, the user's: without it ``MLFLOW_TRACKING_URI`` or the default
+    ``sqlite:///mlflow.db``; it must be the store the journal names
+    (:func:`autoaux.tracking.journal.replay_store`), never taken from the journal alone.
+
+    Raises:
+        FileNotFoundError: no journal there.
+        autoaux.errors.TrackingError: the store is not the journal's.
+        autoaux.runs.lock.FolderInUse: a run or another replay uses the folder.
+    """
+    file = journal_file(output_dir)
+    with folder_lock(file.parent):
+        return replay_journal(file, uri=tracking_uri, wait=wait)
 
 
 #: Options that a resume applies (they change where tracking goes, not what is computed).

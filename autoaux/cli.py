@@ -3,8 +3,10 @@
 Every expected failure (bad config, unknown task, bad data file, unreachable tracking store) ends
 with one line on stderr naming the culprit and exit code 2; ``--debug`` shows the traceback.
 ``--debug`` and ``--quiet`` may come before or after the subcommand (``autoaux run --quiet``).
-Credentials in tracking URIs never reach the terminal: log lines and errors are redacted
-(:mod:`autoaux._secrets`).
+Credentials in tracking URIs never reach the terminal: the secret values of every URI the
+command is given (``--tracking-uri``, ``MLFLOW_TRACKING_URI``, the config's ``[tracking]``) and
+MLflow's credential variables are redacted from everything it prints, log lines, errors and
+``--debug`` tracebacks included (:mod:`autoaux._secrets`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,21 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from autoaux._secrets import RedactingFilter, redact_text, redact_uri
+from autoaux._secrets import (
+    RedactingFilter,
+    redact_text,
+    redact_uri,
+    redacting_streams,
+    register_environment,
+    register_uri,
+)
 
 EXIT_USAGE = 2
 log = logging.getLogger("autoaux")
@@ -111,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_ft = add_parser(sub, "finetune", help="fine-tune the full encoder on a chosen mixture")
     p_ft.add_argument("result", type=Path, help="result.json, mix.json or selection.json")
     p_ft.add_argument(
-        "--config", type=Path, help="the run's TOML config (default: config.json beside RESULT)"
+        "--config", type=Path,
+        help="your TOML config of the run (default: the settings RESULT records, without its "
+        "tracking store, output folder or data files)",
     )
     p_ft.add_argument("--encoder", help="encoder to fine-tune: minilm or a local model folder")
     p_ft.add_argument("--num-layers", type=int, help="keep only the encoder's first N layers")
@@ -123,7 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_ft.add_argument("--eval-batches", type=int, help="dev batches per evaluation")
     p_ft.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
     p_ft.add_argument("--seed", type=int, help="random seed")
-    p_ft.add_argument("--output", type=Path, help="folder for the fine-tuned model")
+    p_ft.add_argument(
+        "--output", type=Path,
+        help="folder for the fine-tuned model (default: --config's output_dir, else the folder "
+        "holding RESULT; never the folder RESULT records)",
+    )
+    p_ft.add_argument(
+        "--tracking-uri",
+        help="MLflow store (default: --config's, else MLFLOW_TRACKING_URI, else "
+        "sqlite:///mlflow.db; never the store RESULT records)",
+    )
     p_ft.add_argument("--no-save", action="store_true", help="do not save the model")
     p_ft.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
 
@@ -133,7 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
         trsub, "replay", help="send a run's journaled tracking calls to its store"
     )
     p_replay.add_argument("dir", type=Path, help="the run's output folder (or its journal file)")
-    p_replay.add_argument("--tracking-uri", help="the store (default: the one the journal names)")
+    p_replay.add_argument(
+        "--tracking-uri",
+        help="the store (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db); it must be the "
+        "store the journal names",
+    )
     p_replay.add_argument("--wait", type=float, default=0.0,
                           help="seconds to keep trying while the store is down (default 0)")
 
@@ -326,7 +352,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         args.result, config=args.config, encoder=args.encoder, num_layers=args.num_layers,
         steps=args.steps, lr=args.lr, batch_size=args.batch_size, eval_every=args.eval_every,
         eval_batches=args.eval_batches, device=args.device, seed=args.seed,
-        output_dir=args.output, save=not args.no_save,
+        output_dir=args.output, tracking_uri=args.tracking_uri, save=not args.no_save,
         tracking=False if args.no_tracking else None, progress=not args.quiet,
     )
     print(f"main test score {out.test_score:.4f} "
@@ -340,26 +366,30 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _cmd_tracking(args: argparse.Namespace) -> int:
-    from autoaux.tracking.journal import replay_journal
+    from autoaux.api import replay_tracking
 
     try:
-        sent, left = replay_journal(args.dir, uri=args.tracking_uri, wait=args.wait)
-    except (OSError, ValueError) as error:
+        report = replay_tracking(args.dir, tracking_uri=args.tracking_uri, wait=args.wait)
+    except FileNotFoundError as error:
         raise CliError(str(error)) from error
-    print(f"replayed {sent} tracking calls; {left} left")
-    return 0 if left == 0 else 1
+    skipped = f"; {report.skipped} bad records skipped" if report.skipped else ""
+    refused = f" (the store refused this client: {report.refusal})" if report.refusal else ""
+    print(f"replayed {report.sent} tracking calls; {report.left} left{skipped}{refused}")
+    return 0 if report.left == 0 else 1
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
 
     address = f"http://127.0.0.1:{args.port}"
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", args.tracking_uri,
-           "--host", "127.0.0.1", "--port", str(args.port)]
+    # the store goes through the environment: a command line is readable by every local user
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": args.tracking_uri}
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1",
+           "--port", str(args.port)]  # fmt: skip
     print(f"MLflow UI for {redact_uri(args.tracking_uri)} at {address} (Ctrl-C stops it)",
           flush=True)
     try:
-        return subprocess.call(cmd)
+        return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
 
@@ -470,8 +500,15 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    register_environment()
+    with redacting_streams():  # whatever is printed, the secrets registered are not
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    register_uri(getattr(args, "tracking_uri", None))
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -493,8 +530,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("autoaux: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, redacted like everything else
+            sys.stderr.write(redact_text("".join(traceback.format_exception(exc))))
+            return EXIT_USAGE if isinstance(exc, expected) else 1
         if isinstance(exc, expected):
             print(f"autoaux: error: {_one_line(exc)}", file=sys.stderr)
             return EXIT_USAGE

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from autoaux._secrets import redact_uri
+from autoaux._secrets import redact_uri, register_uri
 from autoaux.config._memory import check_memory
 from autoaux.config.defaults import default_encoder
 from autoaux.errors import ConfigError
@@ -837,6 +837,8 @@ class TrackingConfig:
         _check_str(self, "artifact_location", optional=True)
         _check_bool(self, "fallback")
         _check_str(self, "fallback_uri", optional=True)
+        for uri in (self.uri, self.fallback_uri, self.artifact_location):
+            register_uri(uri)  # their secret values never leave the process
 
 
 @dataclass(frozen=True)

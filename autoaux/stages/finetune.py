@@ -20,13 +20,26 @@ settings as params, the main dev curve (step-wise ``dev_score``), ``best_dev_sco
 and its tokenizer saved with ``save_pretrained`` (``model/encoder/``, loadable with
 ``AutoModel.from_pretrained``), the task heads (``model/heads.pt``, a state dict) and
 ``model/finetune.json`` (the heads' tasks, kinds and labels, the mixture and the scores).
+
+What comes from the result file and what from you: a result file (and the ``config.json``
+beside ``mix.json`` / ``selection.json``) may have been made by someone else, so it only says
+*what* to train (main task, mixture, model and trainer settings). It never chooses where
+things go or what is read: the tracking store is ``tracking_uri``, else your ``config``'s,
+else ``MLFLOW_TRACKING_URI``, else the default ``sqlite:///mlflow.db`` of the working folder
+(the file's ``uri``, ``fallback_uri`` and ``artifact_location`` are ignored); the model goes to
+``output_dir``, else your ``config``'s, else the folder holding the result file (never the
+``output_dir`` the file records); ``[[task]]`` data files and a model folder that it names are
+not read: such a run needs your ``config`` (the run's TOML file; or the tasks as Task
+objects, the folder as ``encoder``), else :class:`FinetuneInputError` says so.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,13 +48,21 @@ from typing import Any
 
 import torch
 
+from autoaux._secrets import redact_uri
 from autoaux._seeding import derive_seed
 from autoaux.config import RunConfig, config_from_dict, load_config
+from autoaux.config.run import ENCODERS
 from autoaux.errors import AutoauxError, ConfigError
 from autoaux.model import MultiTaskModel, build_encoder
 from autoaux.model.cached import finetune_encoder_name
 from autoaux.runs.result import write_json
-from autoaux.tracking import NullTracker, Tracker, make_tracker, tracked_run
+from autoaux.tracking import (
+    DEFAULT_TRACKING_URI,
+    NullTracker,
+    Tracker,
+    make_tracker,
+    tracked_run,
+)
 from autoaux.training.trainer import Trainer, prepare_tasks
 from autoaux.training.workbench import load_tasks, model_spec, trainer_spec, training_texts
 from tasks import Task
@@ -144,6 +165,8 @@ class _Selection:
     ratios: dict[str, float]
     config: dict[str, Any] | None
     run_id: str | None
+    origin: str = "the result"
+    folder: Path | None = None  # the folder holding the result file
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -215,11 +238,15 @@ def _read_selection(result: Any) -> _Selection:
         run_id = mlflow.get("run_id")
     elif isinstance(data.get("run_id"), str):
         run_id = data["run_id"]
-    return _Selection(main, ratios, config, run_id)
+    folder = Path(result).expanduser().parent if isinstance(result, str | Path) else None
+    return _Selection(main, ratios, config, run_id, origin, folder)
 
 
 def _resolve_config(
-    config: RunConfig | str | Path | None, selection: _Selection, names: tuple[str, ...]
+    config: RunConfig | str | Path | None,
+    selection: _Selection,
+    names: tuple[str, ...],
+    encoder: str | None,
 ) -> RunConfig:
     if isinstance(config, RunConfig):
         return config
@@ -234,7 +261,52 @@ def _resolve_config(
         return config_from_dict(
             {"main": {"task": selection.main_task}}, source="<finetune>", user_tasks=names
         )
-    return config_from_dict(selection.config, source="<result config>", user_tasks=names)
+    return config_from_dict(
+        _what_to_train(selection, names, encoder), source="<result config>", user_tasks=names
+    )
+
+
+def _what_to_train(
+    selection: _Selection, names: tuple[str, ...], encoder: str | None
+) -> dict[str, Any]:
+    """The configuration a result file records, less everything that says where things go or
+    what is read: the tracking store and artifact location, the output folder, ``[[task]]``
+    data files (refused unless Task objects stand for them) and a model folder (refused unless
+    ``encoder`` replaces it)."""
+    data = copy.deepcopy(dict(selection.config or {}))
+    data.pop("output_dir", None)
+    tracking = data.get("tracking")
+    if isinstance(tracking, Mapping):
+        data["tracking"] = {
+            k: v
+            for k, v in tracking.items()
+            if k not in ("uri", "fallback_uri", "artifact_location")
+        }
+    entries = data.pop("task", None) or []
+    files = [
+        str(entry.get("name")) if isinstance(entry, Mapping) else str(entry)[:40]
+        for entry in (entries if isinstance(entries, list) else [entries])
+        if not (isinstance(entry, Mapping) and entry.get("name") in names)
+    ]
+    if files:
+        raise FinetuneInputError(
+            f"{selection.origin}: the run read tasks {', '.join(files)} from data files "
+            "([[task]]); finetune reads data only from a configuration of yours, never from "
+            "a result file: give the run's TOML file (--config FILE; in Python config=)"
+        )
+    model = data.get("model")
+    if isinstance(model, Mapping):
+        model = dict(model)
+        if encoder is not None:
+            model["encoder"] = encoder
+        elif "encoder" in model and model["encoder"] not in ENCODERS:
+            raise FinetuneInputError(
+                f"{selection.origin}: the run's encoder is {str(model['encoder'])[:200]!r}, a "
+                "model folder; finetune loads a folder only when you name it: give --encoder "
+                "FOLDER or the run's TOML file (--config FILE; in Python encoder= or config=)"
+            )
+        data["model"] = model
+    return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,6 +329,7 @@ def finetune(
     device: str | None = None,
     seed: int | None = None,
     tracking: Tracker | bool | None = None,
+    tracking_uri: str | None = None,
     output_dir: str | Path | None = None,
     save: bool = True,
     user_tasks: Iterable[Task] = (),
@@ -267,9 +340,11 @@ def finetune(
     Args:
         result: a ``RunResult``, ``MixResult`` or ``SelectionResult``, or ``result.json`` /
             ``mix.json`` / ``selection.json`` (or such a mapping).
-        config: the run's configuration (tasks, data caps, seed, tracking); default: the one
-            stored in ``result`` (``result.json`` carries it; ``mix.json`` and
-            ``selection.json`` have ``config.json`` beside them).
+        config: your configuration of the run (tasks, data caps, seed, tracking, output); a
+            :class:`RunConfig` or a TOML path. Default: the settings stored in ``result``
+            (``result.json`` carries them; ``mix.json`` and ``selection.json`` have
+            ``config.json`` beside them), less where things go and what is read (see the
+            module docstring).
         encoder: what to fine-tune; default: the selection encoder. A cached name stands for
             its full encoder (``"minilm-cached"`` -> ``"minilm"``, ``"cached:<folder>"`` -> the
             folder), so the whole encoder is trained, never only a cached top.
@@ -286,10 +361,13 @@ def finetune(
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``; default: the config's.
         seed: default: the config's seed.
         tracking: a :class:`~autoaux.tracking.Tracker`; ``False`` for none; ``None`` or
-            ``True`` for the config's ``[tracking]`` section (``True`` enables it even if the
-            section disables it).
-        output_dir: where the model folder ``finetuned/`` goes (default: ``output_dir`` of
-            the config).
+            ``True`` for MLflow as the config's ``[tracking]`` section says (``True`` enables it
+            even if the section disables it).
+        tracking_uri: the MLflow store (default: your ``config``'s; else
+            ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``; never the result file's).
+        output_dir: where the model folder ``finetuned/`` goes (default: your ``config``'s
+            ``output_dir``; else the folder holding the result file; else ``autoaux-output``;
+            never the folder the result file records).
         save: save the model (and log it to MLflow).
         user_tasks: :class:`tasks.Task` objects the configuration names.
         progress: show a progress bar over the training steps.
@@ -302,12 +380,18 @@ def finetune(
     objects = list(user_tasks)
     selection = _read_selection(result)
     names = tuple(dict.fromkeys(t.name for t in objects))
-    cfg = _resolve_config(config, selection, names)
+    cfg = _resolve_config(config, selection, names, encoder)
     if cfg.main.task != selection.main_task:
         cfg = cfg.with_overrides({"main.task": selection.main_task})
     full = finetune_encoder_name(encoder if encoder is not None else cfg.model.encoder)
     run_seed = cfg.seed if seed is None else int(seed)
-    tracker = _tracker(tracking, cfg)
+    yours = config is not None  # a configuration the user gave, not the result's
+    if tracking_uri is None:
+        env = os.environ.get("MLFLOW_TRACKING_URI") or None
+        tracking_uri = cfg.tracking.uri if yours else (env or DEFAULT_TRACKING_URI)
+    if output_dir is None:
+        output_dir = cfg.output_dir if yours else (selection.folder or cfg.output_dir)
+    tracker = _tracker(tracking, cfg, tracking_uri)
     run_name = f"autoaux-finetune-{selection.main_task}-{time.strftime('%Y%m%d-%H%M%S')}"
     tags = {
         "autoaux.command": "finetune",
@@ -360,7 +444,7 @@ def finetune(
         report = _train(trainer, weights, steps, every, eval_batches, tracker, progress)
         train_seconds = time.perf_counter() - train_start
         test = trainer.evaluate(selection.main_task, "test")
-        folder = Path(output_dir) if output_dir is not None else Path(cfg.output_dir)
+        folder = Path(output_dir)
         final = FinetuneResult(
             main_task=selection.main_task,
             ratios=dict(selection.ratios),
@@ -375,8 +459,10 @@ def finetune(
             train_seconds=train_seconds,
             device=device_name,
             model_dir=str(folder / "finetuned") if save else None,
-            mlflow={
-                "tracking_uri": tracker.tracking_uri,
+            mlflow={  # finetune.json and the caller see the store without its credentials
+                "tracking_uri": (
+                    None if tracker.tracking_uri is None else redact_uri(tracker.tracking_uri)
+                ),
                 "experiment_id": tracker.experiment_id,
                 "run_id": run_id if tracker.tracking_uri is not None else None,
             },
@@ -408,13 +494,13 @@ def finetune(
     return final
 
 
-def _tracker(tracking: Tracker | bool | None, cfg: RunConfig) -> Tracker:
+def _tracker(tracking: Tracker | bool | None, cfg: RunConfig, uri: str) -> Tracker:
     if tracking is False:
         return NullTracker()
     if tracking is None or tracking is True:
         t = cfg.tracking
         return make_tracker(
-            t.uri,
+            uri,
             t.experiment,
             enabled=bool(tracking) or t.enabled,
             artifact_location=t.artifact_location,

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["LOCK_SECONDS", "store_lock"]
+__all__ = ["LOCK_SECONDS", "absolute_store", "store_lock"]
 
 #: How long a process waits for another one to set the store up before giving up.
 LOCK_SECONDS = 300.0
@@ -27,6 +27,15 @@ def _sqlite_file(uri: str) -> Path | None:
     if not db or db == ":memory:":
         return None
     return Path(db).expanduser()
+
+
+def absolute_store(uri: str, cwd: str | Path | None = None) -> str:
+    """``uri`` with a relative SQLite path made absolute against ``cwd`` (default: the working
+    folder), so that one store has one name whatever folder it is named from."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        base = Path.cwd() if cwd is None else Path(cwd)
+        return "sqlite:///" + str(base / uri.removeprefix("sqlite:///"))
+    return uri
 
 
 @contextlib.contextmanager

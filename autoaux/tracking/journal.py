@@ -14,12 +14,20 @@ is an *operation* sent in order::
     while DOWN, at most every probe_seconds, the journal is replayed in order;
         once it is empty the client is UP again and writes go straight to the store
 
-A write the store *refuses* (an invalid value, an unknown run) is not an outage: it raises as
-it would without the journal, or, met during a replay, is logged and skipped so that one bad
-record does not hold back the rest. The journal lives in the run's output folder
-(``tracking-journal.jsonl``); an acknowledgement line follows every replayed operation, so a
-process killed during an outage leaves the unsent operations on disk and the next client on
-that file (``autoaux run --resume DIR``, or ``autoaux tracking replay DIR`` after the run)
+An *outage* is a connection error, a timeout or a 5xx (or 429) answer: the operation waits.
+A *bad record* is one the store refuses (a 4xx-like answer: an invalid value, an unknown run)
+or one that fails the checks every record passes when it is loaded and again before it is sent
+(:func:`record_problem`: known operation, fields of the right types, numeric metric values; an
+artifact only from the journal's own files folder or one of the run's outputs, a plain file,
+no link on the way): it never blocks what follows. Live, a refusal raises as it would without
+the journal; met during a replay, a bad record is logged, skipped (an acknowledgement saying
+so is written), counted in :attr:`JournalingClient.skipped`, and the next record is sent. A
+store that refuses the *client* (401, 403, an endpoint that is not MLflow's) is neither: the
+replay stops and keeps everything, since every record would be refused alike.
+
+The journal lives in the run's output folder (``tracking-journal.jsonl``); an acknowledgement
+line follows every replayed operation, so a process killed during an outage leaves the unsent
+operations on disk and the next client on that file (``autoaux run --resume DIR``, or ``autoaux tracking replay DIR`` after the run)
 sends them. Stand-in ids map to real ids once sent (:meth:`JournalingClient.resolve`), in this
 process and, through the acknowledgements, in the next. A ``create_run`` whose answer was lost
 (the store went away mid-call) is found by its tag before it is replayed, never made twice.
@@ -29,6 +37,12 @@ the run, not of the replay.
 :func:`replay_into` copies what is left at the end of a run into another store (the
 ``[tracking] fallback`` store) when the first one never came back; the journal keeps it for
 :func:`replay_journal` (``autoaux tracking replay DIR``) once the store is back.
+
+The journal names its store on its first line, redacted (:func:`autoaux._secrets.redact_uri`)
+and with a relative SQLite path made absolute; it is never where a replay sends to on its own:
+:func:`replay_store` takes the store from the user (``--tracking-uri``, ``MLFLOW_TRACKING_URI``
+or the default ``sqlite:///mlflow.db`` of the working folder) and refuses one that is not the
+journal's, as a resume does.
 """
 
 from __future__ import annotations
@@ -36,18 +50,36 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
+import re
 import shutil
+import stat
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoaux._secrets import redact_uri
+from autoaux._secrets import redact_text, redact_uri, register_uri
+from autoaux.errors import TrackingError
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
+from autoaux.tracking._store import absolute_store
 
-__all__ = ["JOURNAL_FILE", "JournalingClient", "replay_into", "replay_journal"]
+__all__ = [
+    "JOURNAL_FILE",
+    "OUTPUT_ARTIFACTS",
+    "JournalingClient",
+    "ReplayReport",
+    "classify_error",
+    "journal_file",
+    "journal_name",
+    "record_problem",
+    "replay_into",
+    "replay_journal",
+    "replay_store",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +88,40 @@ OFFLINE_PREFIX = "offline-"
 #: Tag set on every run the client creates: the id it is known by until the store answers.
 REF_TAG = "autoaux.offline_id"
 _PARENT_TAG = "mlflow.parentRunId"
-# MLflow error codes that mean "the store answered and refused": never an outage.
-_PERMANENT = frozenset(
+#: The run outputs (files directly in the output folder) a journaled artifact may be, besides
+#: the copies in the journal's own files folder (``<journal>.files/<id>/<name>``).
+OUTPUT_ARTIFACTS = frozenset(
+    {
+        "result.json",
+        "selection.json",
+        "mix.json",
+        "affinity.json",
+        "config.json",
+        "affinity.png",
+        "stage1_utilities.png",
+        "stage2_trials.png",
+    }
+)
+# MLflow error codes of a store that refused one record (the next one may pass).
+_RECORD_CODES = frozenset(
     {
         "INVALID_PARAMETER_VALUE",
         "RESOURCE_DOES_NOT_EXIST",
         "RESOURCE_ALREADY_EXISTS",
+        "ALREADY_EXISTS",
+        "RESOURCE_CONFLICT",
         "INVALID_STATE",
         "BAD_REQUEST",
-        "PERMISSION_DENIED",
-        "UNAUTHENTICATED",
+        "NOT_FOUND",
+        "ABORTED",
     }
 )
+# MLflow error codes of a store that refuses the client itself (every record alike).
+_CLIENT_CODES = frozenset(
+    {"UNAUTHENTICATED", "PERMISSION_DENIED", "CUSTOMER_UNAUTHORIZED", "ENDPOINT_NOT_FOUND"}
+)
+_HTTP_CODE = re.compile(r"error code (\d{3})")
+_RUN_STATUSES = frozenset({"RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"})
 
 
 class _OfflineInfo:
@@ -94,8 +148,15 @@ class JournalingClient:
         backoff: seconds before the first retry; doubled each retry, at most ``max_backoff``.
         probe_seconds: while down, how often a write tries to replay the journal.
         sleep: the sleeping function (tests pass a fake).
-        store: the store's URI, written to the journal so that ``autoaux tracking replay``
-            knows where to send it.
+        store: the store's URI; the journal names it (redacted) so that ``autoaux tracking
+            replay`` can check that the store it is given is this one.
+
+    Attributes:
+        skipped: bad records skipped (when loaded, or refused during a replay).
+        loaded_skipped: those of them skipped when the journal was loaded.
+        outages: how many times the store went away.
+        refusal: why the store last refused the client itself during a replay (401, 403, not
+            an MLflow endpoint), or ``None``.
     """
 
     def __init__(
@@ -123,6 +184,10 @@ class JournalingClient:
         self._seq = 0
         self._last_probe = 0.0
         self.outages = 0
+        self.skipped = 0
+        self.refusal: str | None = None
+        self.loaded_skipped = 0
+        register_uri(store)
         self._load()
 
     # ----- state ------------------------------------------------------------------------
@@ -241,9 +306,17 @@ class JournalingClient:
             delay = min(delay * 2, self._max_backoff)
 
     def pending_ops(self) -> list[dict[str, Any]]:
-        """A copy of the unsent operations, ids already resolved where known (for
-        :func:`replay_into`); they stay in the journal."""
-        return [self._translate(op) for op in self._pending]
+        """A copy of the unsent operations that pass :meth:`problem`, ids already resolved
+        where known (for :func:`replay_into`); they stay in the journal."""
+        return [self._translate(op) for op in self._pending if self.problem(op) is None]
+
+    def problem(self, op: Mapping[str, Any]) -> str | None:
+        """Why the journaled operation ``op`` must not be sent (:func:`record_problem`, an
+        artifact from outside the journal's files folder and the run's outputs), or ``None``."""
+        problem = record_problem(op)
+        if problem is None and op.get("op") == "log_artifact":
+            problem = self._artifact_problem(str(op["local_path"]))
+        return problem
 
     # ----- internals --------------------------------------------------------------------
     def _write(self, op: dict[str, Any]) -> None:
@@ -264,8 +337,8 @@ class JournalingClient:
 
     def _enqueue(self, op: dict[str, Any]) -> None:
         if not self._pending:
-            if self._store is not None:
-                self._append({"store": self._store})
+            if self._store is not None:  # never the credentials
+                self._append({"store": journal_name(self._store)})
             self.outages += 1
             self._last_probe = time.monotonic()
             log.warning(
@@ -279,23 +352,60 @@ class JournalingClient:
 
     def _replay(self) -> None:
         self._last_probe = time.monotonic()
-        sent = 0
+        sent = skipped = 0
         while self._pending:
             op = self._pending[0]
-            try:
-                real = self._created(op) if op["op"] == "create_run" else None
-                if real is None:
-                    real = self._send(self._translate(op), tries=1, replaying=True)
-            except _Outage:
-                break
-            if op["op"] == "create_run" and real is not None:
-                self._ids[op["ref"]] = real
-            self._append({"ack": op["seq"], "run_id": real})
+            problem = self.problem(op)
+            if problem is None:
+                problem = self._stand_in_problem(op)
+            real: str | None = None
+            if problem is None:
+                try:
+                    real = self._created(op) if op["op"] == "create_run" else None
+                    if real is None:
+                        real = self._send(self._translate(op), tries=1, replaying=True)
+                except _Outage:
+                    break
+                except _Refused as refusal:
+                    problem = f"the store refused it: {refusal}"
+            if problem is not None:
+                self._skip(op, problem)
+                skipped += 1
+            else:
+                if op["op"] == "create_run" and real is not None:
+                    self._ids[op["ref"]] = real
+                self._append({"ack": op["seq"], "run_id": real})
+                sent += 1
             self._pending.pop(0)
-            sent += 1
-        if sent:
+        if sent or skipped:
             left = f"{len(self._pending)} left" if self._pending else "journal empty"
-            log.warning("tracking store back: replayed %d tracking calls (%s)", sent, left)
+            bad = f", {skipped} bad records skipped" if skipped else ""
+            log.warning("tracking store back: replayed %d tracking calls (%s%s)", sent, left, bad)
+
+    def _skip(self, op: Mapping[str, Any], problem: str) -> None:
+        """Log, count and acknowledge a bad record, so that it never blocks what follows."""
+        self.skipped += 1
+        reason = redact_text(" ".join(problem.split()))[:300]
+        log.warning(
+            "%s: skipped tracking record %s (%s): %s",
+            self.path,
+            op.get("seq"),
+            op.get("op"),
+            reason,
+        )
+        self._append({"ack": op["seq"], "run_id": None, "skipped": reason})
+
+    def _stand_in_problem(self, op: Mapping[str, Any]) -> str | None:
+        """A call on a run created during the outage whose creation was skipped (its stand-in
+        id never became a real one) cannot be sent."""
+        run_id = op.get("run_id")
+        if (
+            isinstance(run_id, str)
+            and run_id.startswith(OFFLINE_PREFIX)
+            and self.resolve(run_id) == run_id
+        ):
+            return f"its run {run_id} was never created"
+        return None
 
     def _created(self, op: Mapping[str, Any]) -> str | None:
         """The run a journaled ``create_run`` already made (the store may have created it and
@@ -309,6 +419,9 @@ class JournalingClient:
             with _fail_fast_http():
                 found = search([op["experiment_id"]], filter_string=query, max_results=1)
         except Exception as error:
+            if classify_error(error) == "record":
+                raise _Refused(_short(error)) from error
+            self._note_outage(error)
             raise _Outage(str(error)) from error
         return str(found[0].info.run_id) if found else None
 
@@ -322,24 +435,39 @@ class JournalingClient:
 
     def _send(self, op: dict[str, Any], *, tries: int, replaying: bool = False) -> str | None:
         """Send one operation; return the run id for ``create_run``. Raises :class:`_Outage`
-        when the store stays unreachable; a refusal raises (or, replaying, is skipped)."""
+        when the store stays unreachable (or, replaying, refuses the client); a refused record
+        raises the store's error (replaying: :class:`_Refused`)."""
         delay = self._backoff
         for attempt in range(tries):
             try:
                 with _fail_fast_http():
                     return _apply(self._client, op)
             except Exception as error:
-                if _is_refusal(error):
+                kind = classify_error(error)
+                if kind == "record":
                     if not replaying:
                         raise
-                    log.warning("tracking store refused a replayed %s: %s", op["op"], error)
-                    return None
+                    raise _Refused(_short(error)) from error
+                if kind == "client":
+                    if not replaying:
+                        raise
+                    self._note_outage(error)
+                    raise _Outage(str(error)) from error
                 if attempt + 1 == tries:
-                    log.debug("tracking call %s failed: %s", op["op"], error)
+                    log.debug("tracking call %s failed: %s", op["op"], redact_text(str(error)))
+                    if replaying:
+                        self._note_outage(error)
                     raise _Outage(str(error)) from error
                 self._sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_outage(self, error: BaseException) -> None:
+        if classify_error(error) == "client":
+            self.refusal = _short(error)
+            log.warning("the tracking store refused this client: %s", self.refusal)
+        else:
+            self.refusal = None
 
     def _keep_copy(self, local_path: str) -> str:
         """Copy an artifact into the journal's folder, so the file replayed is the one logged."""
@@ -363,28 +491,44 @@ class JournalingClient:
             return
         ops: dict[int, dict[str, Any]] = {}
         acks: dict[int, dict[str, Any]] = {}
+        bad: list[tuple[Any, str]] = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by a kill
                 continue
+            if not isinstance(record, dict) or "store" in record:
+                continue
             if "ack" in record:
-                acks[int(record["ack"])] = record
-            elif "seq" in record:
-                ops[int(record["seq"])] = record
+                if _is_int(record["ack"]):
+                    acks[int(record["ack"])] = record
+                continue
+            problem = record_problem(record)
+            if problem is not None:
+                bad.append((record.get("seq"), problem))
+                continue
+            ops[int(record["seq"])] = record
         for seq, op in sorted(ops.items()):
             ack = acks.get(seq)
-            if ack is None and not self._inside(op):
-                log.warning(
-                    "%s: skipped a journaled artifact outside the output folder (%s)",
-                    self.path,
-                    str(op.get("local_path"))[:200],
-                )
-            elif ack is None:
-                self._pending.append(op)
-            elif op["op"] == "create_run" and ack.get("run_id") and "ref" in op:
+            if ack is None:
+                problem = self.problem(op)
+                if problem is None:
+                    self._pending.append(op)
+                else:
+                    bad.append((seq, problem))
+            elif op["op"] == "create_run" and isinstance(ack.get("run_id"), str):
                 self._ids[op["ref"]] = str(ack["run_id"])
-        self._seq = max(ops, default=0)
+        for seq, problem in bad:
+            if _is_int(seq) and int(seq) in acks:
+                continue  # answered already
+            self.skipped += 1
+            log.warning(
+                "%s: skipped bad tracking record %s: %s",
+                self.path,
+                seq,
+                redact_text(problem)[:300],
+            )
+        self._seq = max([*ops, *(s for s, _ in bad if _is_int(s))], default=0)
         if self._pending:
             log.warning(
                 "%d tracking calls from an earlier process wait in %s; replaying them",
@@ -392,23 +536,192 @@ class JournalingClient:
                 self.path,
             )
             self._last_probe = 0.0
+        self.loaded_skipped = self.skipped
+
+    def _artifact_problem(self, local_path: str) -> str | None:
+        """Why an artifact file may not be sent: only a plain file (no link on the way) in the
+        journal's own files folder (``<journal>.files/<id>/<name>``) or one of the run's
+        outputs directly in the journal's folder (:data:`OUTPUT_ARTIFACTS`)."""
+        path = Path(local_path)
+        shown = local_path[:200]
+        if not path.is_absolute() or os.path.normpath(local_path) != local_path:
+            return f"artifact {shown!r} is not a plain absolute path"
+        for base in dict.fromkeys((Path(os.path.abspath(self.path.parent)),
+                                   self.path.parent.resolve())):  # fmt: skip
+            files = base / (self.path.name + ".files")
+            if path.parent == base and path.name in OUTPUT_ARTIFACTS:
+                return _plain_file(base, path.relative_to(base).parts, shown)
+            if path.is_relative_to(files) and len(path.relative_to(files).parts) == 2:
+                return _plain_file(base, path.relative_to(base).parts, shown)
+        return f"artifact {shown} is outside the journal's files folder and the run's outputs"
 
 
-    def _inside(self, op: Mapping[str, Any]) -> bool:
-        """Whether a journaled operation read from disk may be replayed: an artifact only when
-        it is a plain file inside the journal's (the output) folder."""
-        if op.get("op") != "log_artifact":
-            return True
+def _plain_file(base: Path, parts: Sequence[str], shown: str) -> str | None:
+    """``None`` when ``base/parts...`` is a regular file reached without a symbolic link."""
+    current = base
+    for i, part in enumerate(parts):
+        current = current / part
         try:
-            path = Path(str(op["local_path"]))
-            folder = self.path.parent.resolve()
-            return not path.is_symlink() and path.resolve().is_relative_to(folder)
-        except (KeyError, OSError, ValueError):
-            return False
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return f"artifact {shown} is missing"
+        if stat.S_ISLNK(mode):
+            return f"artifact {shown} goes through a symbolic link; refused"
+        last = i == len(parts) - 1
+        if (last and not stat.S_ISREG(mode)) or (not last and not stat.S_ISDIR(mode)):
+            return f"artifact {shown} is not a plain file"
+    return None
+
+
+def journal_name(uri: str) -> str:
+    """How a journal names its store: redacted, a relative SQLite path made absolute."""
+    return redact_uri(absolute_store(uri))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _pairs_problem(items: Any, what: str) -> str | None:
+    if not isinstance(items, list):
+        return f"{what} is not a list"
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 2 and all(map(_is_str, item))):
+            return f"{what}: {str(item)[:80]} is not a [key, value] pair of strings"
+    return None
+
+
+def record_problem(op: Any) -> str | None:
+    """Why a journaled operation (a JSON object read from the journal) is malformed, or
+    ``None``: a known operation with a sequence number and fields of the right types, metric
+    values numbers (NaN and infinities included), finite numeric timestamps and steps, a run
+    status MLflow knows, an artifact path that stays inside the run's artifacts."""
+    if not isinstance(op, dict):
+        return "not a JSON object"
+    kind, seq = op.get("op"), op.get("seq")
+    if not _is_int(seq) or seq < 1:
+        return f"sequence number {seq!r} is not a positive integer"
+    if kind not in _OPERATIONS:
+        return f"unknown operation {str(kind)[:40]!r}"
+    if kind != "create_run" and not (_is_str(op.get("run_id")) and op["run_id"]):
+        return "no run id"
+    if kind == "create_run":
+        tags = op.get("tags")
+        if not _is_str(op.get("experiment_id")):
+            return "no experiment id"
+        if not _is_number(op.get("start_time")) or not math.isfinite(op["start_time"]):
+            return "start_time is not a number"
+        if not (isinstance(tags, dict) and all(map(_is_str, [*tags, *tags.values()]))):
+            return "tags are not a mapping of strings"
+        if op.get("run_name") is not None and not _is_str(op["run_name"]):
+            return "run_name is not a string"
+        if not (_is_str(op.get("ref")) and op["ref"].startswith(OFFLINE_PREFIX)):
+            return "no stand-in id"
+    elif kind == "log_batch":
+        metrics = op.get("metrics")
+        if not isinstance(metrics, list):
+            return "metrics is not a list"
+        for metric in metrics:
+            if not (isinstance(metric, list) and len(metric) == 4 and _is_str(metric[0])):
+                return f"metric {str(metric)[:80]} is not [key, value, timestamp, step]"
+            if not _is_number(metric[1]):
+                value = str(metric[1])[:40]
+                return f"metric {metric[0][:80]!r} has the value {value!r}, not a number"
+            if not all(_is_number(x) and math.isfinite(x) for x in metric[2:]):
+                return f"metric {metric[0][:80]!r} has no numeric timestamp and step"
+        for key in ("params", "tags"):
+            problem = _pairs_problem(op.get(key), key)
+            if problem is not None:
+                return problem
+    elif kind == "log_artifact":
+        where = op.get("artifact_path")
+        if not _is_str(op.get("local_path")):
+            return "no artifact file"
+        if where is not None and (
+            not _is_str(where) or where.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", where)
+        ):
+            return f"artifact_path {str(where)[:80]!r} leaves the run's artifacts"
+    elif kind == "set_terminated":
+        if op.get("status") is not None and op["status"] not in _RUN_STATUSES:
+            return f"status {str(op['status'])[:40]!r} is not a run status"
+        end = op.get("end_time")
+        if end is not None and not (_is_number(end) and math.isfinite(end)):
+            return "end_time is not a number"
+    elif kind == "update_run":
+        if op.get("status") is not None and op["status"] not in _RUN_STATUSES:
+            return f"status {str(op['status'])[:40]!r} is not a run status"
+        if op.get("name") is not None and not _is_str(op["name"]):
+            return "name is not a string"
+    return None
+
+
+_OPERATIONS = frozenset({"create_run", "log_batch", "log_artifact", "set_terminated", "update_run"})
+
+
+def classify_error(error: BaseException) -> str:
+    """What a failed tracking call means: ``"outage"`` (a connection error, a timeout, a 5xx or
+    429 answer, anything unknown: try again later), ``"record"`` (the store refused this one
+    record: a 4xx-like answer, or the record cannot be sent as it is) or ``"client"`` (the
+    store refuses this client: 401, 403, or not an MLflow endpoint)."""
+    for link in _chain(error):
+        if isinstance(link, ConnectionError | TimeoutError):
+            return "outage"
+        with contextlib.suppress(ImportError):
+            import requests
+
+            if isinstance(link, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+                return "outage"
+    code = getattr(error, "error_code", None)
+    if isinstance(code, str) and code in _CLIENT_CODES:
+        return "client"
+    if isinstance(code, str) and code in _RECORD_CODES:
+        return "record"
+    match = _HTTP_CODE.search(str(error))
+    status = int(match.group(1)) if match else None
+    if status is None and isinstance(code, str):
+        with contextlib.suppress(Exception):
+            status = int(error.get_http_status_code())  # type: ignore[attr-defined]
+    if status is not None:
+        if status in (401, 403, 404, 405):
+            return "client"
+        if 400 <= status < 500 and status not in (408, 429):
+            return "record"
+        return "outage"
+    if isinstance(error, ValueError | TypeError | KeyError | IndexError):
+        return "record"
+    if isinstance(error, FileNotFoundError | IsADirectoryError | NotADirectoryError):
+        return "record"
+    return "outage"
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _short(error: BaseException) -> str:
+    text = redact_text(" ".join(str(error).split())) or type(error).__name__
+    return text[:300]
 
 
 class _Outage(Exception):
-    """The store could not be reached (after the retries)."""
+    """The store could not be reached (after the retries), or refused the client."""
+
+
+class _Refused(Exception):
+    """The store refused one record."""
 
 
 def _apply(client: Any, op: Mapping[str, Any]) -> str | None:
@@ -439,11 +752,6 @@ def _apply(client: Any, op: Mapping[str, Any]) -> str | None:
     else:
         raise ValueError(f"unknown journal operation {kind!r}")
     return None
-
-
-def _is_refusal(error: BaseException) -> bool:
-    code = getattr(error, "error_code", None)
-    return isinstance(code, str) and code in _PERMANENT
 
 
 def replay_into(client: Any, ops: Sequence[Mapping[str, Any]], *, experiment_id: str) -> int:
@@ -541,37 +849,117 @@ def settle_tracking(tracker: Any, config: Any, *, wait: float = SETTLE_SECONDS) 
             copied = f" (a copy of the {sent} calls is in the fallback store {redact_uri(uri)})"
     except Exception as error:  # the run's results are on disk; never fail it here
         log.warning("could not settle the tracking journal (%s)", error)
+    option = ""  # the replay takes the store from the user: say which one, without secrets
+    with contextlib.suppress(Exception):
+        try:
+            replay_store(client.path)
+        except TrackingError:
+            option = f" --tracking-uri {journal_name(tracker.tracking_uri or '')}"
     log.warning(
         "tracking store %s still unreachable: %d tracking calls kept in %s%s; once it is "
-        "back, send them with: autoaux tracking replay %s",
+        "back, send them with: autoaux tracking replay %s%s",
         redact_uri(tracker.tracking_uri or ""),
         client.pending,
         client.path,
         copied,
         client.path.parent,
+        option,
     )
 
 
-def replay_journal(
-    path: str | Path, *, uri: str | None = None, wait: float = 0.0
-) -> tuple[int, int]:
-    """Send the unsent calls of a journal (a file, or the output folder holding
-    ``tracking-journal.jsonl``) to its store, waiting up to ``wait`` seconds for the store;
-    return ``(sent, left)``. ``uri``: the store (default: the one the journal names)."""
-    file = Path(path)
+@dataclass(frozen=True)
+class ReplayReport:
+    """What :func:`replay_journal` did: calls ``sent``, calls ``left`` in the journal (the store
+    is still away, or refused the client: ``refusal`` says why), bad records ``skipped``."""
+
+    sent: int
+    left: int
+    skipped: int
+    refusal: str | None = None
+
+
+def journal_file(path: str | Path) -> Path:
+    """The journal of an output folder (``tracking-journal.jsonl``), or ``path`` itself when it
+    is a journal file.
+
+    Raises:
+        FileNotFoundError: there is none.
+    """
+    file = Path(path).expanduser()
     if file.is_dir():
         file = file / JOURNAL_FILE
     if not file.is_file():
         raise FileNotFoundError(f"no tracking journal at {file}")
-    uri = uri or _journal_store(file)
-    if uri is None:
-        raise ValueError(f"{file} does not name its tracking store; give the store's URI")
+    return file
+
+
+def replay_store(file: str | Path, given: str | None = None) -> str:
+    """The store to replay the journal ``file`` into: the user's, checked against the one the
+    journal names, never taken from the journal alone (as a resume takes its store).
+
+    ``given`` (``--tracking-uri``) is used when it is the journal's store. Without it, the
+    ``MLFLOW_TRACKING_URI`` variable or the default ``sqlite:///mlflow.db`` of the working
+    folder is used when it is the journal's store, and so is the journal's store itself when
+    it is an SQLite file inside the journal's folder (the fallback store). A journal that
+    names no store takes the user's (``given``, the variable or the default).
+
+    Raises:
+        TrackingError: the store given is not the journal's, or none was given and the
+            journal's is none of the above (the message names the ``--tracking-uri`` to pass).
+    """
+    from autoaux.tracking.mlflow_tracker import DEFAULT_TRACKING_URI
+
+    file = Path(file)
+    saved = _journal_store(file)
+    env = os.environ.get("MLFLOW_TRACKING_URI") or None
+    if saved is None:
+        return given or env or DEFAULT_TRACKING_URI
+    if given is not None:
+        if journal_name(given) != saved:
+            raise TrackingError(
+                f"--tracking-uri {redact_uri(given)}: the journal {file} holds calls for the "
+                f"tracking store {saved}; pass --tracking-uri {saved} (a replay sends them to "
+                "their own store)"
+            )
+        return given
+    for candidate in (env, DEFAULT_TRACKING_URI):
+        if candidate and journal_name(candidate) == saved:
+            return candidate
+    folder = Path(os.path.abspath(file.parent))
+    inside = f"sqlite:///{folder}{os.sep}"
+    if saved.startswith(inside) and ".." not in saved and "?" not in saved:
+        return saved
+    raise TrackingError(
+        f"{file}: the journal holds calls for the tracking store {saved}; a replay takes the "
+        f"store from you, not from the journal: pass --tracking-uri {saved} (credentials in "
+        "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN)"
+    )
+
+
+def replay_journal(path: str | Path, *, uri: str | None = None, wait: float = 0.0) -> ReplayReport:
+    """Send the unsent calls of a journal (a file, or the output folder holding
+    ``tracking-journal.jsonl``) to its store, waiting up to ``wait`` seconds for the store.
+    ``uri``: the user's store (:func:`replay_store` checks it; default: ``MLFLOW_TRACKING_URI``
+    or ``sqlite:///mlflow.db``). The caller holds the output folder's lock
+    (:func:`autoaux.api.replay_tracking` does).
+
+    Raises:
+        FileNotFoundError: no journal there.
+        TrackingError: the store is not the journal's (see :func:`replay_store`).
+    """
+    file = journal_file(path)
+    store = replay_store(file, uri)
     from mlflow.tracking import MlflowClient
 
-    client = JournalingClient(MlflowClient(tracking_uri=uri), file, store=uri)
+    client = JournalingClient(MlflowClient(tracking_uri=store), file, store=store)
     before = client.pending
     client.drain(timeout=wait)
-    return before - client.pending, client.pending
+    return ReplayReport(
+        sent=before - client.pending - (client.skipped - client.loaded_skipped),
+        left=client.pending,
+        skipped=client.skipped,
+        refusal=client.refusal,
+    )
 
 
 def _journal_store(file: Path) -> str | None:
@@ -582,4 +970,4 @@ def _journal_store(file: Path) -> str | None:
             record = json.loads(line)
             if isinstance(record, dict) and isinstance(record.get("store"), str):
                 uri = record["store"]
-    return uri
+    return None if uri is None else journal_name(uri)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from autoaux._secrets import redact_text, redact_uri
+from autoaux._secrets import redact_text, redact_uri, register_uri
 from autoaux.errors import TrackingError
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 from autoaux.tracking._store import store_lock
@@ -259,6 +259,7 @@ class MlflowTracker:
     ) -> None:
         from mlflow.tracking import MlflowClient
 
+        register_uri(uri)  # its secret values never leave the process
         self._uri = uri
         self._flush_seconds = float(flush_seconds)
         self._stack: list[_OpenRun] = []
@@ -519,14 +520,16 @@ def _check_status(status: str) -> None:
 
 
 def _param_value(value: Any) -> str:
-    text = "" if value is None else str(value)
+    """A param or tag value as MLflow takes it: a string, without secrets, cut to length."""
+    text = "" if value is None else redact_text(str(value))
     if len(text) > _MAX_PARAM_LENGTH:
         text = text[: _MAX_PARAM_LENGTH - 3] + "..."
     return text
 
 
 def _reason(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+    """One line saying why, without secrets (it becomes a tag or an error message)."""
+    text = redact_text(" ".join(str(error).split())) or type(error).__name__
     if len(text) > 300:
         text = text[:297] + "..."
     return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text

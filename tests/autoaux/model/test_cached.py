@@ -542,6 +542,7 @@ def test_autoaux_run_in_cached_mode_then_finetune(tmp_path: Path, forward_calls:
 
     tuned = finetune(
         tmp_path / "out" / "result.json",
+        encoder=f"cached:{minilm_path()}",  # a model folder is loaded only when the caller names it
         user_tasks=[main, helpful, neutral],
         steps=4,
         eval_every=2,

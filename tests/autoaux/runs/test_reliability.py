@@ -375,12 +375,14 @@ def test_a_tracking_server_outage_mid_run_loses_nothing(tmp_path: Path, comes_ba
         assert b"keeping tracking calls" in err
         if not comes_back:
             message = err.decode(errors="replace")
-            assert f"autoaux tracking replay {out}" in message, message[-3000:]
+            command = f"autoaux tracking replay {out} --tracking-uri http://127.0.0.1:{port}"
+            assert command in message, message[-3000:]
             assert (out / "result.json").is_file()
             restarted = _start_server(store, port, tmp_path / "artifacts")
             assert restarted is not None
             server = restarted
-            replay = _cli("tracking", "replay", str(out))
+            # the store comes from the user, never from the journal alone
+            replay = _cli("tracking", "replay", str(out), "--tracking-uri", f"http://127.0.0.1:{port}")
             stdout, err = replay.communicate(timeout=TIMEOUT)
             assert replay.returncode == 0, err.decode(errors="replace")[-3000:]
             assert stdout.decode().strip().endswith("0 left")

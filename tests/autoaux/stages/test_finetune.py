@@ -97,6 +97,8 @@ def test_finetune_trains_the_whole_encoder_saves_and_logs_it(
     result = _result(tmp_path, main, helpful, neutral, "minilm")
     out = finetune(
         result,
+        tracking_uri=result["config"]["tracking"]["uri"],  # the store and folder are the
+        output_dir=tmp_path / "out",  # caller's; the result's own are never used
         user_tasks=suite,
         num_layers=1,
         steps=6,
