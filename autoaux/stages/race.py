@@ -212,7 +212,9 @@ def _result(
         run_id=run if tracker.tracking_uri is not None else None,
         bandit_state=race.state_dict(),
         verdicts=verdicts,
-        decision=decision_of(verdicts, controls=controls, finished=race.done),
+        decision=decision_of(
+            verdicts, controls=controls, finished=race.done, pulls=settings.pulls
+        ),
     )
 
 

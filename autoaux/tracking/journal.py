@@ -44,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from autoaux._hints import replay_hint
 from autoaux._secrets import redact_uri
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 
@@ -541,14 +542,15 @@ def settle_tracking(tracker: Any, config: Any, *, wait: float = SETTLE_SECONDS) 
             copied = f" (a copy of the {sent} calls is in the fallback store {redact_uri(uri)})"
     except Exception as error:  # the run's results are on disk; never fail it here
         log.warning("could not settle the tracking journal (%s)", error)
+    hint = replay_hint(client.path.parent, tracker.tracking_uri)
     log.warning(
         "tracking store %s still unreachable: %d tracking calls kept in %s%s; once it is "
-        "back, send them with: autoaux tracking replay %s",
+        "back, %s",
         redact_uri(tracker.tracking_uri or ""),
         client.pending,
         client.path,
         copied,
-        client.path.parent,
+        hint.say("send them"),
     )
 
 

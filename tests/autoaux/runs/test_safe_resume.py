@@ -288,7 +288,8 @@ def test_resume_never_takes_the_tracking_store_from_the_checkpoint_alone(
     RunCheckpoint.create(_config(data, out, uri="http://evil.example:5000"))
     _edit_state(out, lambda s: s["mlflow"].update(tracking_uri="http://evil.example:5000"))
     checkpoint = RunCheckpoint.load(out)
-    with pytest.raises(CheckpointError, match=re.escape("add --tracking-uri http://evil.example:5000")):
+    hint = f"resume with: autoaux run --resume {out} --tracking-uri http://evil.example:5000"
+    with pytest.raises(CheckpointError, match=re.escape(hint)):
         checkpoint.tracking_uri(None)
     assert checkpoint.tracking_uri("http://evil.example:5000") == "http://evil.example:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://evil.example:5000")
