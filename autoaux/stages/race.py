@@ -157,7 +157,7 @@ def run_race(
                 )
         bar.close()
         result = _result(race, arms, main, controls, history, time.perf_counter() - start, run,
-                         tracker)
+                         tracker, pulls=settings.pulls)
         tracker.log_metrics(_final_metrics(result), step=len(history))
         tracker.set_tags(_final_tags(result))
     log.info(
@@ -178,6 +178,8 @@ def _result(
     seconds: float,
     run: str,
     tracker: Tracker,
+    *,
+    pulls: int,
 ) -> SelectionResult:
     verdicts: dict[str, TaskVerdict] = {}
     for v in race.verdicts():
@@ -213,7 +215,7 @@ def _result(
         bandit_state=race.state_dict(),
         verdicts=verdicts,
         decision=decision_of(
-            verdicts, controls=controls, finished=race.done, pulls=settings.pulls
+            verdicts, controls=controls, finished=race.done, pulls=pulls
         ),
     )
 
