@@ -285,12 +285,13 @@ def _start_server(store: str, port: int, artifacts: Path) -> subprocess.Popen[by
          "--workers", "1"],
         env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    try:
-        _get_json(f"http://127.0.0.1:{port}/health", time.monotonic() + 90, proc)
-    except (AssertionError, ValueError):
-        pass
-    else:
-        return proc
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.2)
     _stop(proc, signal.SIGKILL)
     return None
 
