@@ -106,11 +106,14 @@ def browser_url(tracking_uri: str, experiment_id: str | None, run_id: str | None
 
 def _hint(words: list[str], tracking_uri: str | None, *, cwd: str | None) -> Hint:
     line = shlex.join(words)
-    if tracking_uri is None or tracking_uri == DEFAULT_STORE:
+    if tracking_uri is None:
         return Hint(line)
     if has_credentials(tracking_uri):
         return Hint(f"{line} --tracking-uri {_FROM_VARIABLE}", store=redact_uri(tracking_uri))
-    uri = _absolute_sqlite(tracking_uri, cwd if cwd is not None else os.getcwd())
+    here = cwd if cwd is not None else os.getcwd()
+    uri = _absolute_sqlite(tracking_uri, here)
+    if uri == _absolute_sqlite(DEFAULT_STORE, here):  # the default store of this folder
+        return Hint(line)
     return Hint(f"{line} --tracking-uri {shlex.quote(uri)}")
 
 

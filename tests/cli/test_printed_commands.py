@@ -75,10 +75,10 @@ def _printed(text: str, action: str) -> str:
     return found.pop()
 
 
-def _write_data(folder: Path) -> list[dict[str, str]]:
+def _write_data(folder: Path, *, dev: int = 64) -> list[dict[str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     suite = make_planted_suite(
-        n_helpful=1, n_neutral=0, n_harmful=0, main_train=60, aux_train=400, dev=64, test=64,
+        n_helpful=1, n_neutral=0, n_harmful=0, main_train=60, aux_train=400, dev=dev, test=64,
         seed=0,
     )  # fmt: skip
     return [
@@ -189,7 +189,10 @@ def test_the_hints_quote_paths_name_the_store_and_never_print_a_secret(tmp_path:
     assert secret.command == 'autoaux tracking replay out --tracking-uri "$MLFLOW_TRACKING_URI"'
     assert SECRET not in secret.say("send them") and "MLFLOW_TRACKING_URI to" in secret.say("x")
     assert ui_hint("http://host:5000") is None
-    assert ui_hint("sqlite:///mlflow.db") is not None
+    assert str(ui_hint("sqlite:///mlflow.db")) == "autoaux ui"
+    # the default store of the working folder, however spelt, is the default
+    assert str(ui_hint(f"sqlite:///{tmp_path}/mlflow.db", cwd=str(tmp_path))) == "autoaux ui"
+    assert str(ui_hint("file:///x/mlruns")) == "autoaux ui --tracking-uri file:///x/mlruns"
 
 
 # ---------------------------------------------------------------------- Ctrl-C, resume, ui
@@ -220,6 +223,10 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         [sys.executable, "-m", "autoaux.cli", "--quiet", "run", "--resume", str(out)],
         cwd=work, env=_env(), capture_output=True, text=True, timeout=TIMEOUT, check=False,
     )  # fmt: skip
+    seen["rerun"] = subprocess.run(  # the same run again: refused, naming the resume command
+        [sys.executable, "-m", "autoaux.cli", "--quiet", "run", "--config", str(config)],
+        cwd=work, env=_env(), capture_output=True, text=True, timeout=TIMEOUT, check=False,
+    )  # fmt: skip
     line = _printed(seen["stage1"][2], "resume")
     seen["stage1_line"] = line
     seen["stage2"] = _ctrl_c_when(_shell(line, cwd=elsewhere), out, lambda s: _trials(s) >= 1)
@@ -243,6 +250,9 @@ def test_ctrl_c_in_stage_1_and_stage_2_prints_a_resume_command_that_works(
     bare = interrupted["bare_resume"]
     assert bare.returncode == 2 and "the run logs to the tracking store" in bare.stderr
     assert "--tracking-uri" in interrupted["stage1_line"]
+    rerun = interrupted["rerun"]
+    assert rerun.returncode == 2 and "holds an unfinished run" in rerun.stderr
+    assert _printed(rerun.stderr, "continue it") == interrupted["stage1_line"]
     # the printed command, run from another folder, resumed the run; Ctrl-C again in stage 2
     code, _, err = interrupted["stage2"]
     assert code == 130, err[-3000:]
@@ -370,7 +380,7 @@ def test_an_outage_left_unsent_prints_a_replay_command_that_works(
 def test_the_budget_advice_names_a_setting_that_decides_the_race(tmp_path: Path) -> None:
     """A race whose budget ends undecided says which setting to raise, where; raising it in
     the config file, as advised, lets the same race decide."""
-    entries = _write_data(tmp_path / "data")
+    entries = _write_data(tmp_path / "data", dev=100)
     data: dict[str, Any] = {
         "seed": 0,
         "output_dir": str(tmp_path / "out"),
@@ -378,7 +388,7 @@ def test_the_budget_advice_names_a_setting_that_decides_the_race(tmp_path: Path)
         "model": {"encoder": "tiny", "max_length": 24, "hidden_size": 32},
         "main": {"task": "main"},
         "auxiliary": {"tasks": ["helpful-0"]},
-        "stage1": {"pulls": 4, "episode_steps": 30},
+        "stage1": {"pulls": 4, "episode_steps": 20, "alpha": 0.3},  # decides in about 12
         "tracking": {"enabled": False},
         "task": entries,
     }

@@ -203,7 +203,7 @@ def test_a_run_refuses_a_folder_with_an_unfinished_run(data: Path, tmp_path: Pat
     out = tmp_path / "out"
     config = _config(data, out)
     RunCheckpoint.create(config)
-    with pytest.raises(CheckpointError, match=r"unfinished run .*--resume .*--overwrite"):
+    with pytest.raises(CheckpointError, match=r"unfinished run .*--overwrite.*with: autoaux run --resume "):
         RunCheckpoint.create(config)
     RunCheckpoint.create(config, overwrite=True)
     _edit_state(out, lambda s: s.update(status="finished"))
