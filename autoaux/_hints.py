@@ -72,14 +72,18 @@ def has_credentials(uri: str) -> bool:
     return redact_uri(uri) != uri or REDACTED in uri
 
 
-def resume_hint(output_dir: str | Path, tracking_uri: str | None, *, cwd: str | None = None) -> Hint:
+def resume_hint(
+    output_dir: str | Path, tracking_uri: str | None, *, cwd: str | None = None
+) -> Hint:
     """``autoaux run --resume OUTPUT [--tracking-uri URI]``. ``tracking_uri``: the store the run
     logs to (``None``: a run without tracking); ``cwd``: the folder a relative SQLite store is
     relative to (default: the working folder)."""
     return _hint(["autoaux", "run", "--resume", _path(output_dir)], tracking_uri, cwd=cwd)
 
 
-def replay_hint(output_dir: str | Path, tracking_uri: str | None, *, cwd: str | None = None) -> Hint:
+def replay_hint(
+    output_dir: str | Path, tracking_uri: str | None, *, cwd: str | None = None
+) -> Hint:
     """``autoaux tracking replay OUTPUT [--tracking-uri URI]``: sends a run's journal to its
     store."""
     words = ["autoaux", "tracking", "replay", _path(output_dir)]

@@ -156,8 +156,10 @@ def run_race(
                     last=race.done or len(history) >= settings.pulls,
                 )
         bar.close()
-        result = _result(race, arms, main, controls, history, time.perf_counter() - start, run,
-                         tracker, pulls=settings.pulls)
+        seconds = time.perf_counter() - start
+        result = _result(
+            race, arms, main, controls, history, seconds, run, tracker, pulls=settings.pulls
+        )
         tracker.log_metrics(_final_metrics(result), step=len(history))
         tracker.set_tags(_final_tags(result))
     log.info(
@@ -214,9 +216,7 @@ def _result(
         run_id=run if tracker.tracking_uri is not None else None,
         bandit_state=race.state_dict(),
         verdicts=verdicts,
-        decision=decision_of(
-            verdicts, controls=controls, finished=race.done, pulls=pulls
-        ),
+        decision=decision_of(verdicts, controls=controls, finished=race.done, pulls=pulls),
     )
 
 

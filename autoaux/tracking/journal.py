@@ -544,8 +544,7 @@ def settle_tracking(tracker: Any, config: Any, *, wait: float = SETTLE_SECONDS) 
         log.warning("could not settle the tracking journal (%s)", error)
     hint = replay_hint(client.path.parent, tracker.tracking_uri)
     log.warning(
-        "tracking store %s still unreachable: %d tracking calls kept in %s%s; once it is "
-        "back, %s",
+        "tracking store %s still unreachable: %d tracking calls kept in %s%s; once it is back, %s",
         redact_uri(tracker.tracking_uri or ""),
         client.pending,
         client.path,

@@ -70,7 +70,9 @@ def _shell(line: str, *, cwd: Path, **env: str) -> subprocess.Popen[str]:
 def _printed(text: str, action: str) -> str:
     """The command of the lines that say ``<action> with: <command>`` (the line's tail; a log
     line and the last message may both say it, with one command)."""
-    found = {line.rsplit("with: ", 1)[1] for line in text.splitlines() if f"{action} with: " in line}
+    found = {
+        line.rsplit("with: ", 1)[1] for line in text.splitlines() if f"{action} with: " in line
+    }
     assert len(found) == 1, text[-3000:]
     return found.pop()
 

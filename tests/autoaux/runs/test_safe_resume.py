@@ -203,7 +203,8 @@ def test_a_run_refuses_a_folder_with_an_unfinished_run(data: Path, tmp_path: Pat
     out = tmp_path / "out"
     config = _config(data, out)
     RunCheckpoint.create(config)
-    with pytest.raises(CheckpointError, match=r"unfinished run .*--overwrite.*with: autoaux run --resume "):
+    refused = r"unfinished run .*--overwrite.*with: autoaux run --resume "
+    with pytest.raises(CheckpointError, match=refused):
         RunCheckpoint.create(config)
     RunCheckpoint.create(config, overwrite=True)
     _edit_state(out, lambda s: s.update(status="finished"))
