@@ -111,6 +111,7 @@ class RunInterrupted(KeyboardInterrupt):
 
     def __init__(self, output_dir: str | Path, tracking_uri: str | None = None) -> None:
         self.output_dir = str(output_dir)
+        self.tracking_uri = tracking_uri
         hint = resume_hint(self.output_dir, tracking_uri)
         self.command = hint.command
         self.advice = hint.say("resume")

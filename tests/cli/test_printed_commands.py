@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -31,8 +32,9 @@ import pytest
 
 import autoaux.api
 from autoaux._hints import replay_hint, resume_hint, ui_hint
-from autoaux.cli import main
-from autoaux.config import Stage1Config
+from autoaux.cli import build_parser, main
+from autoaux.config import Stage1Config, load_config
+from autoaux.runs.checkpoint import CheckpointError, RunCheckpoint, RunInterrupted
 from tasks import make_planted_suite, write_task_csv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -195,6 +197,30 @@ def test_the_hints_quote_paths_name_the_store_and_never_print_a_secret(tmp_path:
     # the default store of the working folder, however spelt, is the default
     assert str(ui_hint(f"sqlite:///{tmp_path}/mlflow.db", cwd=str(tmp_path))) == "autoaux ui"
     assert str(ui_hint("file:///x/mlruns")) == "autoaux ui --tracking-uri file:///x/mlruns"
+
+
+def test_a_store_with_a_password_is_resumed_through_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resume command of a run whose store URI holds a password reads the store from
+    ``$MLFLOW_TRACKING_URI``; expanded as a shell would, it is the store the checkpoint accepts
+    (Ctrl-C's message and the refusal of a bare resume name the same command)."""
+    uri = f"http://alice:{SECRET}@127.0.0.1:1/"
+    out = tmp_path / "out dir"
+    checkpoint = RunCheckpoint.create(load_config(_run_config(tmp_path, out, uri)))
+    checkpoint.attach(type("T", (), {"tracking_uri": uri, "experiment_id": "1"})(), "parent")
+    with pytest.raises(CheckpointError) as refused:
+        RunCheckpoint.load(out).tracking_uri(None)
+    message = str(refused.value)
+    assert SECRET not in message and "MLFLOW_TRACKING_URI to the tracking store" in message
+    line = _printed(message, "resume")
+    assert line == RunInterrupted(out, uri).command
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    words = [os.path.expandvars(word) for word in shlex.split(line)]
+    assert words[0] == "autoaux"
+    args = build_parser().parse_args(words[1:])
+    assert args.resume == out and args.tracking_uri == uri
+    assert RunCheckpoint.load(args.resume).tracking_uri(args.tracking_uri) == uri
 
 
 # ---------------------------------------------------------------------- Ctrl-C, resume, ui
