@@ -286,7 +286,7 @@ def _run(
         checkpoint.mark_interrupted()
         if not checkpoint.enabled:
             raise
-        interrupted = RunInterrupted(config.output_dir)
+        interrupted = RunInterrupted(config.output_dir, tracker.tracking_uri)
         log.warning("%s", interrupted)
         raise interrupted from error
     finally:

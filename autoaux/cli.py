@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from autoaux._hints import browser_url, ui_hint
 from autoaux._secrets import (
     RedactingFilter,
     redact_text,
@@ -475,8 +476,18 @@ def _print_run_table(result: Any) -> None:
         print(f"result: {Path(result.output_dir) / 'result.json'}")
     mlflow_info = result.mlflow or {}
     if mlflow_info.get("run_id"):
-        print(f"MLflow run {mlflow_info['run_id']} in {mlflow_info.get('tracking_uri')}"
-              f" (open with: autoaux ui --tracking-uri {mlflow_info.get('tracking_uri')})")
+        print(_mlflow_line(mlflow_info))
+
+
+def _mlflow_line(info: Mapping[str, Any]) -> str:
+    """Where the run is in MLflow and how to look at it: ``autoaux ui`` for a database or
+    folder store, the server's own page for a tracking server (:mod:`autoaux._hints`)."""
+    uri = str(info.get("tracking_uri") or "")
+    where = f"MLflow run {info['run_id']} in {uri}"
+    hint = ui_hint(uri)
+    if hint is None:
+        return f"{where}; open it at {browser_url(uri, info.get('experiment_id'), info['run_id'])}"
+    return f"{where}; {hint.say('open it')}"
 
 
 # --------------------------------------------------------------------------- entry point
@@ -522,10 +533,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt as exc:
         # --- reliability: a run stopped by Ctrl-C names its resume command
-        command = getattr(exc, "command", None)
-        if command:
-            print(f"autoaux: interrupted; checkpoint saved; resume with: {command}",
-                  file=sys.stderr)
+        advice = getattr(exc, "advice", None)
+        if advice:
+            print(f"autoaux: interrupted; checkpoint saved; {advice}", file=sys.stderr)
         else:
             print("autoaux: interrupted", file=sys.stderr)
         return 130

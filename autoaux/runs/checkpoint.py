@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from autoaux._hints import resume_hint
 from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
 from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link
@@ -111,12 +112,17 @@ class CheckpointError(AutoauxError):
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run; its checkpoint is written. ``str()`` gives the resume command."""
+    """Ctrl-C stopped a run; its checkpoint is written. ``command``: the shell line that resumes
+    it (with the run's store, :mod:`autoaux._hints`); ``advice``: how to resume, ending with it.
+    ``tracking_uri``: the store the run logs to (``None``: no tracking)."""
 
-    def __init__(self, output_dir: str | Path) -> None:
+    def __init__(self, output_dir: str | Path, tracking_uri: str | None = None) -> None:
         self.output_dir = str(output_dir)
-        self.command = f"autoaux run --resume {self.output_dir}"
-        super().__init__(f"interrupted; the checkpoint is saved: resume with {self.command}")
+        self.tracking_uri = tracking_uri
+        hint = resume_hint(self.output_dir, tracking_uri)
+        self.command = hint.command
+        self.advice = hint.say("resume")
+        super().__init__(f"interrupted; the checkpoint is saved; {self.advice}")
 
 
 @dataclass
@@ -197,13 +203,15 @@ class RunCheckpoint:
         old = refuse_link(folder / STATE_FILE)
         if old.is_file() and not overwrite:
             try:
-                status = json.loads(old.read_text(encoding="utf-8"))["status"]
+                saved = json.loads(old.read_text(encoding="utf-8"))
+                status = saved["status"]
             except (OSError, ValueError, KeyError, TypeError):
-                status = "unreadable"
+                saved, status = {}, "unreadable"
             if status != "finished":
+                uri = _saved_store(saved) if isinstance(saved, dict) else None
                 raise CheckpointError(
-                    f"{folder.parent}: holds an unfinished run ({status}); continue it with "
-                    f"`autoaux run --resume {folder.parent}` or replace it with --overwrite"
+                    f"{folder.parent}: holds an unfinished run ({status}); replace it with "
+                    f"--overwrite, or {resume_hint(folder.parent, uri).say('continue it')}"
                 )
         data = config.to_dict()
         state: dict[str, Any] = {
@@ -366,10 +374,10 @@ class RunCheckpoint:
         inside = f"sqlite:///{self.folder.parent}{os.sep}"
         if saved and saved.startswith(inside) and ".." not in saved and "?" not in saved:
             return str(saved)
+        hint = resume_hint(self.folder.parent, saved)
         raise CheckpointError(
             f"{self.folder.parent}: the run logs to the tracking store {saved}; a resume takes "
-            f"the store from you, not from the checkpoint: add --tracking-uri {saved} (put "
-            "credentials in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)"
+            f"the store from you, not from the checkpoint; {hint.say('resume')}"
         )
 
     def config(self, *, user_tasks: Sequence[str] = (), tracking_uri: str | None = None) -> Any:
@@ -794,6 +802,19 @@ def _data_fingerprint(config: Any) -> dict[str, dict[str, str]]:
         path = Path(spec.path).expanduser().resolve()
         out[spec.name] = {"path": str(path), "sha256": _sha256(path)}
     return out
+
+
+def _saved_store(state: dict[str, Any]) -> str | None:
+    """The store a saved run logs to, as :meth:`RunCheckpoint.tracking_uri` compares it
+    (``None``: the run has no tracking or the state does not say)."""
+    with contextlib.suppress(AttributeError, TypeError):
+        tracking = state.get("config", {}).get("tracking", {})
+        if not tracking.get("enabled", True):
+            return None
+        uri = (state.get("mlflow") or {}).get("tracking_uri") or tracking.get("uri")
+        if isinstance(uri, str):
+            return _absolute_store(uri, state.get("cwd", "."))
+    return None
 
 
 def _absolute_store(uri: str, cwd: str | Path) -> str:

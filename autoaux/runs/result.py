@@ -109,10 +109,15 @@ class TaskVerdict:
 
 
 def decision_of(
-    verdicts: Mapping[str, TaskVerdict], *, controls: Sequence[str], finished: bool
+    verdicts: Mapping[str, TaskVerdict],
+    *,
+    controls: Sequence[str],
+    finished: bool,
+    pulls: int | None = None,
 ) -> str:
     """One line that says what stage 1 decided, and whether "nothing" means "nothing helps"
-    or "the budget could not tell"."""
+    or "the budget could not tell" (then naming the setting that raises the budget, ``pulls``
+    of ``[stage1]``, and its value in this run)."""
     real = {k: v for k, v in verdicts.items() if k not in controls}
     helps = [k for k, v in real.items() if v.verdict == "helps"]
     open_ = [k for k, v in real.items() if v.verdict == "undecided"]
@@ -141,7 +146,8 @@ def decision_of(
         )
     return (
         "nothing selected: the budget ended before the evidence decided "
-        f"({', '.join(open_)} undecided); raise stage1.pulls" + note
+        f"({', '.join(open_)} undecided); raise pulls in the [stage1] section of the config "
+        f"file{'' if pulls is None else f' (this run: pulls = {pulls})'}" + note
     )
 
 

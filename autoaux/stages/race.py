@@ -185,8 +185,10 @@ def run_race(
                     last=race.done or len(history) >= settings.pulls,
                 )
         bar.close()
-        result = _result(race, arms, main, controls, history, time.perf_counter() - start, run,
-                         tracker)
+        seconds = time.perf_counter() - start
+        result = _result(
+            race, arms, main, controls, history, seconds, run, tracker, pulls=settings.pulls
+        )
         tracker.log_metrics(_final_metrics(result), step=len(history))
         tracker.set_tags(_final_tags(result))
     log.info(
@@ -207,6 +209,8 @@ def _result(
     seconds: float,
     run: str,
     tracker: Tracker,
+    *,
+    pulls: int,
 ) -> SelectionResult:
     by_round: dict[str, dict[int, float]] = {a: {} for a in arms}
     for record in history:
@@ -260,7 +264,7 @@ def _result(
         run_id=run if tracker.tracking_uri is not None else None,
         bandit_state=race.state_dict(),
         verdicts=verdicts,
-        decision=decision_of(verdicts, controls=controls, finished=race.done),
+        decision=decision_of(verdicts, controls=controls, finished=race.done, pulls=pulls),
     )
 
 

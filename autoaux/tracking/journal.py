@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoaux._hints import replay_hint
 from autoaux._secrets import redact_text, redact_uri, register_uri
 from autoaux.errors import TrackingError
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
@@ -849,21 +850,14 @@ def settle_tracking(tracker: Any, config: Any, *, wait: float = SETTLE_SECONDS) 
             copied = f" (a copy of the {sent} calls is in the fallback store {redact_uri(uri)})"
     except Exception as error:  # the run's results are on disk; never fail it here
         log.warning("could not settle the tracking journal (%s)", error)
-    option = ""  # the replay takes the store from the user: say which one, without secrets
-    with contextlib.suppress(Exception):
-        try:
-            replay_store(client.path)
-        except TrackingError:
-            option = f" --tracking-uri {journal_name(tracker.tracking_uri or '')}"
+    hint = replay_hint(client.path.parent, tracker.tracking_uri)
     log.warning(
-        "tracking store %s still unreachable: %d tracking calls kept in %s%s; once it is "
-        "back, send them with: autoaux tracking replay %s%s",
+        "tracking store %s still unreachable: %d tracking calls kept in %s%s; once it is back, %s",
         redact_uri(tracker.tracking_uri or ""),
         client.pending,
         client.path,
         copied,
-        client.path.parent,
-        option,
+        hint.say("send them"),
     )
 
 

@@ -207,7 +207,8 @@ def test_a_run_refuses_a_folder_with_an_unfinished_run(data: Path, tmp_path: Pat
     out = tmp_path / "out"
     config = _config(data, out)
     RunCheckpoint.create(config)
-    with pytest.raises(CheckpointError, match=r"unfinished run .*--resume .*--overwrite"):
+    refused = r"unfinished run .*--overwrite.*with: autoaux run --resume "
+    with pytest.raises(CheckpointError, match=refused):
         RunCheckpoint.create(config)
     RunCheckpoint.create(config, overwrite=True)
     _edit_state(out, lambda s: s.update(status="finished"))
@@ -292,7 +293,8 @@ def test_resume_never_takes_the_tracking_store_from_the_checkpoint_alone(
     RunCheckpoint.create(_config(data, out, uri="http://evil.example:5000"))
     _edit_state(out, lambda s: s["mlflow"].update(tracking_uri="http://evil.example:5000"))
     checkpoint = RunCheckpoint.load(out)
-    with pytest.raises(CheckpointError, match=re.escape("add --tracking-uri http://evil.example:5000")):
+    hint = f"resume with: autoaux run --resume {out} --tracking-uri http://evil.example:5000"
+    with pytest.raises(CheckpointError, match=re.escape(hint)):
         checkpoint.tracking_uri(None)
     assert checkpoint.tracking_uri("http://evil.example:5000") == "http://evil.example:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://evil.example:5000")

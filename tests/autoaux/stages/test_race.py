@@ -119,7 +119,10 @@ def test_a_short_budget_says_it_could_not_decide() -> None:
     assert len(calls) == 4
     assert result.selected == ()
     assert all(v.verdict == "undecided" for v in result.verdicts.values())
-    assert "budget ended" in result.decision and "raise stage1.pulls" in result.decision
+    assert "budget ended" in result.decision
+    assert "raise pulls in the [stage1] section of the config file (this run: pulls = 4)" in (
+        result.decision
+    )
 
 
 def test_a_race_without_a_control_judges_against_main_alone() -> None:
