@@ -22,14 +22,17 @@ of different scales pool. Per method the output gives
   the family says whether the method loses badly anywhere;
 * paired counts (lower / tied / higher regret than GPSampler, run by run);
 * mean ask + tell milliseconds per trial, over all trials and over the model-based ones
-  (after the tenth).
+  (after the tenth); ``timing`` measures them again with the methods' runs interleaved run by
+  run and in CPU time as well, which a shared machine's changing load disturbs less.
 
 The tuning variants override private class settings of the optimiser (a measurement harness,
 not an API). Usage::
 
     OMP_NUM_THREADS=1 python -m benchmarks.bench_family tune --json PATH
     OMP_NUM_THREADS=1 python -m benchmarks.bench_family report --json PATH
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_family timing --surfaces 10 --seeds 2
     python -m benchmarks.bench_family report --smoke
+    python -m benchmarks.bench_family report --methods "Optuna GPSampler" --first-seed 5
 """
 
 from __future__ import annotations
@@ -166,27 +169,64 @@ REFERENCES: dict[str, Factory] = {
 
 def run(
     problem: Problem, make: Factory, seed: int, n_trials: int
-) -> tuple[list[float], list[float]]:
-    """Simple regret after each trial, and the ask + tell seconds of each trial."""
+) -> tuple[list[float], list[float], list[float]]:
+    """Simple regret after each trial, and the ask + tell wall and CPU seconds of each trial."""
     search = make(problem.names, seed)
     noise = np.random.default_rng([problem.seed, seed, 17])
     curve: list[float] = []
     seconds: list[float] = []
+    cpu: list[float] = []
     best_observed, incumbent = -math.inf, -math.inf
     for _ in range(n_trials):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         ratios = search.ask()
-        asked = time.perf_counter()
+        asked, asked_cpu = time.perf_counter(), time.thread_time()
         x = np.array([ratios[n] for n in problem.names], dtype=float)
         true = float(problem.value(x))
         score = true + problem.noise * float(noise.standard_normal())
-        told = time.perf_counter()
+        told, told_cpu = time.perf_counter(), time.thread_time()
         search.tell(ratios, score)
         seconds.append(asked - start + time.perf_counter() - told)
+        cpu.append(asked_cpu - start_cpu + time.thread_time() - told_cpu)
         if score > best_observed:
             best_observed, incumbent = score, true
         curve.append(max(problem.f_star - incumbent, 0.0))
-    return curve, seconds
+    return curve, seconds, cpu
+
+
+def timing(
+    problems: Sequence[Problem],
+    methods: Mapping[str, Factory],
+    seeds: Sequence[int],
+    n_trials: int,
+) -> dict[str, Any]:
+    """Ask + tell milliseconds per trial, the methods' runs interleaved run by run.
+
+    Each (surface, seed) is run by every method in turn, so a change of load on a shared
+    machine falls on all of them alike; CPU time (of the calling thread: the optimisers run
+    single-threaded here) is reported beside wall time.
+    """
+    wall: dict[str, list[list[float]]] = {m: [] for m in methods}
+    cpu: dict[str, list[list[float]]] = {m: [] for m in methods}
+    for problem in problems:
+        for seed in seeds:
+            for method, make in methods.items():
+                _, seconds, cpu_seconds = run(problem, make, seed, n_trials)
+                wall[method].append(seconds)
+                cpu[method].append(cpu_seconds)
+
+    def ms(runs: list[list[float]], first: int) -> float:
+        return 1000 * statistics.fmean(s for r in runs for s in r[first:])
+
+    return {
+        m: {
+            "wall_ms_per_trial": ms(wall[m], 0),
+            "wall_ms_per_trial_after_10": ms(wall[m], 10),
+            "cpu_ms_per_trial": ms(cpu[m], 0),
+            "cpu_ms_per_trial_after_10": ms(cpu[m], 10),
+        }
+        for m in methods
+    }
 
 
 def measure(
@@ -210,7 +250,7 @@ def measure(
         for problem in problems:
             regrets: dict[str, list[float]] = {str(t): [] for t in checkpoints}
             for seed in seeds:
-                curve, seconds = run(problem, make, seed, n_trials)
+                curve, seconds, _ = run(problem, make, seed, n_trials)
                 for t in checkpoints:
                     regrets[str(t)].append(curve[t - 1])
                 all_seconds.extend(seconds)
@@ -334,10 +374,11 @@ def surface_table(summary: Mapping[str, Any], problems: Sequence[Problem], t: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("command", choices=("tune", "report"))
+    parser.add_argument("command", choices=("tune", "report", "timing"))
     parser.add_argument("--surfaces", type=int, default=20, help="family members (default 20)")
     parser.add_argument("--seeds", type=int, default=None, help="runs per surface (4 / 5)")
     parser.add_argument("--trials", type=int, default=25, help="trials per run (default 25)")
+    parser.add_argument("--first-seed", type=int, default=0, help="first run seed (default 0)")
     parser.add_argument(
         "--methods",
         default=None,
@@ -351,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     tuning = args.command == "tune"
     if args.smoke:
         args.surfaces, args.seeds, args.trials = 2, 1, 12
-    seeds = list(range(args.seeds or (4 if tuning else 5)))
+    count = args.seeds or (4 if tuning else 5)
+    seeds = list(range(args.first_seed, args.first_seed + count))
     checkpoints = [t for t in CHECKPOINTS if t <= args.trials]
     if not checkpoints or checkpoints[-1] != args.trials:
         checkpoints.append(args.trials)
@@ -364,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         available = {m: known[m] for m in wanted}
     elif tuning:
         available = {**VARIANTS, REFERENCE: REFERENCES[REFERENCE]}
+    elif args.command == "timing":
+        available = {"autoaux GP": VARIANTS["autoaux GP"], REFERENCE: REFERENCES[REFERENCE]}
     else:
         available = {"autoaux GP": VARIANTS["autoaux GP"], **REFERENCES}
     if not bench_bayesopt.optuna_available():
@@ -391,6 +435,21 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions,
         "load_start": os.getloadavg()[0],
     }
+    if args.command == "timing":
+        results["timing"] = timing(problems, available, seeds, args.trials)
+        results["load_end"] = os.getloadavg()[0]
+        print("| method | ask + tell ms per trial, wall (all; after 10) | CPU (all; after 10) |")
+        print("|---|---|---|")
+        for method, t in results["timing"].items():
+            print(
+                f"| {method} | {t['wall_ms_per_trial']:.1f}; {t['wall_ms_per_trial_after_10']:.1f}"
+                f" | {t['cpu_ms_per_trial']:.1f}; {t['cpu_ms_per_trial_after_10']:.1f} |"
+            )
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=1) + "\n")
+            print(f"wrote {args.json}")
+        return 0
     at = sorted({t for t in (12, args.trials) if t in checkpoints})
     partial = None if args.json is None else args.json.with_suffix(".partial.json")
     measured = measure(problems, available, seeds, args.trials, checkpoints, partial)
