@@ -487,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1) + "\n")
+        if partial is not None:
+            partial.unlink(missing_ok=True)
         print(f"wrote {args.json}")
     return 0
 
