@@ -141,7 +141,7 @@ def _variant(
     def make(names: tuple[str, ...], seed: int) -> Search:
         space = MixingRatioSpace(names, low=LOW, high=HIGH)
         kwargs = {} if n_initial_points is None else {"n_initial_points": n_initial_points}
-        return cls(space, seed=seed, **kwargs)  # type: ignore[no-any-return]
+        return cls(space, seed=seed, **kwargs)
 
     return make
 

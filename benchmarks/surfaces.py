@@ -108,8 +108,8 @@ class RatioSurface:
         out += scale * (np.cos(phases) @ self.rff_weights)
         for height, centre, width in self.bumps:
             out += height * np.exp(-0.5 * np.sum(((u - centre) / width) ** 2, axis=1))
-        for height, centre, direction, width in self.ridges:
-            out += height * np.exp(-0.5 * (((u - centre) @ direction) / width) ** 2)
+        for height, centre, direction, spread in self.ridges:
+            out += height * np.exp(-0.5 * (((u - centre) @ direction) / spread) ** 2)
         return float(out[0]) if single else out
 
     def observe(self, ratios: np.ndarray, rng: np.random.Generator) -> float:
