@@ -1,0 +1,497 @@
+"""Stage-2 optimiser on a family of random mixing-ratio surfaces: tune on some, report on others.
+
+Two commands, on disjoint surface seeds of :mod:`benchmarks.surfaces` (1 to 6 ratios in
+[0, 5], GP-like draws, bumps, ridges, diminishing returns, interactions, noise 0 to 0.02):
+
+* ``tune``: candidate settings of ``MixingRatioOptimizer`` (``VARIANTS``) and Optuna's
+  GPSampler on the *tuning* surfaces (seeds 1000..). Defaults are chosen from these figures.
+* ``report``: the optimiser at its defaults against Optuna's GPSampler, TPE and random search
+  on the *held-out* surfaces (seeds 2000..), which were never used to choose anything, and on
+  the named surfaces of :mod:`benchmarks.bench_bayesopt`.
+
+Each (surface, run seed) is one run of ``--trials`` trials; run seed ``s`` draws the same
+observation noise for every method. Simple regret after ``t`` trials is ``f* - f(x_t)``, with
+``x_t`` the best *observed* trial among the first ``t`` and ``f`` noise-free; the normalised
+regret divides it by ``f* - f_median`` (what a uniformly random point loses), so that surfaces
+of different scales pool. Per method the output gives
+
+* the median normalised regret over all runs of the family at t = 12 and 25 (and more);
+* per surface, the median raw regret over run seeds, and the ratio of a method's to
+  GPSampler's at t = 25, with regrets below a floor counted as the floor (``SOLVED`` = 1e-4,
+  and ``RESOLVED`` = 1e-3, below what a real trial can resolve): the worst such ratio over
+  the family says whether the method loses badly anywhere;
+* paired counts (lower / tied / higher regret than GPSampler, run by run);
+* mean ask + tell milliseconds per trial, over all trials and over the model-based ones
+  (after the tenth); ``timing`` measures them again with the methods' runs interleaved run by
+  run and in CPU time as well, which a shared machine's changing load disturbs less.
+
+The tuning variants override private class settings of the optimiser (a measurement harness,
+not an API). Usage::
+
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_family tune --json PATH
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_family report --json PATH
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_family timing --surfaces 10 --seeds 2
+    python -m benchmarks.bench_family report --smoke
+    python -m benchmarks.bench_family report --methods "Optuna GPSampler" --first-seed 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayesopt import MixingRatioOptimizer, MixingRatioSpace
+from bayesopt._gp import _MapGaussianProcess
+from benchmarks import bench_bayesopt
+from benchmarks.bench_bayesopt import HIGH, LOW, SOLVED, Search
+from benchmarks.surfaces import random_surface
+
+TUNING_SEEDS = 1000
+HELD_OUT_SEEDS = 2000
+CHECKPOINTS = (5, 10, 12, 15, 20, 25)
+REFERENCE = "Optuna GPSampler"
+RESOLVED = 1e-3
+"""A second floor for the per-surface ratio to GPSampler: regrets below 0.001 (a tenth of a
+point of dev accuracy, ten times below the seed-to-seed noise of a real trial) count as 0.001."""
+
+Factory = Callable[[tuple[str, ...], int], Search]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One surface as the benchmark sees it."""
+
+    name: str
+    names: tuple[str, ...]
+    value: Callable[[np.ndarray], float]
+    noise: float
+    f_star: float
+    f_median: float
+    seed: int
+
+
+def family(first: int, count: int) -> list[Problem]:
+    problems = []
+    for seed in range(first, first + count):
+        s = random_surface(seed, max_ratio=HIGH)
+        problems.append(
+            Problem(s.name, s.names, s.value, s.noise, s.f_star, s.f_median, seed)  # type: ignore[arg-type]
+        )
+    return problems
+
+
+def named_surfaces() -> list[Problem]:
+    rng = np.random.default_rng(0)
+    problems = []
+    for index, surface in enumerate(bench_bayesopt.SURFACES):
+        f_star = bench_bayesopt.best_value(surface)
+        # best_value searches [0, 9]; regret is measured against the best point of [0, 5]
+        low = np.full(len(surface.names), LOW)
+        high = np.full(len(surface.names), HIGH)
+        sample = rng.uniform(low, high, size=(4096, len(surface.names)))
+        values = np.array([surface.value(x) for x in sample])
+        problems.append(
+            Problem(
+                surface.name,
+                surface.names,
+                surface.value,
+                surface.noise,
+                max(f_star, float(values.max())),
+                float(np.median(values)),
+                index,
+            )
+        )
+    return problems
+
+
+# -- methods -------------------------------------------------------------------------------
+
+
+def _variant(
+    *,
+    n_initial_points: int | None = None,
+    length_prior: tuple[float, float, float] | None = None,
+    **settings: Any,
+) -> Factory:
+    """A factory of ``MixingRatioOptimizer`` with some private settings replaced."""
+    attrs: dict[str, Any] = dict(settings)
+    if length_prior is not None:
+        gp = type("_GP", (_MapGaussianProcess,), {"LENGTH_PRIOR": length_prior})
+
+        def _surrogate(self: MixingRatioOptimizer) -> Any:
+            model = MixingRatioOptimizer._surrogate(self)
+            model.__class__ = gp
+            return model
+
+        attrs["_surrogate"] = _surrogate
+    cls = type("_Variant", (MixingRatioOptimizer,), attrs) if attrs else MixingRatioOptimizer
+
+    def make(names: tuple[str, ...], seed: int) -> Search:
+        space = MixingRatioSpace(names, low=LOW, high=HIGH)
+        kwargs = {} if n_initial_points is None else {"n_initial_points": n_initial_points}
+        return cls(space, seed=seed, **kwargs)
+
+    return make
+
+
+_SEARCH = dict(MixingRatioOptimizer._SEARCH)
+VARIANTS: dict[str, Factory] = {
+    "autoaux GP": _variant(),
+    "init 4": _variant(n_initial_points=4),
+    "init 6": _variant(n_initial_points=6),
+    "prior Optuna": _variant(length_prior=(0.0, 0.1, 0.1)),
+    "EI vs best mean": _variant(_SEARCH={**_SEARCH, "threshold": "mean"}),
+    "random re-ask": _variant(_SEARCH={**_SEARCH, "nudge": 0.0}),
+}
+"""Candidate settings measured by ``tune``; the first is the optimiser at its defaults."""
+
+REFERENCES: dict[str, Factory] = {
+    "Optuna GPSampler": bench_bayesopt._optuna_sampler("gp"),
+    "Optuna TPE": bench_bayesopt._optuna_sampler("tpe"),
+    "Optuna random": bench_bayesopt._optuna_sampler("random"),
+}
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+def run(
+    problem: Problem, make: Factory, seed: int, n_trials: int
+) -> tuple[list[float], list[float], list[float]]:
+    """Simple regret after each trial, and the ask + tell wall and CPU seconds of each trial."""
+    search = make(problem.names, seed)
+    noise = np.random.default_rng([problem.seed, seed, 17])
+    curve: list[float] = []
+    seconds: list[float] = []
+    cpu: list[float] = []
+    best_observed, incumbent = -math.inf, -math.inf
+    for _ in range(n_trials):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        ratios = search.ask()
+        asked, asked_cpu = time.perf_counter(), time.thread_time()
+        x = np.array([ratios[n] for n in problem.names], dtype=float)
+        true = float(problem.value(x))
+        score = true + problem.noise * float(noise.standard_normal())
+        told, told_cpu = time.perf_counter(), time.thread_time()
+        search.tell(ratios, score)
+        seconds.append(asked - start + time.perf_counter() - told)
+        cpu.append(asked_cpu - start_cpu + time.thread_time() - told_cpu)
+        if score > best_observed:
+            best_observed, incumbent = score, true
+        curve.append(max(problem.f_star - incumbent, 0.0))
+    return curve, seconds, cpu
+
+
+def timing(
+    problems: Sequence[Problem],
+    methods: Mapping[str, Factory],
+    seeds: Sequence[int],
+    n_trials: int,
+) -> dict[str, Any]:
+    """Ask + tell milliseconds per trial, the methods' runs interleaved run by run.
+
+    Each (surface, seed) is run by every method in turn, so a change of load on a shared
+    machine falls on all of them alike; CPU time (of the calling thread: the optimisers run
+    single-threaded here) is reported beside wall time.
+    """
+    wall: dict[str, list[list[float]]] = {m: [] for m in methods}
+    cpu: dict[str, list[list[float]]] = {m: [] for m in methods}
+    for problem in problems:
+        for seed in seeds:
+            for method, make in methods.items():
+                _, seconds, cpu_seconds = run(problem, make, seed, n_trials)
+                wall[method].append(seconds)
+                cpu[method].append(cpu_seconds)
+
+    def ms(runs: list[list[float]], first: int) -> float:
+        return 1000 * statistics.fmean(s for r in runs for s in r[first:])
+
+    return {
+        m: {
+            "wall_ms_per_trial": ms(wall[m], 0),
+            "wall_ms_per_trial_after_10": ms(wall[m], 10),
+            "cpu_ms_per_trial": ms(cpu[m], 0),
+            "cpu_ms_per_trial_after_10": ms(cpu[m], 10),
+        }
+        for m in methods
+    }
+
+
+def measure(
+    problems: Sequence[Problem],
+    methods: Mapping[str, Factory],
+    seeds: Sequence[int],
+    n_trials: int,
+    checkpoints: Sequence[int],
+    partial: Path | None = None,
+) -> dict[str, Any]:
+    """Regrets at ``checkpoints`` per method, surface and seed, and ms per trial.
+
+    With ``partial``, the figures measured so far are written there after each method.
+    """
+    out: dict[str, Any] = {}
+    for method, make in methods.items():
+        start = time.process_time()
+        per_surface: dict[str, Any] = {}
+        all_seconds: list[float] = []
+        model_seconds: list[float] = []
+        for problem in problems:
+            regrets: dict[str, list[float]] = {str(t): [] for t in checkpoints}
+            for seed in seeds:
+                curve, seconds, _ = run(problem, make, seed, n_trials)
+                for t in checkpoints:
+                    regrets[str(t)].append(curve[t - 1])
+                all_seconds.extend(seconds)
+                model_seconds.extend(seconds[10:])
+            per_surface[problem.name] = {"regret": regrets}
+        out[method] = {
+            "surfaces": per_surface,
+            "ms_per_trial": 1000 * statistics.fmean(all_seconds),
+            "ms_per_trial_after_10": 1000 * statistics.fmean(model_seconds)
+            if model_seconds
+            else None,
+            "cpu_s": time.process_time() - start,
+        }
+        print(f"  {method}: {out[method]['cpu_s']:.0f} CPU s", file=sys.stderr, flush=True)
+        if partial is not None:
+            partial.write_text(json.dumps(out) + "\n")
+    return out
+
+
+def summarise(
+    problems: Sequence[Problem], measured: Mapping[str, Any], checkpoints: Sequence[int]
+) -> dict[str, Any]:
+    """Family medians, per-surface ratios to the reference at the last checkpoint, pairs."""
+    scale = {p.name: max(p.f_star - p.f_median, 1e-12) for p in problems}
+    last = str(checkpoints[-1])
+    summary: dict[str, Any] = {}
+    for method, entry in measured.items():
+        surfaces = entry["surfaces"]
+        normalised = {
+            str(t): [r / scale[name] for name, s in surfaces.items() for r in s["regret"][str(t)]]
+            for t in checkpoints
+        }
+        medians = {
+            name: {str(t): statistics.median(s["regret"][str(t)]) for t in checkpoints}
+            for name, s in surfaces.items()
+        }
+        item: dict[str, Any] = {
+            "median_normalised_regret": {t: statistics.median(v) for t, v in normalised.items()},
+            "mean_normalised_regret": {t: statistics.fmean(v) for t, v in normalised.items()},
+            "median_regret": {
+                str(t): statistics.median(r for s in surfaces.values() for r in s["regret"][str(t)])
+                for t in checkpoints
+            },
+            "per_surface_median_regret": medians,
+            "ms_per_trial": entry["ms_per_trial"],
+            "ms_per_trial_after_10": entry["ms_per_trial_after_10"],
+        }
+        if REFERENCE in measured and method != REFERENCE:
+            ref = measured[REFERENCE]["surfaces"]
+            ratios = {
+                name: max(medians[name][last], SOLVED)
+                / max(statistics.median(ref[name]["regret"][last]), SOLVED)
+                for name in surfaces
+            }
+            worst = max(ratios, key=ratios.__getitem__)
+            item["ratio_to_reference_at_last"] = ratios
+            item["worst_ratio"] = {"surface": worst, "ratio": ratios[worst]}
+            coarse = {
+                name: max(medians[name][last], RESOLVED)
+                / max(statistics.median(ref[name]["regret"][last]), RESOLVED)
+                for name in surfaces
+            }
+            worst = max(coarse, key=coarse.__getitem__)
+            item["worst_ratio_resolved"] = {"surface": worst, "ratio": coarse[worst]}
+            item["surfaces_over_1_5x_resolved"] = sorted(n for n, r in coarse.items() if r > 1.5)
+            pairs: dict[str, list[int]] = {}
+            for t in checkpoints:
+                ours = [r for s in surfaces.values() for r in s["regret"][str(t)]]
+                theirs = [r for name in surfaces for r in ref[name]["regret"][str(t)]]
+                pairs[str(t)] = list(bench_bayesopt.compare(ours, theirs))
+            item["paired_vs_reference"] = pairs
+        summary[method] = item
+    return summary
+
+
+def table(summary: Mapping[str, Any], at: Sequence[int]) -> str:
+    """Markdown: one row per method."""
+    cols = [f"median normalised regret t={t}" for t in at]
+    header = [
+        "method",
+        *cols,
+        f"worst surface vs GPSampler at t={at[-1]} (floor {SOLVED:g}; {RESOLVED:g})",
+        "paired vs GPSampler " + "; ".join(f"t={t}" for t in at),
+    ]
+    header += ["ms/trial (all; after 10)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method, item in summary.items():
+        cells = [method]
+        cells += [f"{item['median_normalised_regret'][str(t)]:.3f}" for t in at]
+        worst, resolved = item.get("worst_ratio"), item.get("worst_ratio_resolved")
+        cells.append(
+            f"{worst['ratio']:.2f}x ({worst['surface']}); {resolved['ratio']:.2f}x "
+            f"({resolved['surface']})"
+            if worst
+            else "-"
+        )
+        pairs = item.get("paired_vs_reference")
+        cells.append("; ".join("/".join(map(str, pairs[str(t)])) for t in at) if pairs else "-")
+        after = item["ms_per_trial_after_10"]
+        cells.append(f"{item['ms_per_trial']:.1f}; {after:.1f}" if after else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def surface_table(summary: Mapping[str, Any], problems: Sequence[Problem], t: int) -> str:
+    """Markdown: per-surface median raw regret at ``t`` for every method."""
+    methods = list(summary)
+    header = ["surface (ratios, noise)", *methods]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for p in problems:
+        cells = [f"{p.name} ({len(p.names)}, {p.noise:.3f})"]
+        for method in methods:
+            cells.append(
+                bench_bayesopt._fmt_regret(
+                    summary[method]["per_surface_median_regret"][p.name][str(t)]
+                )
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("command", choices=("tune", "report", "timing"))
+    parser.add_argument("--surfaces", type=int, default=20, help="family members (default 20)")
+    parser.add_argument("--seeds", type=int, default=None, help="runs per surface (4 / 5)")
+    parser.add_argument("--trials", type=int, default=25, help="trials per run (default 25)")
+    parser.add_argument("--first-seed", type=int, default=0, help="first run seed (default 0)")
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated methods (default: tune, every variant and GPSampler; report, "
+        f"autoaux GP and the Optuna samplers): {', '.join([*VARIANTS, *REFERENCES])}",
+    )
+    parser.add_argument("--no-named", action="store_true", help="report: skip named surfaces")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run to check it works")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures here")
+    args = parser.parse_args(argv)
+    tuning = args.command == "tune"
+    if args.smoke:
+        args.surfaces, args.seeds, args.trials = 2, 1, 12
+    count = args.seeds or (4 if tuning else 5)
+    seeds = list(range(args.first_seed, args.first_seed + count))
+    checkpoints = [t for t in CHECKPOINTS if t <= args.trials]
+    if not checkpoints or checkpoints[-1] != args.trials:
+        checkpoints.append(args.trials)
+    if args.methods:
+        known = {**VARIANTS, **REFERENCES}
+        wanted = args.methods.split(",")
+        unknown = [m for m in wanted if m not in known]
+        if unknown:
+            parser.error(f"unknown methods {unknown}; known: {list(known)}")
+        available = {m: known[m] for m in wanted}
+    elif tuning:
+        available = {**VARIANTS, REFERENCE: REFERENCES[REFERENCE]}
+    elif args.command == "timing":
+        available = {"autoaux GP": VARIANTS["autoaux GP"], REFERENCE: REFERENCES[REFERENCE]}
+    else:
+        available = {"autoaux GP": VARIANTS["autoaux GP"], **REFERENCES}
+    if not bench_bayesopt.optuna_available():
+        print("Optuna is not installed (pip install -e '.[bench]'): its samplers are left out")
+        available = {m: f for m, f in available.items() if m not in REFERENCES}
+    first = TUNING_SEEDS if tuning else HELD_OUT_SEEDS
+    problems = family(first, args.surfaces)
+    versions = f"python {platform.python_version()}, numpy {np.__version__}"
+    if bench_bayesopt.optuna_available():
+        import optuna
+
+        versions += f", optuna {optuna.__version__}"
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(
+        f"bench_family {args.command}: surfaces {first}..{first + args.surfaces - 1}, "
+        f"run seeds {seeds[0]}..{seeds[-1]}, {args.trials} trials; {versions}, "
+        f"OMP_NUM_THREADS={threads}, load {os.getloadavg()[0]:.1f}"
+    )
+    results: dict[str, Any] = {
+        "command": args.command,
+        "surface_seeds": [first, first + args.surfaces - 1],
+        "run_seeds": seeds,
+        "trials": args.trials,
+        "checkpoints": checkpoints,
+        "versions": versions,
+        "load_start": os.getloadavg()[0],
+    }
+    if args.command == "timing":
+        results["timing"] = timing(problems, available, seeds, args.trials)
+        results["load_end"] = os.getloadavg()[0]
+        print("| method | ask + tell ms per trial, wall (all; after 10) | CPU (all; after 10) |")
+        print("|---|---|---|")
+        for method, t in results["timing"].items():
+            print(
+                f"| {method} | {t['wall_ms_per_trial']:.1f}; {t['wall_ms_per_trial_after_10']:.1f}"
+                f" | {t['cpu_ms_per_trial']:.1f}; {t['cpu_ms_per_trial_after_10']:.1f} |"
+            )
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=1) + "\n")
+            print(f"wrote {args.json}")
+        return 0
+    at = sorted({t for t in (12, args.trials) if t in checkpoints})
+    partial = None if args.json is None else args.json.with_suffix(".partial.json")
+    measured = measure(problems, available, seeds, args.trials, checkpoints, partial)
+    summary = summarise(problems, measured, checkpoints)
+    results["family"] = {
+        "surfaces": [
+            {
+                "name": p.name,
+                "ratios": len(p.names),
+                "noise": p.noise,
+                "f_star": p.f_star,
+                "f_median": p.f_median,
+            }
+            for p in problems
+        ],
+        "summary": summary,
+        "runs": measured,
+    }
+    print()
+    print(f"family ({len(problems)} surfaces x {len(seeds)} runs):")
+    print(table(summary, at))
+    print()
+    print(surface_table(summary, problems, at[-1]))
+    if not tuning and not args.no_named:
+        named = named_surfaces()
+        measured_named = measure(named, available, seeds, args.trials, checkpoints)
+        summary_named = summarise(named, measured_named, checkpoints)
+        results["named"] = {"summary": summary_named, "runs": measured_named}
+        print()
+        print(f"named surfaces ({len(named)} x {len(seeds)} runs):")
+        print(table(summary_named, at))
+        print()
+        print(surface_table(summary_named, named, at[-1]))
+    results["load_end"] = os.getloadavg()[0]
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

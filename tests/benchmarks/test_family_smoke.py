@@ -1,0 +1,45 @@
+"""``python -m benchmarks.bench_family report --smoke`` runs and writes well-formed figures."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from benchmarks import bench_family
+
+
+def test_report_smoke_writes_family_figures(tmp_path: Path) -> None:
+    out = tmp_path / "family.json"
+    assert bench_family.main(["report", "--smoke", "--no-named", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert not out.with_suffix(".partial.json").exists()  # the per-method dump is cleaned up
+    assert data["surface_seeds"] == [bench_family.HELD_OUT_SEEDS, bench_family.HELD_OUT_SEEDS + 1]
+    assert data["checkpoints"][-1] == 12
+    summary = data["family"]["summary"]
+    assert "autoaux GP" in summary
+    names = [s["name"] for s in data["family"]["surfaces"]]
+    for item in summary.values():
+        for value in item["median_normalised_regret"].values():
+            assert math.isfinite(value) and value >= 0.0
+        assert set(item["per_surface_median_regret"]) == set(names)
+    if bench_family.REFERENCE in summary:
+        pairs = summary["autoaux GP"]["paired_vs_reference"]["12"]
+        assert sum(pairs) == len(names)  # one run per surface in the smoke run
+
+
+def test_held_out_and_tuning_surfaces_are_disjoint() -> None:
+    tuning = {p.seed for p in bench_family.family(bench_family.TUNING_SEEDS, 3)}
+    held_out = {p.seed for p in bench_family.family(bench_family.HELD_OUT_SEEDS, 3)}
+    assert not tuning & held_out
+    assert bench_family.HELD_OUT_SEEDS - bench_family.TUNING_SEEDS >= 100
+
+
+def test_timing_smoke_interleaves_both_methods(tmp_path: Path) -> None:
+    out = tmp_path / "timing.json"
+    assert bench_family.main(["timing", "--smoke", "--json", str(out)]) == 0
+    timing = json.loads(out.read_text())["timing"]
+    assert "autoaux GP" in timing
+    for figures in timing.values():
+        assert figures["cpu_ms_per_trial"] > 0.0
+        assert figures["wall_ms_per_trial_after_10"] > 0.0
