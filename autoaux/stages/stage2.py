@@ -22,7 +22,8 @@ failed, its MLflow run is closed FAILED with the reason, and the search goes on.
 trial's model is scored on the main test split and its weights are kept.
 
 Warm start: the second trial uses ratios proportional to the stage-1 utilities, with the main
-task at 1, i.e. ``r_i = u_i / u_main`` (``u_i / max u`` when the main task was not an arm),
+task at 1, i.e. ``r_i = u_i / u_main`` (``u_i / max u`` when the main task was not an arm or
+its utility is not positive, as in the race, where utilities are effects against main alone),
 clipped into ``[0, max_ratio]``; without utilities every ratio starts at 1.
 
 With no auxiliary task (an empty selection) stage 2 degenerates to one main-only trial.
@@ -69,6 +70,9 @@ def warm_start_ratios(
     """Ratios proportional to stage-1 utilities, the main task at 1 (see the module docstring).
 
     Missing or ``nan`` utilities count as 0.5 (the prior mean); no utilities: every ratio 1.
+    When the main task's own utility is not positive (the race's reference, main alone, has
+    utility 0: a candidate's utility is its effect against it), the best task gets ratio 1 and
+    the others a ratio proportional to their utilities.
     """
     if not utilities:
         return {t: min(1.0, max_ratio) for t in tasks}
@@ -77,7 +81,9 @@ def warm_start_ratios(
         u = utilities.get(name, math.nan)
         return 0.5 if u is None or math.isnan(u) else max(0.0, float(u))
 
-    reference = value(main) if main in utilities else max(value(t) for t in tasks)
+    reference = value(main) if main in utilities else 0.0
+    if reference <= 0:
+        reference = max(value(t) for t in tasks)
     if reference <= 0:
         reference = 1.0
     return {t: float(np.clip(value(t) / reference, 0.0, max_ratio)) for t in tasks}

@@ -140,8 +140,12 @@ def test_stage2_runs_the_trials_warm_started_from_utilities(result: RunResult) -
     assert result.test_score is not None and 0.5 < result.test_score <= 1.0
     assert result.ratios["main"] == 1.0 and set(result.ratios) == {"main", *result.selected}
     warm = warm_start_ratios(result.selected, result.utilities, main="main", max_ratio=5.0)
-    assert result.trials[0].ratios == pytest.approx(warm)
+    # the first trial is the main task alone, the second the warm start
+    assert result.trials[0].ratios == dict.fromkeys(result.selected, 0.0)
+    assert mix.main_only_dev == result.trials[0].score
+    assert result.trials[1].ratios == pytest.approx(warm)
     assert math.isclose(sum(mix.probabilities.values()), 1.0)
+    assert mix.main_alone == all(r == 0.0 for t, r in result.ratios.items() if t != "main")
     assert mix.best_state is not None and any(k.startswith("encoder.") for k in mix.best_state)
 
 
@@ -421,6 +425,9 @@ def test_warm_start_ratios() -> None:
         "a": 2.0
     }
     assert warm_start_ratios(["a", "b"], None, main="main", max_ratio=5.0) == {"a": 1.0, "b": 1.0}
+    # the race: main alone is the reference with utility 0, candidates' utilities are effects
+    race = {"main": 0.0, "a": 0.05, "b": 0.025}
+    assert warm_start_ratios(["a", "b"], race, main="main", max_ratio=5.0) == {"a": 1.0, "b": 0.5}
 
 
 def test_baseline_mixtures() -> None:

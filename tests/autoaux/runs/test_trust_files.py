@@ -131,12 +131,13 @@ def test_outputs_are_still_written_in_a_plain_folder(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ finding 5: the whole state
 POOL = ["helpful-0", "helpful-1", "shuffled:helpful-0"]
-MEANS = {"helpful-0": 0.80, "helpful-1": 0.70, "shuffled:helpful-0": 0.70}
+MEANS = {"main": 0.70, "helpful-0": 0.80, "helpful-1": 0.70, "shuffled:helpful-0": 0.70}
 
 
 class _Report:
-    def __init__(self, best_dev: float) -> None:
+    def __init__(self, best_dev: float, steps: dict[str, int]) -> None:
         self.best_dev, self.mean_loss = best_dev, {"main": 0.5}
+        self.steps_per_task = steps
 
 
 class _Episode:
@@ -146,10 +147,10 @@ class _Episode:
         self.round = int(seed_key.rsplit("-", 1)[1])
 
     def train_mixture(self, probabilities: dict[str, float], steps: int, **_: Any) -> _Report:
-        (task,) = [t for t in probabilities if t != "main"]
+        (task,) = [t for t in probabilities if t != "main"] or ["main"]
         shared = np.random.default_rng(self.round).normal(0.0, 0.05)
         own = np.random.default_rng([self.round, len(task)]).normal(0.0, 0.005)
-        return _Report(MEANS[task] + shared + own)
+        return _Report(MEANS[task] + shared + own, dict.fromkeys(probabilities, steps))
 
 
 def _raced(data: Path, out: Path, *, pulls: int, finish: bool) -> RunConfig:
@@ -208,10 +209,10 @@ def test_an_edited_race_decision_is_recomputed_and_refused(data: Path, tmp_path:
         result = state["stage1_result"]
         result["verdicts"]["helpful-1"]["verdict"] = "helps"
         result["selected"] = ["helpful-0", "helpful-1"]
-        result["bandit_state"]["state"]["decision"][1] = 1
+        result["bandit_state"]["state"]["decision"][2] = 1  # arm 0 is main alone
 
     _forge(out, flip)
-    with pytest.raises(CheckpointError, match=r"paired differences give undecided"):
+    with pytest.raises(CheckpointError, match=r"paired differences give negligible"):
         RunCheckpoint.load(out)
 
 
@@ -221,10 +222,10 @@ def test_an_edited_race_in_progress_is_refused(data: Path, tmp_path: Path) -> No
 
     def decide(state: dict[str, Any]) -> None:
         bandit = state["stage1"]["bandit"]["state"]
-        bandit["decision"][0], bandit["open"][0] = -1, False  # helpful-0 "hurts"
+        bandit["decision"][1], bandit["open"][1] = -1, False  # helpful-0 "hurts"
 
     _forge(out, decide)
-    with pytest.raises(CheckpointError, match=r"stage1\.bandit: arm 0 is saved as hurts"):
+    with pytest.raises(CheckpointError, match=r"stage1\.bandit: arm 1 is saved as hurts"):
         RunCheckpoint.load(out)
 
 
