@@ -11,8 +11,9 @@ Build one by name with :func:`make_bandit`::
         arm = bandit.select()
         bandit.update(arm, reward=1.0 if arm == 2 else 0.0)
 
-:class:`Racing` is not a reward maximiser: it races candidate arms against a control arm with
-anytime-valid confidence sequences and gives each a :class:`Verdict` (helps, hurts, undecided).
+:class:`Racing` is not a reward maximiser: it races candidate arms against a reference arm
+with anytime-valid confidence sequences and gives each a :class:`Verdict` (helps, negligible,
+hurts, undecided).
 
 :mod:`bandits.rewards` turns scores and gradient cosines into rewards in [0, 1];
 :mod:`bandits.selection` turns utilities into the selected set of arms.

@@ -218,7 +218,7 @@ class Racing(Bandit):
 
     @property
     def candidates(self) -> tuple[int, ...]:
-        """The arms raced against the control, ascending."""
+        """The arms raced against the reference, ascending."""
         return tuple(self._candidates)
 
     @property

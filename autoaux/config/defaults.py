@@ -52,7 +52,7 @@ def default_config_dict(*, quick: bool = False) -> dict[str, Any]:
             "auxiliary": {"tasks": list(DEFAULT_POOL), "max_train_examples": 500},
             "stage1": {"pulls": 14, "episode_steps": 30},
             "stage2": {"trials": 3, "initial_points": 2, "steps": 60, "eval_every": 20},
-            "protocol": {"eval_every": 10, "patience": 2},
+            "protocol": {"eval_every": 15, "patience": 2},
         }
     return {
         "seed": 0,

@@ -93,7 +93,7 @@ __all__ = [
 # dataclasses below. Re-tune these from the benchmarks (benchmarks/*.py), nowhere else.
 # ---------------------------------------------------------------------------------------------
 STAGE1_PRESETS: dict[str, dict[str, Any]] = {
-    # autoaux's defaults: short paired training episodes raced against the null control
+    # autoaux's defaults: paired training episodes raced against the main task alone
     # (autoaux.stages.race). On the multi-domain sentiment suite, per-pull rewards inside one
     # run (every reward of the "bandit" and "autosem" rows) separated helpful tasks from the
     # shuffled control no better than chance (per-pull AUC 0.4-0.6), while the paired episode

@@ -24,7 +24,7 @@ def test_quick_run_succeeds_and_writes_consistent_result(quick_run: CliRun) -> N
     assert result["controls"] == ["shuffled:amazon-polarity"]  # added automatically
     assert set(result["pulls"]) == pool == set(result["verdicts"]) | set(result["controls"])
     assert sum(result["pulls"].values()) == 14  # the --quick episode budget
-    assert all(v["verdict"] in ("helps", "hurts", "undecided") for v in result["verdicts"].values())
+    assert all(v["verdict"] in ("helps", "negligible", "hurts", "undecided") for v in result["verdicts"].values())
     assert result["decision"]
     assert set(result["selected"]) <= pool - {"nyt-polarity", "shuffled:amazon-polarity"}
     assert result["ratios"].get("nyt-polarity", 1.0) == 1.0  # the main task's ratio is fixed
