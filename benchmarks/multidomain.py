@@ -108,12 +108,13 @@ def train_subset(bench: Any, main: str, subset: Sequence[str], args: argparse.Na
         steps=args.steps,
         eval_every=args.steps // 6 or 1,
         eval_batches=None,
+        protocol=bench.config.protocol,
     )
     return {
         "subset": sorted(subset),
         "dev": report.best_dev,
         "test": trainer.evaluate(main, "test"),
-        "steps": report.steps,
+        "steps": int(sum(report.steps_per_task.values())),
     }
 
 
@@ -176,6 +177,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         settings=config.stage1,
         seed=seed,
         tracker=NullTracker(),
+        protocol=config.protocol,
     )
     race_seconds = time.perf_counter() - s
     mix = run_stage2(
@@ -185,13 +187,14 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         settings=config.stage2,
         seed=seed,
         utilities=selection.utilities,
+        protocol=config.protocol,
     )
     out["autoaux"] = {
         "selected": list(selection.selected),
         "decision": selection.decision,
         "verdicts": {k: v.to_dict() for k, v in selection.verdicts.items()},
         "episodes": len(selection.history),
-        "stage1_steps": len(selection.history) * config.stage1.episode_steps + screen_steps,
+        "stage1_steps": sum(r.steps for r in selection.history) + screen_steps,
         "stage1_seconds": race_seconds,
         "stage2_steps": sum(sum(t.steps_per_task.values()) for t in mix.trials),
         "dev": mix.best_dev_score,
@@ -233,6 +236,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         sizes=sizes,
         steps=args.steps,
         eval_every=args.steps // 6 or 1,
+        protocol=config.protocol,
     )["temperature"]
     out["temperature"] = {"dev": base.dev, "test": base.test, "steps": base.steps}
     out["seconds"] = time.perf_counter() - t0

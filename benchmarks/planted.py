@@ -319,7 +319,7 @@ def score_subset(config: Any, suite: Any, subset: Sequence[str], ws: Workspace) 
     utilities = {config.main.task: 1.0, **{t: (1.0 if t in subset else 0.0) for t in pool}}
     start = time.perf_counter()
     mixed = autoaux.mix(
-        config.replace(output_dir=ws.folder()),
+        config.replace(output_dir=ws.folder()).with_overrides({"stage2.main_alone": False}),
         tasks=pool,
         utilities=utilities,
         trials=1,

@@ -213,7 +213,7 @@ def score_subset(config: Any, subset: Sequence[str], ws: Workspace) -> dict[str,
     utilities = {MAIN: 1.0, **{t: (1.0 if t in subset else 0.0) for t in pool}}
     start = time.perf_counter()
     mixed = autoaux.mix(
-        config.replace(output_dir=ws.folder()),
+        config.replace(output_dir=ws.folder()).with_overrides({"stage2.main_alone": False}),
         tasks=pool,
         utilities=utilities,
         trials=1,

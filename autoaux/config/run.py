@@ -690,7 +690,8 @@ class Stage2Config:
     steps in all, evaluated every ``eval_every``), scored by the best main dev score (on at
     most ``eval_batches`` dev batches; ``None``: all). The first trial is the main task alone
     (every ratio 0), so the answer is never worse on dev than training without auxiliary
-    tasks. Ratios lie in ``[0, max_ratio]``; the first
+    tasks; ``main_alone = false`` leaves that trial out (for scoring one fixed mixture, as
+    the benchmarks do, never for a recommendation). Ratios lie in ``[0, max_ratio]``; the first
     ``initial_points`` trials are space-filling (with ``warm_start``, the first of them is the
     ratio vector proportional to the stage-1 utilities). ``search = "random"`` replaces the GP
     by random search (a baseline). ``acquisition`` defaults to ``"EI"``: on the surfaces of
@@ -715,6 +716,7 @@ class Stage2Config:
     eval_every: int = 50
     eval_batches: int | None = None
     warm_start: bool = True
+    main_alone: bool = True
     search: str = "gp"
     executor: str = "local"
     parallel: int = 1
@@ -729,6 +731,7 @@ class Stage2Config:
         _check_int(self, "eval_every", minimum=1)
         _check_int(self, "eval_batches", minimum=1, optional=True)
         _check_bool(self, "warm_start")
+        _check_bool(self, "main_alone")
         _check_choice(self, "search", SEARCHES)
         _check_choice(self, "executor", EXECUTORS)
         _check_int(self, "parallel", minimum=1, maximum=1024)

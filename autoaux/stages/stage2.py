@@ -265,11 +265,10 @@ def _ratio_search(
     utilities: Mapping[str, float] | None,
 ) -> MixingRatioOptimizer | RandomRatioSearch:
     space = MixingRatioSpace(tasks, low=0.0, high=settings.max_ratio)
-    alone = dict.fromkeys(tasks, 0.0)
-    warm = [alone]
+    warm = [dict.fromkeys(tasks, 0.0)] if settings.main_alone else []
     if settings.warm_start:
         start = warm_start_ratios(tasks, utilities, main=main, max_ratio=settings.max_ratio)
-        if any(v > 0 for v in start.values()):
+        if start not in warm:  # all ratios 0 when no task has a positive utility
             warm.append(start)
     search_seed = derive_seed(seed, "stage2")
     if settings.search == "random":
