@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoaux.runs.result import write_json
+from autoaux.runs._files import write_json
 
 __all__ = ["AFFINITY_FILE", "DECISIONS", "AffinityResult"]
 
@@ -105,8 +105,9 @@ class AffinityResult:
         try:
             targets = tuple(str(t) for t in data["targets"])
             arms = tuple(str(a) for a in data["arms"])
-            matrices = [_matrix(data[key], len(targets), len(arms)) for key in ("affinity", "low",
-                                                                               "high")]
+            matrices = [
+                _matrix(data[key], len(targets), len(arms)) for key in ("affinity", "low", "high")
+            ]
             losses = tuple(
                 tuple(tuple(_number(v) for v in cell) for cell in row) for row in data["losses"]
             )
