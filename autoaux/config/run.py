@@ -582,12 +582,7 @@ class Stage1Config:
         _check_choice(self, "evidence", EVIDENCE)
         _check_choice(self, "policy", POLICIES)
         if (self.evidence == "episodes") != (self.policy == "racing"):
-            raise ConfigError(
-                "stage1.policy",
-                self.policy,
-                '"racing" with evidence = "episodes", and only then (evidence is '
-                f"{self.evidence!r})",
-            )
+            raise ConfigError("stage1.policy", self.policy, self._policy_advice(given))
         _check_int(self, "episode_steps", minimum=1)
         _check_float(self, "alpha", above=0.0, maximum=0.5)
         _check_float(self, "margin", minimum=0.0, maximum=1.0)
@@ -618,6 +613,23 @@ class Stage1Config:
             )
         _set(self, "policy_options", dict(self.policy_options))
         _check_policy_options(self.policy, self.bandit_options(seed=0), self.policy_options)
+
+    def _policy_advice(self, given: frozenset[str]) -> str:
+        """What to change when ``policy`` and ``evidence`` do not go together."""
+        if self.policy == "racing":
+            return (
+                f"an in-run bandit policy, as evidence is {self.evidence!r}; \"racing\" needs "
+                'evidence = "episodes": set preset = "autoaux" for a race'
+            )
+        if "evidence" in given:
+            return (
+                f'"racing" with evidence = "episodes"; {self.policy!r} is an in-run bandit '
+                'policy: set evidence = "pulls" or, simpler, preset = "bandit" (or "autosem")'
+            )
+        return (
+            f'"racing" with preset = {self.preset!r}; {self.policy!r} is an in-run bandit policy: '
+            'set preset = "bandit" (or "autosem") in [stage1] to use it'
+        )
 
     def bandit_options(self, *, seed: int | None) -> dict[str, Any]:
         """Keyword arguments for ``bandits.make_bandit(policy, n_arms, **options)``:
