@@ -85,7 +85,7 @@ def plain_folder(path: str | Path, *, create: bool = True) -> Path:
 
 def atomic_write(
     path: str | Path,
-    write: Callable[[IO[bytes]], None],
+    write: Callable[[IO[bytes]], object],
     *,
     mode: int = 0o644,
     prefix: str | None = None,
@@ -137,12 +137,12 @@ def write_text(
     Raises:
         UnsafeOutput: ``path`` is a symbolic link.
     """
-    path = atomic_write(
+    written = atomic_write(
         path, lambda handle: handle.write(text.encode("utf-8")), mode=mode, prefix=prefix
     )
     if sync_folder:
-        fsync_folder(path.parent)
-    return path
+        fsync_folder(written.parent)
+    return written
 
 
 def write_json(path: str | Path, data: Mapping[str, Any], *, mode: int = 0o644) -> Path:
