@@ -105,9 +105,8 @@ class AffinityResult:
         try:
             targets = tuple(str(t) for t in data["targets"])
             arms = tuple(str(a) for a in data["arms"])
-            matrices = [
-                _matrix(data[key], len(targets), len(arms)) for key in ("affinity", "low", "high")
-            ]
+            matrices = [_matrix(data[key], len(targets), len(arms)) for key in ("affinity", "low",
+                                                                               "high")]
             losses = tuple(
                 tuple(tuple(_number(v) for v in cell) for cell in row) for row in data["losses"]
             )

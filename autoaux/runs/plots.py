@@ -194,10 +194,8 @@ def plot_affinity(result: AffinityResult, path: str | Path) -> Path:
                     ax.text(j, i, text, ha="center", va="center", fontsize="x-small")
     labels = []
     for arm in result.arms:
-        mark = (
-            " (control)"
-            if arm == result.control
-            else _DECISION_MARKS.get(result.decisions.get(arm, ""), "")
+        mark = " (control)" if arm == result.control else _DECISION_MARKS.get(
+            result.decisions.get(arm, ""), ""
         )
         labels.append(arm + mark)
     ax.set_xticks(range(n_cols))

@@ -140,7 +140,9 @@ def decision_of(
             "(each was shown to hurt or to add less than the margin)" + note
         )
     if finished:
-        return f"nothing selected: none can be shown to help (undecided: {', '.join(open_)})" + note
+        return (
+            f"nothing selected: none can be shown to help (undecided: {', '.join(open_)})" + note
+        )
     return (
         "nothing selected: the budget ended before the evidence decided "
         f"({', '.join(open_)} undecided); raise pulls in the [stage1] section of the config "
