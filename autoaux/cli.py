@@ -33,6 +33,7 @@ from autoaux._secrets import (
 )
 
 EXIT_USAGE = 2
+LIST_WIDTH = 100  # the longest line of `autoaux tasks list`
 log = logging.getLogger("autoaux")
 
 
@@ -309,9 +310,11 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         rows = []
         for name in tasks.builtin_names():
             info = tasks.builtin_info(name)
-            rows.append((name, str(info.get("kind", "")), str(info.get("labels", "")),
-                         str(info.get("source", ""))))
-        _print_table(("task", "kind", "labels", "source"), rows)
+            labels = info.get("labels") or ()
+            rows.append((name, str(info.get("kind", "")), str(len(labels)) if labels else "-",
+                         str(info.get("description", ""))))
+        _print_table(("task", "kind", "labels", "description"), rows, width=LIST_WIDTH)
+        print("a task's labels, sizes and source: autoaux tasks show NAME")
         print("any task can be used as a null control as shuffled:<task>")
         return 0
     if args.tasks_command == "show":
@@ -396,14 +399,26 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- output
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def _print_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None
+) -> None:
+    """Columns padded to their widest cell; with ``width``, the last column is cut (ending in
+    ``...``) so that no line is longer than ``width`` characters."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
+    if width is not None:
+        room = max(width - sum(w + 2 for w in widths[:-1]), len(header[-1]))
+        rows = [(*r[:-1], _clip(r[-1], room)) for r in rows]
+        widths[-1] = min(widths[-1], room)
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
     print(line)
     print("  ".join("-" * w for w in widths))
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 3, 0)].rstrip() + "..."
 
 
 def _selection_rows(selection: Any, ratios: Mapping[str, float] | None) -> None:

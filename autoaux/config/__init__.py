@@ -1,6 +1,8 @@
 """Configuration: frozen, validated dataclasses built once from TOML or API arguments.
 
-:mod:`autoaux.config.run` holds the fields, the sections and the run configuration;
+:mod:`autoaux.config.run` holds the sections and the run configuration (and re-exports every
+name it held before the split); ``autoaux.config._checks`` the field checks;
+``autoaux.config._vocab`` the accepted words of each choice-valued setting;
 :mod:`autoaux.config.defaults` the built-in run (the preset ``autoaux run`` uses without
 ``--config``).
 """
@@ -29,13 +31,13 @@ from autoaux.config.run import (
     CheckpointConfig,
     MainConfig,
     ModelConfig,
+    ProtocolConfig,
     RunConfig,
     ScreenConfig,
     Stage1Config,
     Stage2Config,
     TaskFileConfig,
     TrackingConfig,
-    ProtocolConfig,
     TrainerConfig,
     config_from_dict,
     load_config,
@@ -59,13 +61,13 @@ __all__ = [
     "CheckpointConfig",
     "MainConfig",
     "ModelConfig",
+    "ProtocolConfig",
     "RunConfig",
     "ScreenConfig",
     "Stage1Config",
     "Stage2Config",
     "TaskFileConfig",
     "TrackingConfig",
-    "ProtocolConfig",
     "TrainerConfig",
     "config_from_dict",
     "default_config_dict",

@@ -44,8 +44,6 @@ import dataclasses
 import difflib
 import json
 import logging
-import math
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +51,38 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from autoaux._secrets import redact_uri, register_uri
+from autoaux.config._checks import (
+    MAX_POSITIONS,
+    MAX_SEED,
+    _check_bool,
+    _check_choice,
+    _check_float,
+    _check_int,
+    _check_ray_address,
+    _check_str,
+    _check_str_tuple,
+    _set,
+)
 from autoaux.config._memory import check_memory
+from autoaux.config._vocab import (
+    ACQUISITIONS,
+    BASELINES,
+    BUDGETS,
+    CACHED_PREFIX,
+    ENCODERS,
+    EVIDENCE,
+    EXECUTORS,
+    GATINGS,
+    KINDS,
+    METRICS,
+    POLICIES,
+    REWARDS,
+    SCREEN_WHEN,
+    SEARCHES,
+    SELECTIONS,
+    SHUFFLED_PREFIX,
+    UTILITIES,
+)
 from autoaux.config.defaults import default_encoder
 from autoaux.errors import ConfigError
 
@@ -139,179 +168,11 @@ STAGE1_PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-EVIDENCE = ("episodes", "pulls")
-POLICIES = (
-    "racing",
-    "thompson",
-    "discounted-ucb",
-    "sliding-window-ucb",
-    "exp3",
-    "epsilon-greedy",
-    "uniform",
-)
-GATINGS = ("off", "unweighted", "weighted", "smoothed")
-REWARDS = ("gain", "scaled", "cosine", "mixed")
-UTILITIES = ("posterior", "mean")
-SELECTIONS = ("auto", "default", "top-k", "threshold", "control")
-ACQUISITIONS = ("gp_hedge", "EI", "PI", "LCB")
-SEARCHES = ("gp", "random")
-BUDGETS = ("main", "total")
-SCREEN_WHEN = ("auto", "always", "never")
-EXECUTORS = ("local", "ray")
-BASELINES = ("main-only", "uniform", "proportional", "temperature", "stage1-only")
-ENCODERS = ("tiny", "minilm", "minilm-cached")
-CACHED_PREFIX = "cached:"
-KINDS = ("classification", "regression")
-METRICS = ("accuracy", "macro_f1", "matthews", "pearson", "spearman")
 
 _DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson")
 _PRESET_KEYS = tuple(STAGE1_PRESETS["autoaux"])
 # A default of ``_FROM_PRESET`` means "take the value from the preset" (resolved in __post_init__).
 _FROM_PRESET: Any = None
-SHUFFLED_PREFIX = "shuffled:"
-
-
-# --------------------------------------------------------------------------------------------
-# Field checks. Each reads ``obj.<name>``, checks it, stores the coerced value (lists become
-# tuples, ints become floats for float fields) and raises ConfigError naming "<section>.<name>".
-# --------------------------------------------------------------------------------------------
-#: The default upper bound of an integer setting (steps, pulls, trials, sizes).
-_MAX_INT = 10**8
-#: Token positions of the BERT-family encoders (MiniLM's 512); a local model folder is also
-#: checked against the ``max_position_embeddings`` of its ``config.json``.
-MAX_POSITIONS = 512
-#: Seeds are 32-bit (numpy and torch generators, Ray workers).
-MAX_SEED = 2**32 - 1
-
-
-def _key(obj: object, name: str) -> str:
-    section = getattr(obj, "_section", "")
-    return f"{section}.{name}" if section else name
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)
-
-
-def _check_int(
-    obj: object,
-    name: str,
-    *,
-    minimum: int | None = None,
-    maximum: int | None = _MAX_INT,
-    optional: bool = False,
-) -> None:
-    """An integer in ``[minimum, maximum]``; every integer has an upper bound (by default
-    :data:`_MAX_INT`, beyond any budget a run can afford)."""
-    value = getattr(obj, name)
-    if value is None and optional:
-        return
-    bounds = [f">= {minimum}"] if minimum is not None else []
-    if maximum is not None:
-        bounds.append(f"<= {maximum}")
-    what = "an integer" + (" " + " and ".join(bounds) if bounds else "")
-    if optional:
-        what += " (or leave it out)"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(_key(obj, name), value, what)
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ConfigError(_key(obj, name), value, what)
-
-
-def _check_float(
-    obj: object,
-    name: str,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    above: float | None = None,
-    optional: bool = False,
-) -> None:
-    value = getattr(obj, name)
-    if value is None and optional:
-        return
-    bounds = []
-    if above is not None:
-        bounds.append(f"> {above:g}")
-    if minimum is not None:
-        bounds.append(f">= {minimum:g}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum:g}")
-    what = "a number" + (" " + " and ".join(bounds) if bounds else "")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(_key(obj, name), value, what)
-    number = float(value)
-    if (
-        not math.isfinite(number)
-        or (above is not None and number <= above)
-        or (minimum is not None and number < minimum)
-        or (maximum is not None and number > maximum)
-    ):
-        raise ConfigError(_key(obj, name), value, what)
-    _set(obj, name, number)
-
-
-def _check_bool(obj: object, name: str) -> None:
-    value = getattr(obj, name)
-    if not isinstance(value, bool):
-        raise ConfigError(_key(obj, name), value, "true or false")
-
-
-def _check_str(obj: object, name: str, *, optional: bool = False) -> None:
-    value = getattr(obj, name)
-    if value is None and optional:
-        return
-    if isinstance(value, Path):
-        value = str(value)
-        _set(obj, name, value)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(_key(obj, name), value, "a non-empty string")
-
-
-def _check_choice(obj: object, name: str, choices: Sequence[str]) -> None:
-    value = getattr(obj, name)
-    if value not in choices:
-        raise ConfigError(_key(obj, name), value, "one of " + ", ".join(map(repr, choices)))
-
-
-_RAY_ADDRESS = re.compile(r"^(ray://)?[\w.\-\[\]:]+:\d+$")
-
-
-def _check_ray_address(obj: object, name: str) -> None:
-    value = getattr(obj, name)
-    if not isinstance(value, str) or not (
-        value in ("", "auto") or _RAY_ADDRESS.match(value.strip())
-    ):
-        raise ConfigError(
-            _key(obj, name),
-            value,
-            "'' (start a local Ray instance), 'auto', 'ray://host:port' or 'host:port'",
-        )
-    _set(obj, name, value.strip())
-
-
-def _check_str_tuple(
-    obj: object, name: str, *, choices: Sequence[str] | None = None, unique: bool = True
-) -> None:
-    value = getattr(obj, name)
-    what = "a list of strings"
-    if choices is not None:
-        what = "a list of " + ", ".join(map(repr, choices))
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ConfigError(_key(obj, name), value, what)
-    items = tuple(value)
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ConfigError(_key(obj, name), value, what)
-        if choices is not None and item not in choices:
-            raise ConfigError(_key(obj, name), item, what)
-    if unique:
-        seen: set[str] = set()
-        for item in items:
-            if item in seen:
-                raise ConfigError(_key(obj, name), item, "each name once (it is repeated)")
-            seen.add(item)
-    _set(obj, name, items)
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,12 +443,7 @@ class Stage1Config:
         _check_choice(self, "evidence", EVIDENCE)
         _check_choice(self, "policy", POLICIES)
         if (self.evidence == "episodes") != (self.policy == "racing"):
-            raise ConfigError(
-                "stage1.policy",
-                self.policy,
-                '"racing" with evidence = "episodes", and only then (evidence is '
-                f"{self.evidence!r})",
-            )
+            raise ConfigError("stage1.policy", self.policy, self._policy_advice(given))
         _check_int(self, "episode_steps", minimum=1)
         _check_float(self, "alpha", above=0.0, maximum=0.5)
         _check_float(self, "margin", minimum=0.0, maximum=1.0)
@@ -618,6 +474,23 @@ class Stage1Config:
             )
         _set(self, "policy_options", dict(self.policy_options))
         _check_policy_options(self.policy, self.bandit_options(seed=0), self.policy_options)
+
+    def _policy_advice(self, given: frozenset[str]) -> str:
+        """What to change when ``policy`` and ``evidence`` do not go together."""
+        if self.policy == "racing":
+            return (
+                f'an in-run bandit policy, as evidence is {self.evidence!r}; "racing" needs '
+                'evidence = "episodes": set preset = "autoaux" for a race'
+            )
+        if "evidence" in given:
+            return (
+                f'"racing" with evidence = "episodes"; {self.policy!r} is an in-run bandit '
+                'policy: set evidence = "pulls" or, simpler, preset = "bandit" (or "autosem")'
+            )
+        return (
+            f'"racing" with preset = {self.preset!r}; {self.policy!r} is an in-run bandit policy: '
+            'set preset = "bandit" (or "autosem") in [stage1] to use it'
+        )
 
     def bandit_options(self, *, seed: int | None) -> dict[str, Any]:
         """Keyword arguments for ``bandits.make_bandit(policy, n_arms, **options)``:

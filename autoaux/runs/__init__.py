@@ -3,7 +3,7 @@ run continues from, and the two plots."""
 
 from __future__ import annotations
 
-from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link
+from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link, write_json
 from autoaux.runs.checkpoint import (
     CHECKPOINT_DIR,
     CheckpointError,
@@ -21,7 +21,6 @@ from autoaux.runs.result import (
     SelectionResult,
     TaskVerdict,
     TrialRecord,
-    write_json,
 )
 
 __all__ = [

@@ -10,21 +10,37 @@ A link placed at a name autoaux writes (``result.json``, a plot, the lock's hold
 - a folder autoaux creates or cleans (``checkpoint/``) must be a real folder, not a link;
 - deletions remove the directory entry itself (``unlink`` never follows a final link) and only
   inside a folder checked by :func:`plain_folder`.
+
+Every file autoaux writes in an output folder goes through :func:`atomic_write`; text and JSON
+through :func:`write_text` and :func:`write_json`. This module imports nothing else from
+``autoaux.runs`` (an import-linter contract in ``pyproject.toml``), so every record module can
+use it without an import circle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from autoaux.errors import AutoauxError
 
-__all__ = ["UnsafeOutput", "atomic_write", "plain_folder", "refuse_link"]
+__all__ = [
+    "UnsafeOutput",
+    "atomic_write",
+    "clean_json",
+    "fsync_folder",
+    "plain_folder",
+    "refuse_link",
+    "write_json",
+    "write_text",
+]
 
 
 class UnsafeOutput(AutoauxError):
@@ -69,7 +85,7 @@ def plain_folder(path: str | Path, *, create: bool = True) -> Path:
 
 def atomic_write(
     path: str | Path,
-    write: Callable[[IO[bytes]], None],
+    write: Callable[[IO[bytes]], object],
     *,
     mode: int = 0o644,
     prefix: str | None = None,
@@ -105,3 +121,62 @@ def atomic_write(
             os.unlink(tmp)
         raise
     return path
+
+
+def write_text(
+    path: str | Path,
+    text: str,
+    *,
+    mode: int = 0o644,
+    prefix: str | None = None,
+    sync_folder: bool = False,
+) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` with :func:`atomic_write`; with ``sync_folder``,
+    fsync the folder afterwards too, so that the rename itself survives a crash.
+
+    Raises:
+        UnsafeOutput: ``path`` is a symbolic link.
+    """
+    written = atomic_write(
+        path, lambda handle: handle.write(text.encode("utf-8")), mode=mode, prefix=prefix
+    )
+    if sync_folder:
+        fsync_folder(written.parent)
+    return written
+
+
+def write_json(path: str | Path, data: Mapping[str, Any], *, mode: int = 0o644) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically, with file mode ``mode``; ``nan``
+    becomes ``null`` (:func:`clean_json`). A symbolic link at ``path`` is refused.
+
+    Raises:
+        autoaux.runs.UnsafeOutput: ``path`` is a symbolic link.
+    """
+    text = json.dumps(clean_json(data), indent=2, allow_nan=False) + "\n"
+    return write_text(path, text, mode=mode)
+
+
+def clean_json(value: Any) -> Any:
+    """JSON-safe copy: tuples -> lists, non-finite floats -> None, numpy scalars -> Python."""
+    if isinstance(value, Mapping):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return clean_json(item())
+    return str(value)
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """fsync ``folder`` itself (its entries), ignoring a system that refuses it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoaux.runs.result import write_json
+from autoaux.runs._files import write_json
 
 __all__ = ["AFFINITY_FILE", "DECISIONS", "AffinityResult"]
 

@@ -75,7 +75,14 @@ from typing import Any, TypeVar, cast
 from autoaux._hints import resume_hint
 from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
-from autoaux.runs._files import UnsafeOutput, atomic_write, plain_folder, refuse_link
+from autoaux.runs._files import (
+    UnsafeOutput,
+    atomic_write,
+    fsync_folder,
+    plain_folder,
+    refuse_link,
+    write_text,
+)
 from autoaux.runs._verify import DIGEST_KEY, StateMismatch, state_digest, verify_state
 from autoaux.runs.affinity import AffinityResult
 from autoaux.runs.result import (
@@ -751,7 +758,9 @@ class RunCheckpoint:
         body = json.loads(json.dumps(self.state, allow_nan=True, default=_jsonable))
         body.pop(DIGEST_KEY, None)
         body[DIGEST_KEY] = state_digest(body)
-        _atomic_write_text(self.folder / STATE_FILE, json.dumps(body, allow_nan=True))
+        path = self.folder / STATE_FILE
+        text = json.dumps(body, allow_nan=True)
+        write_text(path, text, mode=0o600, prefix=_temp_prefix(path), sync_folder=True)
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -769,15 +778,6 @@ def _jsonable(value: Any) -> Any:
     if callable(tolist):
         return tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _sha256(path: Path) -> str:
@@ -830,16 +830,6 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}.{os.getpid()}."
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(
-        path,
-        lambda handle: handle.write(text.encode("utf-8")),
-        mode=0o600,
-        prefix=_temp_prefix(path),
-    )
-    _fsync_dir(path.parent)
-
-
 def _atomic_torch_save(obj: Any, path: Path) -> str:
     """Write ``obj`` with ``torch.save`` atomically; return the file's sha256."""
     import torch
@@ -847,7 +837,7 @@ def _atomic_torch_save(obj: Any, path: Path) -> str:
     atomic_write(
         path, lambda handle: torch.save(obj, handle), mode=0o600, prefix=_temp_prefix(path)
     )
-    _fsync_dir(path.parent)
+    fsync_folder(path.parent)
     return _sha256(path)
 
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from autoaux._secrets import redact_text
-from autoaux.runs._files import UnsafeOutput, atomic_write, refuse_link
 from autoaux.errors import AutoauxError
+from autoaux.runs._files import UnsafeOutput, refuse_link, write_text
 
 __all__ = ["LOCK_FILE", "FolderInUse", "folder_lock"]
 
@@ -71,7 +71,7 @@ def folder_lock(output_dir: str | Path) -> Iterator[Path]:
             }
         )
         # a temporary file renamed over the holder name: a link there is replaced, never followed
-        atomic_write(holder, lambda handle: handle.write(text.encode("utf-8")))
+        write_text(holder, text)
         yield folder
     finally:
         with contextlib.suppress(OSError):

@@ -7,14 +7,13 @@ out of JSON. ``nan`` values (an arm never pulled, a failed trial) become ``null`
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autoaux.runs._files import atomic_write
+from autoaux.runs._files import clean_json, write_json
 
 if TYPE_CHECKING:
     from autoaux.runs.affinity import AffinityResult
@@ -95,7 +94,7 @@ class TaskVerdict:
     vs_control_rounds: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return clean_json(
             {
                 "verdict": self.verdict,
                 "effect": self.effect,
@@ -219,7 +218,7 @@ class SelectionResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able summary (without the per-pull history and the bandit state)."""
-        return _clean(
+        return clean_json(
             {
                 "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()},
                 "decision": self.decision,
@@ -282,7 +281,7 @@ class TrialRecord:
         object.__setattr__(self, "state", TrialState(self.state))
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return clean_json(
             {
                 "number": self.number,
                 "ratios": self.ratios,
@@ -356,7 +355,7 @@ class MixResult:
         return f"train the main task with {mix} (ratios to the main task's 1)"
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return clean_json(
             {
                 "main_task": self.main_task,
                 "tasks": list(self.tasks),
@@ -407,7 +406,7 @@ class BaselineScore:
     run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return clean_json(
             {
                 "dev": self.dev,
                 "test": self.test,
@@ -459,7 +458,7 @@ class RunResult:
         return self.mlflow.get("run_id")
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return clean_json(
             {
                 "main_task": self.main_task,
                 "selected": list(self.selected),
@@ -489,30 +488,3 @@ class RunResult:
     def to_json(self, path: str | Path) -> Path:
         """Write ``result.json`` (atomically: temporary file, fsync, rename); return the path."""
         return write_json(path, self.to_dict())
-
-
-def write_json(path: str | Path, data: Mapping[str, Any], *, mode: int = 0o644) -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically, with file mode ``mode``; ``nan``
-    becomes ``null``. A symbolic link at ``path`` is refused.
-
-    Raises:
-        autoaux.runs.UnsafeOutput: ``path`` is a symbolic link.
-    """
-    text = json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
-    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), mode=mode)
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: tuples -> lists, non-finite floats -> None, numpy scalars -> Python."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return _clean(item())
-    return str(value)

@@ -103,6 +103,14 @@ def test_bad_config_value_names_key_and_value(work: Path, data_cache: Path) -> N
     _assert_one_line_error(run, "stage1.gating", "sometimes")
 
 
+def test_an_in_run_policy_without_a_preset_says_which_preset_to_set(
+    work: Path, data_cache: Path
+) -> None:
+    (work / "bandit.toml").write_text('[stage1]\npolicy = "thompson"\n')
+    run = run_cli(["run", "--config", "bandit.toml"], cwd=work, cache=data_cache)
+    _assert_one_line_error(run, "bandit.toml", "stage1.policy", 'preset = "bandit"')
+
+
 def test_unknown_task_is_named(work: Path, data_cache: Path) -> None:
     (work / "bad.toml").write_text('[main]\ntask = "no-such-task"\n')
     run = run_cli(["run", "--config", "bad.toml"], cwd=work, cache=data_cache)
@@ -143,3 +151,24 @@ def test_tasks_list_names_the_builtin_suite(work: Path, data_cache: Path) -> Non
     for name in ("rt-sentiment", "rt-subjectivity", "tweet-sentiment", "tweet-confidence",
                  "bbc-topic"):
         assert name in run.stdout
+
+
+def test_tasks_list_fits_a_terminal_with_label_counts(work: Path, data_cache: Path) -> None:
+    run = run_cli(["tasks", "list"], cwd=work, cache=data_cache)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    rows = {line.split()[0]: line.split() for line in lines if line.strip()}
+    assert rows["trec-fine"][1:3] == ["classification", "50"]  # a count, not the 50 labels
+    assert rows["rt-sentiment"][1:3] == ["classification", "2"]
+    assert rows["tweet-confidence"][1:3] == ["regression", "-"]
+    assert "ENTY:animal" not in run.stdout and "'fresh', 'rotten'" not in run.stdout
+    assert "autoaux tasks show NAME" in run.stdout
+
+
+def test_tasks_show_keeps_the_labels(work: Path, data_cache: Path) -> None:
+    run = run_cli(["tasks", "show", "trec-fine"], cwd=work, cache=data_cache)
+    assert run.returncode == 0, run.stderr
+    details = json.loads(run.stdout)
+    assert len(details["labels"]) == 50
+    assert "ENTY:animal" in details["labels"]

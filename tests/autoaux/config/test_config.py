@@ -386,6 +386,32 @@ def test_bad_stage1_evidence_settings(changes: dict[str, Any], key: str) -> None
         Stage1Config(**changes)
 
 
+@pytest.mark.parametrize(
+    ("changes", "advice"),
+    [
+        # the default preset races: an in-run policy alone is told which preset to set
+        ({"policy": "thompson"}, 'set preset = "bandit" (or "autosem")'),
+        ({"policy": "exp3", "evidence": "episodes"}, 'set evidence = "pulls" or, simpler, preset'),
+        ({"preset": "bandit", "policy": "racing"}, 'set preset = "autoaux" for a race'),
+    ],
+)
+def test_a_policy_that_does_not_fit_the_evidence_says_what_to_set(
+    changes: dict[str, Any], advice: str
+) -> None:
+    with pytest.raises(ConfigError, match="stage1\\.policy") as raised:
+        Stage1Config(**changes)
+    assert advice in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_an_in_run_policy_in_a_file_is_accepted_with_the_bandit_preset(folder: Path) -> None:
+    with pytest.raises(ConfigError, match='preset = "bandit"'):
+        config_from_dict(file_task_dict(folder, stage1={"policy": "thompson"}))
+    data = file_task_dict(folder, stage1={"preset": "bandit", "policy": "thompson"})
+    stage1 = config_from_dict(data).stage1
+    assert (stage1.evidence, stage1.policy) == ("pulls", "thompson")
+
+
 def test_a_pool_gets_one_control_made_automatically(folder: Path) -> None:
     data = file_task_dict(folder)
     data["auxiliary"] = {"tasks": ["rt-subjectivity", "tweet-sentiment"]}
