@@ -151,8 +151,11 @@ def test_stage2_runs_the_trials_warm_started_from_utilities(result: RunResult) -
 
 def test_baselines_use_the_stage2_budget(result: RunResult) -> None:
     assert list(result.baselines) == ["main-only", "uniform", "temperature"]
-    for score in result.baselines.values():
-        assert score.steps == 100 and score.error == ""
+    for name, score in result.baselines.items():
+        # 100 main-task steps (the cap; 4 evaluations never exhaust a patience of 4), the
+        # auxiliary tasks' steps on top
+        assert (score.steps == 100) if name == "main-only" else (score.steps > 100)
+        assert score.error == ""
         assert 0.5 < score.dev <= 1.0 and score.test is not None
     assert result.baselines["main-only"].probabilities == {"main": 1.0}
     assert set(result.baselines["uniform"].probabilities) == {"main", HELPFUL}  # no control

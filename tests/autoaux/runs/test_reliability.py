@@ -288,6 +288,8 @@ def test_a_diverging_loss_fails_its_trials_and_the_search_completes(tmp_path: Pa
             "device": "cpu",
             "tracking.uri": store,
             "tracking.experiment": "nan",
+            # the two tasks share their texts; this test is about losses, not contamination
+            "auxiliary.drop_contaminated": False,
         },
         progress=False,
     )

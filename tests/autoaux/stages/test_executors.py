@@ -130,6 +130,7 @@ def make_config(setup: Setup, store: str, **stage2: Any) -> RunConfig:
         "main": {"task": setup.main.name},
         "auxiliary": {"tasks": [setup.helpful.name]},
         "stage2": {"trials": TRIALS, "initial_points": 2, "steps": 16, "eval_every": 8, **stage2},
+        "protocol": {"eval_every": 8, "patience": 4},
         "tracking": {"uri": store, "experiment": "executors"},
         "output_dir": str(setup.folder / "out"),
     }
@@ -193,7 +194,9 @@ def test_ray_batches_equal_local_batches_of_the_same_size(
 def test_batch_size_not_executor_decides_the_points(setup: Setup, reference: MixResult) -> None:
     """A sequential run (batches of 1) asks its own points: the batch size matters."""
     sequential = mix(setup, f"sqlite:///{setup.folder / 'local.db'}", parallel=1)
-    assert sequential.trials[0].ratios == reference.trials[0].ratios == {"helpful-0": 1.0}
+    # the first trial is the main task alone, the second the warm start
+    assert sequential.trials[0].ratios == reference.trials[0].ratios == {"helpful-0": 0.0}
+    assert sequential.trials[1].ratios == reference.trials[1].ratios == {"helpful-0": 1.0}
     assert [t.ratios for t in sequential.trials] != [t.ratios for t in reference.trials]
 
 
@@ -265,6 +268,7 @@ def run_dying(
                 tracker=tracker,
                 device_name="cpu",
                 executor=executor,
+                protocol=config.protocol,
             )
     return result, tracker
 

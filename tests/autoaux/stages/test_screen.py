@@ -203,7 +203,8 @@ def test_run_screens_a_large_pool_and_races_the_shortlist(tmp_path: Path, one_th
     result = autoaux.run(config, progress=False)
     assert result.screen is not None and len(result.screen.shortlist) == 1
     (chosen,) = result.screen.shortlist
-    assert set(result.selection.verdicts) == {chosen}  # the race saw the shortlist only
+    # the race saw the shortlist only (and the control, raced for calibration)
+    assert set(result.selection.verdicts) == {chosen, "shuffled:helpful-0"}
     assert result.selection.controls == ("shuffled:helpful-0",)
     data = json.loads((tmp_path / "out" / "result.json").read_text())
     assert data["screen"]["shortlist"] == [chosen]
@@ -218,7 +219,7 @@ def test_a_pool_below_the_threshold_skips_the_screen(tmp_path: Path, one_thread:
         stage1={"pulls": 4, "episode_steps": 5},
     )  # fmt: skip
     selection = autoaux.select(config, progress=False)
-    assert set(selection.verdicts) == {"helpful-0", "neutral-0"}
+    assert set(selection.verdicts) == {"helpful-0", "neutral-0", "shuffled:helpful-0"}
     assert not (tmp_path / "out" / "affinity.json").exists()
 
 
