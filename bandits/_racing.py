@@ -128,10 +128,11 @@ class Racing(Bandit):
 
     with threshold ``T = 2 m / alpha``: ``d`` is rejected from above by ``K_up(d) >= T`` and
     from below by ``K_down(d) >= T`` (so helps once ``K_up(0) >= T``, hurts once
-    ``K_down(0) >= T``, negligible once ``K_down(margin) >= T``). *Assumption:* given the past, each candidate's differences are
-    symmetric about a common mean, its effect ``Delta_j`` (true when the candidate's rewards
-    are the control's shifted by the effect; exactly true for a candidate whose rewards follow
-    the control's distribution, because the order within a round is random). Then
+    ``K_down(0) >= T``, negligible once ``K_down(margin) >= T``). *Assumption:* given the
+    past, each candidate's differences are symmetric about a common mean, its effect
+    ``Delta_j`` (true when the candidate's rewards are the reference's shifted by the effect;
+    exactly true for a candidate whose rewards follow the reference's distribution, because the
+    order within a round is random). Then
     ``K_up(d)`` for ``d >= Delta_j`` and ``K_down(d)`` for ``d <= Delta_j`` are nonnegative
     supermartingales starting at 1 (clipping is odd and increasing, so ``E[Y_i(d)]`` has the
     sign of ``Delta_j - d``), and by Ville's inequality each ever reaches ``T`` with

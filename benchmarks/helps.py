@@ -251,10 +251,13 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
         control_helps = sum(
             r["autoaux"]["verdicts"].get(control, {}).get("verdict") == "helps" for r in recs
         )
+        per_p = [p for p, _ in prs if math.isfinite(p)]
+        per_r = [r for _, r in prs if math.isfinite(r)]
+        mean_p = statistics.fmean(per_p) if per_p else math.nan
+        mean_r = statistics.fmean(per_r) if per_r else math.nan
         out.append(
             f"\nhelps: precision {precision:.2f}, recall {recall:.2f} over {len(recs)} runs "
-            f"(pooled; per run mean {statistics.fmean(p for p, _ in prs if math.isfinite(p)) if any(math.isfinite(p) for p, _ in prs) else math.nan:.2f} / "
-            f"{statistics.fmean(r for _, r in prs if math.isfinite(r)) if any(math.isfinite(r) for _, r in prs) else math.nan:.2f}); "
+            f"(pooled; per run mean {mean_p:.2f} / {mean_r:.2f}); "
             f"the control called helps in {control_helps} of {len(recs)} runs\n"
         )
         methods: dict[str, list[float | None]] = {

@@ -116,7 +116,8 @@ def report(records: list[dict[str, Any]], every: int) -> None:
         for t in tasks:
             d = paired([r["total"][t]["test"] for r in rows], fixed)
             cells.append(f"{100 * d['mean']:+.1f} ± {100 * (d.get('ci95') or math.nan):.1f}")
-        print(f"| fixed total (old) | {sum(fixed) / len(fixed):.3f} | " + " | ".join(cells) + " | |")
+        mean_fixed = sum(fixed) / len(fixed)
+        print(f"| fixed total (old) | {mean_fixed:.3f} | " + " | ".join(cells) + " | |")
         for k, p, c in RULES:
             alone = [replay(r["curves"]["main-only"], k, p, c, every) for r in rows]
             cells, spent = [], []

@@ -123,7 +123,8 @@ def _plot_verdicts(ax: Any, selection: SelectionResult) -> None:
 
 
 def plot_trials(mix: MixResult, path: str | Path) -> Path:
-    """Draw stage-2 trial scores and the best score so far to ``path`` (PNG); return it."""
+    """Draw stage-2 trial scores, the best score so far and, as a dashed reference line, the
+    main task alone's dev score to ``path`` (PNG); return it."""
     path = Path(path)
     figure = _figure()
     ax = figure.add_subplot(1, 1, 1)
@@ -137,6 +138,10 @@ def plot_trials(mix: MixResult, path: str | Path) -> Path:
         best.append(running)
     ax.plot(numbers, scores, "o", label="trial score (best main dev)")
     ax.plot(numbers, best, "-", lw=2, label="best so far")
+    if math.isfinite(mix.main_only_dev):
+        ax.axhline(
+            mix.main_only_dev, color="grey", ls="--", lw=1, label="main task alone (trial 0)"
+        )
     finite = [s for s in scores if not math.isnan(s)]
     failed = [t.number for t in mix.trials if t.score is None]
     if failed:
@@ -145,7 +150,10 @@ def plot_trials(mix: MixResult, path: str | Path) -> Path:
     ax.set_xlabel("trial")
     ax.set_ylabel("main dev score")
     tasks = ", ".join(mix.tasks) or "main task only"
-    ax.set_title(f"stage 2: mixing ratios of {tasks}", fontsize="medium")
+    title = f"stage 2: mixing ratios of {tasks}"
+    if mix.main_alone and mix.tasks:
+        title += "\n(no mixture beat the main task alone on dev)"
+    ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     if numbers:

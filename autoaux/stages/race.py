@@ -71,8 +71,9 @@ def run_episode(
     """One episode from the initial weights with the seed of ``round_``: the main task alone
     when ``task == main``, else main + ``task`` at 1:1. With the default protocol the main task
     trains until its dev metric stops improving or it has taken ``steps`` steps (auxiliary
-    steps on top); with ``budget = "total"`` (or no protocol) ``steps`` steps in all. Returns the best main dev metric (whole
-    dev split), the mean main loss and the number of optimiser steps taken."""
+    steps on top); with ``budget = "total"`` (or no protocol) ``steps`` steps in all. Returns
+    the best main dev metric (whole dev split), the mean main loss and the number of optimiser
+    steps taken."""
     weights = {main: 1.0} if task == main else {main: 1.0, task: 1.0}
     if protocol is not None and protocol.added:
         trainer = make_trainer(None, f"stage1-round-{round_}")

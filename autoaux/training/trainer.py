@@ -662,7 +662,7 @@ class Trainer:
             return np.full(main_steps, main_index, dtype=np.int64)
         chunks: list[np.ndarray] = []
         need = main_steps
-        block = max(8, int(math.ceil(main_steps / p[main_index])))
+        block = max(8, math.ceil(main_steps / p[main_index]))
         while need > 0:
             draws = self._rng.choice(len(p), size=block, p=p)
             hits = np.flatnonzero(draws == main_index)

@@ -119,7 +119,7 @@ def test_an_effect_below_the_margin_is_negligible_within_bounded_rounds(method: 
 
 
 def test_without_a_margin_nothing_is_negligible() -> None:
-    bandit, seen = race([0.0, 0.0, 2.0], 0, 300)
+    _, seen = race([0.0, 0.0, 2.0], 0, 300)
     assert all(verdict != "negligible" for _, verdict in seen)
 
 

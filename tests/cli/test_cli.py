@@ -27,7 +27,8 @@ def test_quick_run_succeeds_and_writes_consistent_result(quick_run: CliRun) -> N
     assert set(result["controls"]) <= set(result["verdicts"])
     assert result["recommendation"].startswith("train the main task")
     assert sum(result["pulls"].values()) == 14  # the --quick episode budget
-    assert all(v["verdict"] in ("helps", "negligible", "hurts", "undecided") for v in result["verdicts"].values())
+    verdicts = ("helps", "negligible", "hurts", "undecided")
+    assert all(v["verdict"] in verdicts for v in result["verdicts"].values())
     assert result["decision"]
     assert set(result["selected"]) <= pool - {"nyt-polarity", "shuffled:amazon-polarity"}
     assert result["ratios"].get("nyt-polarity", 1.0) == 1.0  # the main task's ratio is fixed

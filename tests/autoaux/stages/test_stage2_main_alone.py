@@ -92,3 +92,31 @@ def test_the_fixed_total_protocol_is_kept_for_comparison() -> None:
         protocol=ProtocolConfig(budget="total"),
     )
     assert all("count" not in c and c["eval_every"] == 20 for c in calls)
+
+
+def test_the_stage2_plot_draws_main_alone_as_a_reference_line(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from autoaux.runs import plots
+
+    result, _ = _search(lambda ratios: 0.80 - 0.05 * (ratios["a"] + ratios["b"]))
+    drawn: list[Any] = []
+    original = plots._save
+
+    def keep(figure: Any, path: Any) -> None:
+        drawn.append(figure)
+        original(figure, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    out = plots.plot_trials(result, tmp_path / "stage2.png")
+    assert out.stat().st_size > 0
+    (ax,) = drawn[0].axes
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [pytest.approx(0.80)] * 2
+    assert "main task alone" in ax.get_title()
+    pyplot.close("all")
