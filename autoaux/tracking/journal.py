@@ -30,7 +30,8 @@ line follows every replayed operation, so a process killed during an outage leav
 operations on disk and the next client on that file (``autoaux run --resume DIR``, or
 ``autoaux tracking replay DIR`` after the run) sends them. Stand-in ids map to real ids once
 sent (:meth:`JournalingClient.resolve`), in this process and, through the acknowledgements,
-in the next. A ``create_run`` whose answer was lost (the store went away mid-call) is found by its tag before it is replayed, never made twice.
+in the next. A ``create_run`` whose answer was lost (the store went away mid-call) is found
+by its tag before it is replayed, never made twice.
 Metric timestamps are taken when the value is logged, so a replayed history is the history of
 the run, not of the replay.
 
