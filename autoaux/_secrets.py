@@ -242,8 +242,8 @@ def redacting_streams() -> Iterator[None]:
     """While the body runs, everything written to ``sys.stdout`` and ``sys.stderr`` is redacted
     (progress bars, warnings and tracebacks included)."""
     saved = sys.stdout, sys.stderr
-    sys.stdout = _RedactingStream(saved[0])  # type: ignore[assignment]
-    sys.stderr = _RedactingStream(saved[1])  # type: ignore[assignment]
+    sys.stdout = _RedactingStream(saved[0])
+    sys.stderr = _RedactingStream(saved[1])
     try:
         yield
     finally:

@@ -173,6 +173,8 @@ def run_one(suite: str, seed: int, args: argparse.Namespace, ws: Workspace) -> d
         "ratios": dict(mix.ratios),
         "main_alone": mix.main_alone,
         "main_only_dev": mix.main_only_dev,
+        "trials": [{"ratios": t.ratios, "dev": t.score} for t in mix.trials],
+        "utilities": dict(selection.utilities),
     }
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -210,7 +212,7 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
         out.append(f"\n### {suite}: main {main}, seeds {seeds}\n")
         # truth and verdicts
         truth: dict[str, bool] = {}
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for cand in [*candidates, control]:
             alone = (
                 [r["control_alone"]["test"] for r in recs]
@@ -300,14 +302,14 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
         t1 = statistics.fmean(r["autoaux"]["stage1_seconds"] for r in recs)
         t2 = statistics.fmean(r["autoaux"]["stage2_seconds"] for r in recs)
         te = statistics.fmean(r["exhaustive_seconds"] for r in recs)
-        alone = sum(bool(r["autoaux"].get("main_alone")) for r in recs)
+        n_alone = sum(bool(r["autoaux"].get("main_alone")) for r in recs)
         episodes = statistics.fmean(r["autoaux"]["episodes"] for r in recs)
         out.append(
             f"\ncost per run: stage 1 {s1:,.0f} steps ({episodes:.0f} episodes, {t1:.0f} s), "
             f"stage 2 {s2:,.0f} steps ({t2:.0f} s); exhaustive over "
             f"{len(recs[0]['subsets'])} subsets {exhaustive:,.0f} steps ({te:.0f} s); stage 1 "
             f"= {100 * s1 / exhaustive:.0f}% of the exhaustive search. Stage 2 recommended the "
-            f"main task alone in {alone} of {len(recs)} runs.\n"
+            f"main task alone in {n_alone} of {len(recs)} runs.\n"
         )
     return "\n".join(out)
 

@@ -85,7 +85,7 @@ def curves(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> dic
 
 def replay(points: list[list[float]], k: int, patience: int, cap: int, every: int) -> tuple:
     """(best dev, its test, main steps spent) of one rule on one recorded curve."""
-    best, test, spent, stale = -math.inf, math.nan, 0, 0
+    best, test, spent, stale = -math.inf, math.nan, 0.0, 0
     for step, dev, tst in points:
         if step % k or step > cap:
             continue

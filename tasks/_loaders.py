@@ -23,7 +23,7 @@ import importlib
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
@@ -76,7 +76,8 @@ def read_bytes_text(path: Path, encoding: str) -> str:
             f"the file is {size:,} bytes, above the limit of {limit:,} bytes for a task file",
             path=path,
         )
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix)
+    openers: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open}
+    opener = openers.get(path.suffix)
     try:
         if opener is None:
             raw = path.read_bytes()

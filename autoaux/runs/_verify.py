@@ -290,7 +290,7 @@ def _check_mix(data: Mapping[str, Any], config: Any, selected: tuple[str, ...] |
         if data.get("test_score") is not None:
             raise StateMismatch(f"{where}: a test score without a completed trial")
         return
-    if not _same(float(score), float(best.score)):
+    if score is None or best.score is None or not _same(float(score), float(best.score)):
         raise StateMismatch(f"{where}: best_dev_score {score!r} is not trial {best.number}'s")
     ratios = {str(k): float(v) for k, v in data["ratios"].items()}
     wanted = {config.main.task: 1.0, **{k: float(v) for k, v in best.ratios.items()}}

@@ -609,7 +609,7 @@ def record_problem(op: Any) -> str | None:
     if not isinstance(op, dict):
         return "not a JSON object"
     kind, seq = op.get("op"), op.get("seq")
-    if not _is_int(seq) or seq < 1:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         return f"sequence number {seq!r} is not a positive integer"
     if kind not in _OPERATIONS:
         return f"unknown operation {str(kind)[:40]!r}"
