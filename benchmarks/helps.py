@@ -297,6 +297,13 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
                 rows,
             )
         )
+        worth = paired(
+            methods["autoaux (stage 1 + stage 2)"], methods["stage1-only (selection at 1)"]
+        )
+        out.append(
+            f"\nstage 2 minus the selection at ratio 1 (what stage 2's trials buy): "
+            f"{_ci(worth)} pts ({worth['wins']}/{worth['ties']}/{worth['losses']})\n"
+        )
         s1 = statistics.fmean(r["autoaux"]["stage1_steps"] for r in recs)
         s2 = statistics.fmean(r["autoaux"]["stage2_steps"] for r in recs)
         t1 = statistics.fmean(r["autoaux"]["stage1_seconds"] for r in recs)
