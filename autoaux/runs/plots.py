@@ -70,7 +70,7 @@ def plot_utilities(selection: SelectionResult, path: str | Path) -> Path:
         label += " (control)" if arm in selection.controls else ""
         ax.plot(pulls, [math.nan if v is None else v for v in values], style, lw=width, label=label)
     ax.set_xlabel("episode" if racing else "pull")
-    ax.set_ylabel("effect vs control (main dev metric)" if racing else "utility")
+    ax.set_ylabel("effect vs main alone (main dev metric)" if racing else "utility")
     ax.set_title(f"stage 1: task utilities for main task {selection.main_task}")
     ax.grid(alpha=0.3)
     if selection.arms:
@@ -82,17 +82,23 @@ def plot_utilities(selection: SelectionResult, path: str | Path) -> Path:
     return path
 
 
-_VERDICT_COLOURS = {"helps": "tab:green", "hurts": "tab:red", "undecided": "tab:gray"}
+_VERDICT_COLOURS = {
+    "helps": "tab:green",
+    "hurts": "tab:red",
+    "negligible": "tab:olive",
+    "undecided": "tab:gray",
+}
 
 
 def _plot_verdicts(ax: Any, selection: SelectionResult) -> None:
-    """Each raced task's effect with its confidence interval (infinite ends drawn to the
-    edge of the other intervals), coloured by verdict; the control's zero as a line."""
+    """Each raced task's effect against the main task alone with its confidence interval
+    (infinite ends drawn to the edge of the other intervals), coloured by verdict, and its
+    effect against the null control as a hollow diamond; main alone's zero as a line."""
     names = list(selection.verdicts)
     finite = [
         x
         for v in selection.verdicts.values()
-        for x in (v.low, v.high, v.effect)
+        for x in (v.low, v.high, v.effect, v.vs_control)
         if math.isfinite(x)
     ]
     span = (max(finite) - min(finite)) if finite else 1.0
@@ -107,6 +113,8 @@ def _plot_verdicts(ax: Any, selection: SelectionResult) -> None:
         ax.plot([low, high], [y, y], "-", color=colour, lw=2.5)
         if math.isfinite(v.effect):
             ax.plot([v.effect], [y], "o", color=colour)
+        if math.isfinite(v.vs_control):
+            ax.plot([v.vs_control], [y], "D", mfc="none", color=colour, ms=6)
     ax.axvline(0.0, color="black", lw=1, ls="--")
     ax.set_yticks(range(len(names)))
     labels = [
@@ -117,7 +125,7 @@ def _plot_verdicts(ax: Any, selection: SelectionResult) -> None:
     ]
     ax.set_yticklabels(labels, fontsize="small")
     ax.set_xlim(left, right)
-    ax.set_xlabel("effect vs control, with its confidence interval")
+    ax.set_xlabel("effect vs main alone (dot); vs the control (diamond)")
     ax.set_title("verdicts")
     ax.grid(alpha=0.3, axis="x")
 
