@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from autoaux._seeding import derive_seed
 from autoaux.config import SHUFFLED_PREFIX, ProtocolConfig, Stage1Config
 from autoaux.runs.result import PullRecord, SelectionResult, TaskVerdict, decision_of
+from autoaux.stages.trials import train_mixture
 from autoaux.tracking import NullTracker, Tracker, tracked_run
 from bandits import Racing, make_bandit
 
@@ -75,18 +76,15 @@ def run_episode(
     the best main dev metric (whole dev split), the mean main loss and the number of optimiser
     steps taken."""
     weights = {main: 1.0} if task == main else {main: 1.0, task: 1.0}
-    if protocol is not None and protocol.added:
-        trainer = make_trainer(None, f"stage1-round-{round_}")
-        report = trainer.train_mixture(
-            weights,
-            steps,
-            eval_every=protocol.eval_every,
-            count="main",
-            patience=protocol.patience,
-        )
-    else:
-        trainer = make_trainer(steps, f"stage1-round-{round_}")
-        report = trainer.train_mixture(weights, steps, eval_every=steps)
+    key = f"stage1-round-{round_}"
+    _, report = train_mixture(
+        lambda total_steps: make_trainer(total_steps, key),
+        weights,
+        steps=steps,
+        eval_every=steps,
+        eval_batches=None,
+        protocol=protocol,
+    )
     taken = int(sum(report.steps_per_task.values()))
     return float(report.best_dev), float(report.mean_loss.get(main, math.nan)), taken
 
