@@ -96,7 +96,7 @@ class FinetuneResult:
         main_task: the main task.
         ratios: auxiliary task -> mixing ratio used (main task at 1 implied).
         encoder: the encoder that was fine-tuned (``"minilm"``, a folder, or ``"tiny"``).
-        steps: training steps taken.
+        steps: main-task steps taken (the auxiliary steps are in ``steps_per_task``).
         best_dev_score: best main dev score (the checkpoint kept).
         best_step: step of that checkpoint.
         test_score: main test score of that checkpoint.

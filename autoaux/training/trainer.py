@@ -555,8 +555,8 @@ class Trainer:
 
         - ``"all"``: optimiser steps of every task (a fixed total split by the weights; the main
           task gets ``n_steps * p_main`` steps in expectation);
-        - ``"main"``: main-task steps only. Auxiliary steps come *on top*: tasks are drawn one
-          step at a time until the main task has taken ``eval_every`` steps, so with weight 1 for
+        - ``"main"``: main-task steps only. Auxiliary steps come *on top*: tasks are drawn
+          until the main task has taken ``eval_every`` steps, so with weight 1 for
           the main task and ``r`` for an auxiliary task there are ``r`` auxiliary steps per main
           step in expectation, and the main task takes exactly the same number of steps (on the
           same batches, which come from its own seeded iterator) whatever the mixture.
