@@ -198,7 +198,8 @@ def real_point(main: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
             "model": {"encoder": "minilm-cached", "max_length": 64},
             "main": {"task": main, "max_train_examples": 100},
             "auxiliary": {"tasks": [*candidates, control], "max_train_examples": 1000},
-            "stage1": {"pulls": args.episodes},
+            "stage1": {"pulls": args.episodes, "episode_steps": args.episode_steps},
+            "protocol": {"budget": args.budget},
             "stage2": {
                 "trials": 6,
                 "initial_points": 3,
@@ -212,7 +213,10 @@ def real_point(main: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
         source="benchmarks/affinity.py",
     )
     bench = Workbench.build(config, [main, *candidates, control], ())
-    out: dict[str, Any] = {"section": "real", "main": main, "seed": seed}
+    out: dict[str, Any] = {
+        "section": "real", "main": main, "seed": seed, "budget": args.budget,
+        "episode_steps": args.episode_steps,
+    }  # fmt: skip
     # --- the screen
     start = time.perf_counter()
     screen = run_screen(
@@ -254,7 +258,7 @@ def real_point(main: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
     out["autoaux"] = {
         "selected": list(selection.selected),
         "decision": selection.decision,
-        "stage1_steps": len(selection.history) * config.stage1.episode_steps,
+        "stage1_steps": sum(p.steps for p in selection.history),
         "stage1_seconds": race_seconds,
         "stage2_steps": sum(sum(t.steps_per_task.values()) for t in mix.trials),
         "dev": mix.best_dev_score,
@@ -447,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aux-train", type=int, default=300, help="planted candidate size")
     parser.add_argument("--steps", type=int, default=300, help="real: steps of a training run")
     parser.add_argument("--episodes", type=int, default=150, help="real: race budget")
+    parser.add_argument("--episode-steps", type=int, default=400,
+                        help="real: the race's cap of steps per episode")
+    parser.add_argument("--budget", choices=("main", "total"), default="main",
+                        help="real: the training protocol ([protocol] budget); the rows of "
+                             "2026-12-03 were measured with 'total' and 150-step episodes")
     parser.add_argument("--out", type=Path, default=Path("affinity.jsonl"))
     parser.add_argument("--report", type=Path, nargs="*")
     parser.add_argument("--one-planted", help=argparse.SUPPRESS)
