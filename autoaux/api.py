@@ -59,6 +59,7 @@ from autoaux.stages.race import run_race
 from autoaux.stages.screen import run_screen
 from autoaux.stages.stage1 import make_gate, run_stage1
 from autoaux.stages.stage2 import run_stage2
+from autoaux.stages.workers import WorkerPlan
 from autoaux.tracking import Tracker, make_tracker, metric_key, tracked_run
 from autoaux.tracking.journal import (
     JOURNAL_FILE,
@@ -178,8 +179,9 @@ def replay_tracking(
         return replay_journal(file, uri=tracking_uri, wait=wait)
 
 
-#: Options that a resume applies (they change where tracking goes, not what is computed).
-RESUME_APPLIES = frozenset({"tracking.fallback", "tracking.uri"})
+#: Options that a resume applies (they change where tracking goes or where episodes run, not
+#: what is computed).
+RESUME_APPLIES = frozenset({"tracking.fallback", "tracking.uri", "workers"})
 
 
 def _resume_options(
@@ -217,7 +219,7 @@ def _resume_options(
                 f"{', '.join(changed)}; a resume continues the saved configuration (omit "
                 "--config, or start afresh with --overwrite)"
             )
-    applied = {k: v for k, v in overrides.items() if k == "tracking.fallback"}
+    applied = {k: v for k, v in overrides.items() if k in ("tracking.fallback", "workers")}
     return config.with_overrides(applied) if applied else config
 
 
@@ -491,6 +493,7 @@ def _stage1(
             progress=progress,
             checkpoint=checkpoint,
             protocol=config.protocol,
+            workers=WorkerPlan.of(config),
         )
     else:
         trainer = bench.trainer(
@@ -549,6 +552,7 @@ def _run_screen(
         pairwise=pairwise,
         tracker=tracker,
         progress=progress,
+        workers=WorkerPlan.of(config),
     )
 
 

@@ -49,9 +49,13 @@ def _common_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where trials run")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of the pipeline")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="processes for stage-1 episodes and screen probes on the CPU "
+                        "(default 0: one per core; 1: none)")
     # --- parallel trials (autoaux.stages.executors)
     p.add_argument("--executor", choices=("local", "ray"),
-                   help="where stage-2 trials run: local (one after another) or ray")
+                   help="where stage-2 trials run: local (one after another) or ray; "
+                        "ray also runs stage-1 episodes and screen probes")
     p.add_argument("--parallel", type=int, metavar="N",
                    help="stage-2 trials asked and run at a time (default 1)")
     p.add_argument("--ray-address", metavar="ADDRESS",
@@ -201,6 +205,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["seed"] = args.seed
     if args.device is not None:
         overrides["device"] = args.device
+    if getattr(args, "workers", None) is not None:
+        overrides["workers"] = args.workers
     if getattr(args, "executor", None) is not None:  # --- parallel trials
         overrides["stage2.executor"] = args.executor
     if getattr(args, "parallel", None) is not None:

@@ -292,6 +292,12 @@ class Racing(Bandit):
         effects[self._control] = 0.0
         return effects
 
+    def queued(self) -> tuple[int, ...]:
+        """The arms of the current round not yet selected, in the order :meth:`select` will
+        return them (empty between rounds). A round once drawn is played out, so a caller may
+        play these arms side by side and :meth:`update` them in this order."""
+        return tuple(self._queue)
+
     # ------------------------------------------------------------------ playing
 
     def select(self) -> int:

@@ -5,6 +5,8 @@ A run is described by one :class:`RunConfig`; the TOML file mirrors it section b
     seed = 0
     output_dir = "autoaux-output"
     device = "auto"                 # "auto" (CUDA when present), "cpu", "cuda", "cuda:N"
+    workers = 0                     # processes for stage-1 episodes and screen probes (CPU):
+                                    # 0 one per core, 1 in this process
     [model]      encoder, max_length, num_layers, hidden_size, tiny_layers, vocab_size, dropout,
                  top_hidden, top_layers
     [main]       task, max_train_examples, drop_eval_repeats
@@ -767,13 +769,19 @@ _SECTIONS: dict[str, type] = {
     "baselines": BaselinesConfig,
     "checkpoint": CheckpointConfig,
 }
-_TOP_LEVEL = ("seed", "output_dir", "device", "task", *_SECTIONS)
-_FIELD_DEFAULTS: dict[str, Any] = {"seed": 0, "output_dir": "autoaux-output", "device": "auto"}
+_TOP_LEVEL = ("seed", "output_dir", "device", "workers", "task", *_SECTIONS)
+_FIELD_DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "output_dir": "autoaux-output",
+    "device": "auto",
+    "workers": 0,
+}
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One autoaux run: every section above plus ``seed``, ``output_dir`` and ``device``.
+    """One autoaux run: every section above plus ``seed``, ``output_dir``, ``device`` and
+    ``workers``.
 
     Build it with :func:`load_config` (TOML), :func:`config_from_dict` or directly. Derived
     views: :meth:`auxiliary_tasks` (the pool with the automatic control added),
@@ -795,6 +803,10 @@ class RunConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     output_dir: str = "autoaux-output"
     device: str = "auto"
+    workers: int = 0
+    """Worker processes for stage-1 race episodes and affinity-screen probes on the CPU
+    (:mod:`autoaux.stages.workers`): 0 one per core, 1 in this process. Where episodes run
+    never changes what they compute; with ``[stage2] executor = "ray"`` they are Ray tasks."""
     source: str = field(default="<python>", compare=False)
     """Where the configuration came from (a file name), for error messages."""
     user_tasks: tuple[str, ...] = field(default=(), compare=False, repr=False)
@@ -813,6 +825,7 @@ class RunConfig:
                 raise ConfigError("task", spec, "a TaskFileConfig")
         _check_int(self, "seed", minimum=0, maximum=MAX_SEED)
         _check_str(self, "output_dir")
+        _check_int(self, "workers", minimum=0, maximum=1024)
         if not (self.device in ("auto", "cpu", "cuda") or _is_cuda_index(self.device)):
             raise ConfigError("device", self.device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
         self._check_task_names()
@@ -912,6 +925,7 @@ class RunConfig:
             "seed": self.seed,
             "output_dir": self.output_dir,
             "device": self.device,
+            "workers": self.workers,
         }
         for name in _SECTIONS:
             out[name] = _section_dict(getattr(self, name))
@@ -1054,7 +1068,7 @@ def _build(
         raise ConfigError("", data, "a table of settings")
     _reject_unknown("", data, _TOP_LEVEL)
     kwargs: dict[str, Any] = {}
-    for name in ("seed", "output_dir", "device"):
+    for name in ("seed", "output_dir", "device", "workers"):
         if name in data:
             kwargs[name] = data[name]
     for name, cls in _SECTIONS.items():

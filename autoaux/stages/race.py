@@ -29,11 +29,13 @@ text (``benchmarks/evidence.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +45,7 @@ from autoaux._seeding import derive_seed
 from autoaux.config import SHUFFLED_PREFIX, ProtocolConfig, Stage1Config
 from autoaux.runs.result import PullRecord, SelectionResult, TaskVerdict, decision_of
 from autoaux.stages.trials import train_mixture
+from autoaux.stages.workers import WorkerPlan, open_workers
 from autoaux.tracking import NullTracker, Tracker, tracked_run
 from bandits import Racing, make_bandit
 
@@ -101,8 +104,14 @@ def run_race(
     progress: bool = False,
     checkpoint: RunCheckpoint | None = None,
     protocol: ProtocolConfig | None = None,
+    workers: WorkerPlan | None = None,
 ) -> SelectionResult:
     """Race the candidates of ``pool`` against the main task alone (see the module docstring).
+
+    ``workers`` says where episodes run (default: one after another in this process). The
+    episodes of a round run side by side and their scores are told to the race in the round's
+    order, one by one, exactly as a sequential race would; when the race ends inside a round,
+    the round's remaining scores are discarded (:mod:`autoaux.stages.workers`).
 
     ``pool`` holds the auxiliary tasks, controls included; ``controls`` names the control arms
     (default: the ``shuffled:`` tasks of the pool), raced as calibration candidates that are
@@ -144,45 +153,39 @@ def run_race(
             unit="episode",
             disable=not progress,
         )
-        while not race.done and len(history) < settings.pulls:
-            arm = race.select()
-            # every open candidate and the control play once a round, so the k-th episode of
-            # an arm belongs to round k: one seed per round pairs the control with each task
-            task, round_ = arms[arm], int(race.counts()[arm])
-            score, loss, taken = run_episode(
-                make_trainer,
-                main=main,
-                task=task,
-                steps=settings.episode_steps,
-                round_=round_,
-                protocol=protocol,
-            )
-            race.update(arm, score)
-            record = PullRecord(
-                pull=len(history) + 1,
-                task=task,
-                reward=score,
-                dev_score=score,
-                previous_score=math.nan,
-                loss=loss,
-                cosine=math.nan,
-                scale=math.nan,
-                utilities=tuple(float(u) for u in race.utilities()),
-                round=round_,
-                steps=taken,
-            )
-            history.append(record)
-            tracker.log_metrics(_episode_metrics(record, arm, arms), step=record.pull)
-            bar.update(1)
-            bar.set_postfix_str(f"round {round_} {task} dev={score:.3f}", refresh=False)
-            if checkpoint is not None:
-                checkpoint.save_race(
-                    race,
-                    history,
-                    elapsed=time.perf_counter() - start,
-                    tracker=tracker,
-                    last=race.done or len(history) >= settings.pulls,
-                )
+        with open_workers(make_trainer, workers) as runner:
+            while not race.done and len(history) < settings.pulls:
+                # a round once drawn is played out: its arms are known when it starts
+                first = race.select()
+                round_arms = [first, *race.queued()][: settings.pulls - len(history)]
+                jobs = [
+                    _Episode(main, arms[a], settings.episode_steps, int(race.counts()[a]), protocol)
+                    for a in round_arms
+                ]
+                with contextlib.closing(runner.imap(_run_job, jobs)) as results:
+                    for i, (job, outcome) in enumerate(zip(jobs, results, strict=False)):
+                        arm = first if i == 0 else race.select()
+                        assert arms[arm] == job.task, "the round changed while it was played"
+                        race.update(arm, outcome[0])
+                        history.append(_record(race, job, outcome, len(history) + 1))
+                        record = history[-1]
+                        tracker.log_metrics(_episode_metrics(record, arm, arms), step=record.pull)
+                        bar.update(1)
+                        bar.set_postfix_str(
+                            f"round {job.round_} {job.task} dev={record.dev_score:.3f}",
+                            refresh=False,
+                        )
+                        ended = race.done or len(history) >= settings.pulls
+                        if checkpoint is not None:
+                            checkpoint.save_race(
+                                race,
+                                history,
+                                elapsed=time.perf_counter() - start,
+                                tracker=tracker,
+                                last=ended,
+                            )
+                        if ended:
+                            break
         bar.close()
         seconds = time.perf_counter() - start
         result = _result(
@@ -197,6 +200,48 @@ def run_race(
         result.decision,
     )
     return result
+
+
+@dataclass(frozen=True)
+class _Episode:
+    """One episode of the race, as plain values (it travels to a worker)."""
+
+    main: str
+    task: str
+    steps: int
+    round_: int
+    protocol: ProtocolConfig | None
+
+
+def _run_job(make_trainer: EpisodeTrainerFactory, job: _Episode) -> tuple[float, float, int]:
+    """A worker's job: :func:`run_episode` of ``job``."""
+    return run_episode(
+        make_trainer,
+        main=job.main,
+        task=job.task,
+        steps=job.steps,
+        round_=job.round_,
+        protocol=job.protocol,
+    )
+
+
+def _record(
+    race: Racing, job: _Episode, outcome: tuple[float, float, int], pull: int
+) -> PullRecord:
+    score, loss, taken = outcome
+    return PullRecord(
+        pull=pull,
+        task=job.task,
+        reward=score,
+        dev_score=score,
+        previous_score=math.nan,
+        loss=loss,
+        cosine=math.nan,
+        scale=math.nan,
+        utilities=tuple(float(u) for u in race.utilities()),
+        round=job.round_,
+        steps=taken,
+    )
 
 
 def _result(

@@ -38,6 +38,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ from tqdm.auto import tqdm
 
 from autoaux.config import ScreenConfig
 from autoaux.runs.affinity import AffinityResult
+from autoaux.stages.workers import WorkerPlan, Workers, open_workers
 from autoaux.tracking import NullTracker, Tracker, tracked_run
 
 __all__ = ["ProbeTrainerFactory", "affinity_statistics", "run_screen"]
@@ -109,9 +111,12 @@ def run_screen(
     pairwise: bool = False,
     tracker: Tracker | None = None,
     progress: bool = False,
+    workers: WorkerPlan | None = None,
 ) -> AffinityResult:
     """Screen ``candidates`` against ``control`` for ``main`` (and, with ``pairwise``, for each
-    other) as the module docstring describes; one nested MLflow run ``screen``."""
+    other) as the module docstring describes; one nested MLflow run ``screen``. ``workers``
+    says where probes run (default: one after another in this process); the probes of a row
+    run side by side and give the same losses (:mod:`autoaux.stages.workers`)."""
     tracker = tracker if tracker is not None else NullTracker()
     candidates = [c for c in candidates if c not in (main, control)]
     arms = (*candidates, control)
@@ -124,11 +129,12 @@ def run_screen(
         tracker.log_params(_params(settings, main, arms, control, pairwise))
         bar = tqdm(total=n_probes, desc="screen", unit="probe", disable=not progress)
         rows = []
-        for target in targets:
-            losses = _row_losses(make_trainer, target, arms, settings, bar,
-                                 tracker if target == main else None)  # fmt: skip
-            rows.append((losses, *affinity_statistics(losses, len(arms) - 1,
-                                                       alpha=settings.alpha)))  # fmt: skip
+        with open_workers(make_trainer, workers) as pool:
+            for target in targets:
+                losses = _row_losses(pool, target, arms, settings, bar,
+                                     tracker if target == main else None)  # fmt: skip
+                rows.append((losses, *affinity_statistics(losses, len(arms) - 1,
+                                                           alpha=settings.alpha)))  # fmt: skip
         bar.close()
         decisions, shortlist = _decide(rows[0], candidates, settings.shortlist)
         result = AffinityResult(
@@ -167,7 +173,7 @@ def run_screen(
 
 
 def _row_losses(
-    make_trainer: ProbeTrainerFactory,
+    pool: Workers,
     target: str,
     arms: Sequence[str],
     settings: ScreenConfig,
@@ -177,16 +183,30 @@ def _row_losses(
     """``target``'s dev loss after each arm's probe in each round, shape ``(n_arms, rounds)``
     (``nan`` for the target itself); each round's losses logged to ``tracker`` when given."""
     losses = np.full((len(arms), settings.rounds), math.nan)
-    for r in range(settings.rounds):
-        for j, arm in enumerate(arms):
-            if arm != target:
-                losses[j, r] = probe(make_trainer, target=target, arm=arm,
-                                     steps=settings.probe_steps, round_=r)  # fmt: skip
-                bar.update(1)
-        if tracker is not None:
+    cells = [(j, r) for r in range(settings.rounds) for j, arm in enumerate(arms) if arm != target]
+    jobs = [_Probe(target, arms[j], settings.probe_steps, r) for j, r in cells]
+    for (j, r), loss in zip(cells, pool.imap(_run_job, jobs), strict=True):
+        losses[j, r] = loss
+        bar.update(1)
+        if tracker is not None and (j, r) == max(c for c in cells if c[1] == r):
             values = {f"dev_loss/{a}": float(v) for a, v in zip(arms, losses[:, r], strict=True)}
             tracker.log_metrics({k: v for k, v in values.items() if math.isfinite(v)}, step=r + 1)
     return losses
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """One probe, as plain values (it travels to a worker)."""
+
+    target: str
+    arm: str
+    steps: int
+    round_: int
+
+
+def _run_job(make_trainer: ProbeTrainerFactory, job: _Probe) -> float:
+    """A worker's job: :func:`probe` of ``job``."""
+    return probe(make_trainer, target=job.target, arm=job.arm, steps=job.steps, round_=job.round_)
 
 
 def _decide(

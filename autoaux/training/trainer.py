@@ -75,6 +75,10 @@ class NonFiniteLossError(RuntimeError):
         self.loss = loss
         super().__init__(f"non-finite loss {loss} on task {task!r} at step {step}")
 
+    def __reduce__(self) -> tuple[type[NonFiniteLossError], tuple[str, int, float]]:
+        # rebuilt from its fields when it comes back from a worker process
+        return (type(self), (self.task, self.step, self.loss))
+
 
 @dataclass(frozen=True)
 class TrainerSpec:

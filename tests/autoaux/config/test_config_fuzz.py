@@ -33,7 +33,7 @@ _SECTION_KEYS = {
     name: [f.name for f in __import__("dataclasses").fields(cls) if f.init]
     for name, cls in _SECTIONS.items()
 }
-_KNOWN = ["seed", "output_dir", "device", "task", *_SECTIONS]
+_KNOWN = ["seed", "output_dir", "device", "workers", "task", *_SECTIONS]
 
 
 def _toml_value(value: Any) -> str:

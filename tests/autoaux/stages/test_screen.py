@@ -162,17 +162,6 @@ def _planted_config(folder: Path, seed: int, **sections: Any) -> Any:
     return config_from_dict(data, source="test")
 
 
-@pytest.fixture
-def one_thread(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setenv("AUTOAUX_CACHE", str(tmp_path / "cache"))
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_screen_ranks_the_planted_helper_above_the_control(
     seed: int, tmp_path: Path, one_thread: Any
