@@ -58,7 +58,7 @@ from autoaux.stages.baselines import run_baselines
 from autoaux.stages.race import run_race
 from autoaux.stages.screen import run_screen
 from autoaux.stages.stage1 import make_gate, run_stage1
-from autoaux.stages.stage2 import run_stage2
+from autoaux.stages.stage2 import run_stage2, seed_noise
 from autoaux.stages.workers import WorkerPlan
 from autoaux.tracking import Tracker, make_tracker, metric_key, tracked_run
 from autoaux.tracking.journal import (
@@ -256,7 +256,7 @@ def _run(
             selection = _stage1(bench, config, tracker, progress, checkpoint, screen=screen)
             mixture = _stage2(
                 bench, config, tracker, progress, selection.selected, selection.utilities,
-                checkpoint,
+                checkpoint, noise=_seed_noise(selection),
             )  # fmt: skip
             baselines = _baselines(bench, config, tracker, selection.selected, checkpoint)
             result = RunResult(
@@ -564,6 +564,8 @@ def _stage2(
     tasks: Sequence[str],
     utilities: Mapping[str, float] | None,
     checkpoint: Any = None,
+    *,
+    noise: float | None = None,
 ) -> MixResult:
     if checkpoint is not None and (done := checkpoint.stage2_result()) is not None:
         return done
@@ -579,10 +581,19 @@ def _stage2(
         device_name=bench.device_name,
         checkpoint=checkpoint,
         protocol=config.protocol,
+        noise=noise,
     )
     if checkpoint is not None:
         checkpoint.finish_stage2(mixture)
     return mixture
+
+
+def _seed_noise(selection: SelectionResult) -> float | None:
+    """How much main alone's dev score moves from seed to seed, from the race's reference
+    episodes (``None`` for the in-run bandit, whose rewards are not episode scores)."""
+    if selection.rule != "race":
+        return None
+    return seed_noise(selection.rewards.get(selection.main_task, ()))
 
 
 def _baselines(

@@ -302,6 +302,8 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     print(f"stage 2: {result.recommendation}")
     if math.isfinite(result.main_only_dev):
         print(f"main alone, dev (the first trial): {result.main_only_dev:.4f}")
+    if result.stopped:
+        print(f"stage 2 {result.stopped}")
     print(f"best main dev score: {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the best trial: {result.test_score:.4f}")
@@ -486,6 +488,8 @@ def _print_run_table(result: Any) -> None:
     print(f"\nstage 2: {result.mixture.recommendation}")
     if math.isfinite(result.mixture.main_only_dev):
         print(f"main alone, dev (stage 2's first trial): {result.mixture.main_only_dev:.4f}")
+    if result.mixture.stopped:
+        print(f"stage 2 {result.mixture.stopped}")
     print(f"best main dev score (stage 2): {result.best_dev_score:.4f}")
     if result.test_score is not None:
         print(f"main test score of the chosen mixture: {result.test_score:.4f}")

@@ -259,6 +259,8 @@ class _Optimizer(Optimizer):
 
     def __init__(self, *args: Any, search: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         self.search = dict(search or {})
+        #: the largest EI found by the latest acquisition search, in the units of ``y``
+        self.best_ei: float | None = None
         super().__init__(*args, **kwargs)
 
     def copy(self, random_state: Any = None) -> _Optimizer:
@@ -338,6 +340,8 @@ class _Optimizer(Optimizer):
         )
         refined = np.clip(u.reshape(starts.shape) * acq.length, 0.0, 1.0)
         refined_values, _ = acq(refined)
+        best_log_ei = max(float(values.max()), float(refined_values.max()))
+        self.best_ei = math.exp(best_log_ei) * (float(model.y_train_std_) or 1.0)
         if refined_values.max() >= values[order[0]]:
             chosen = refined[int(np.argmax(refined_values))]
         else:
@@ -585,6 +589,18 @@ class MixingRatioOptimizer(RatioSearch):
             return None
         model = self._optimizer.models[-1]
         return float(np.sqrt(model.noise_) * model.y_train_std_)
+
+    @property
+    def expected_improvement(self) -> float | None:
+        """The largest expected improvement over the best told score, in score units, that
+        the latest acquisition search found (the value of the point :meth:`ask` returns next,
+        before any nudge away from a told point); ``None`` while the initial design runs or
+        when the acquisition is not ``"EI"``. On the fitted GP, ``EI(x) = E[max(f(x) - best -
+        xi, 0)]`` for the noise-free score ``f``; a search whose largest EI is below the noise
+        of a trial's score is unlikely to find a better mixture that a trial can tell apart.
+        """
+        value = getattr(self._optimizer, "best_ei", None)
+        return float(value) if value is not None else None
 
     # -- skopt traffic (every call is logged for replay) -------------------------------------
 

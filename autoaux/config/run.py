@@ -19,7 +19,8 @@ A run is described by one :class:`RunConfig`; the TOML file mirrors it section b
                  margin, policy_options
     [screen]     when, min_candidates, probe_steps, rounds, alpha, shortlist
     [stage2]     trials, initial_points, max_ratio, steps, acquisition, eval_every,
-                 eval_batches, warm_start, search, executor, parallel, ray_address
+                 eval_batches, warm_start, search, executor, parallel, ray_address,
+                 adaptive, min_gain
     [trainer]    batch_size, lr, weight_decay, warmup_steps, clip_norm, eval_batch_size
     [tracking]   enabled, uri, experiment, run_name, artifact_location, fallback, fallback_uri
     [baselines]  run, temperature, steps
@@ -579,6 +580,14 @@ class Stage2Config:
     ``"auto"``: the running cluster, ``"ray://host:port"``: Ray client, ``"host:port"``: a
     cluster's head).
     ``"local"`` runs them one after another in this process.
+
+    ``adaptive`` (default on) ends the search before ``trials`` once the GP's largest expected
+    improvement over the best dev score is below ``min_gain``: a gain a trial could not tell
+    apart from seed noise is not worth a trial. ``min_gain = 0`` (the default) means the seed
+    noise the run measured: the standard deviation of the main task's dev score over the
+    race's rounds (main alone, one seed a round); without a race (``autoaux mix``, the in-run
+    bandit) only a ``min_gain`` above 0 stops the search. It runs at least ``initial_points``
+    trials; ``search = "random"`` and acquisitions other than ``"EI"`` never stop early.
     """
 
     _section: ClassVar[str] = "stage2"
@@ -596,6 +605,8 @@ class Stage2Config:
     executor: str = "local"
     parallel: int = 1
     ray_address: str = ""
+    adaptive: bool = True
+    min_gain: float = 0.0
 
     def __post_init__(self) -> None:
         _check_int(self, "trials", minimum=1)
@@ -611,6 +622,8 @@ class Stage2Config:
         _check_choice(self, "executor", EXECUTORS)
         _check_int(self, "parallel", minimum=1, maximum=1024)
         _check_ray_address(self, "ray_address")
+        _check_bool(self, "adaptive")
+        _check_float(self, "min_gain", minimum=0.0, maximum=1e6)
 
 
 @dataclass(frozen=True)

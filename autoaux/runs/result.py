@@ -317,6 +317,8 @@ class MixResult:
             alone (``nan`` when none completed).
         contamination: the contamination guard's report (as in :class:`SelectionResult`) when
             ``autoaux.mix`` loaded the tasks.
+        stopped: why the search ended before its trial budget (``[stage2] adaptive``), or
+            ``""`` when it ran every trial.
     """
 
     main_task: str
@@ -333,6 +335,7 @@ class MixResult:
     best_state: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     main_only_dev: float = math.nan
     contamination: dict[str, Any] | None = None
+    stopped: str = ""
 
     @property
     def main_alone(self) -> bool:
@@ -372,6 +375,7 @@ class MixResult:
                 "seconds": self.seconds,
                 "run_id": self.run_id,
                 "contamination": self.contamination,
+                "stopped": self.stopped,
             }
         )
 

@@ -56,7 +56,7 @@ from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch, 
 if TYPE_CHECKING:
     from autoaux.runs.checkpoint import RunCheckpoint
 
-__all__ = ["run_stage2", "warm_start_ratios"]
+__all__ = ["run_stage2", "seed_noise", "warm_start_ratios"]
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,14 @@ def run_stage2(
     executor: TrialExecutor | None = None,
     checkpoint: RunCheckpoint | None = None,
     protocol: ProtocolConfig | None = None,
+    noise: float | None = None,
 ) -> MixResult:
     """Search the mixing ratios of ``tasks`` (auxiliary, main excluded); see the module doc.
+
+    ``noise``: the seed-to-seed standard deviation of a trial's main dev score, as stage 1
+    measured it (:func:`seed_noise`); with ``settings.adaptive`` the search stops once its
+    largest expected improvement is below ``settings.min_gain`` or, when that is 0, this noise
+    (without either it runs every trial).
 
     Trials run on ``executor`` (default: the one ``settings.executor`` names, closed at the
     end), ``settings.parallel`` at a time (see :mod:`autoaux.stages.executors` for the batch rules).
@@ -166,8 +172,13 @@ def run_stage2(
             total=n_trials, initial=len(trials), desc="stage 2", unit="trial", disable=not progress
         )
         shown = TrialProgress(bar, done=trials, best=_score(best))
+        stopped = ""
         try:
             while len(trials) < n_trials:
+                stopped = _stop_reason(search, len(trials), settings, noise)
+                if stopped:
+                    log.info("stage 2: %s", stopped)
+                    break
                 size = min(runner.parallel, n_trials - len(trials))
                 specs = [
                     TrialSpec(
@@ -233,6 +244,7 @@ def run_stage2(
             run_id=run if tracker.tracking_uri is not None else None,
             best_state=best_state,
             main_only_dev=alone,
+            stopped=stopped,
         )
         final = {"best_dev_score": result.best_dev_score, "n_failed": _failed(trials)}
         if test_score is not None:
@@ -245,6 +257,7 @@ def run_stage2(
                 "autoaux.best_trial": str(result.best_trial),
                 "autoaux.recommendation": result.recommendation,
             }
+            | ({"autoaux.stage2.stopped": stopped} if stopped else {})
         )
     log.info(
         "stage 2: %d trials in %.1fs; best dev %.4f with ratios %s",
@@ -254,6 +267,39 @@ def run_stage2(
         result.ratios,
     )
     return result
+
+
+def seed_noise(rewards: Sequence[float]) -> float | None:
+    """The standard deviation of the main task's dev score from one seed to the next: of the
+    race's main-alone episodes (one seed a round), ``None`` with fewer than 3."""
+    values = [float(r) for r in rewards if math.isfinite(float(r))]
+    return float(np.std(values, ddof=1)) if len(values) >= 3 else None
+
+
+def _stop_reason(
+    search: MixingRatioOptimizer | RandomRatioSearch | None,
+    done: int,
+    settings: Stage2Config,
+    noise: float | None,
+) -> str:
+    """Why the search ends before its budget (``""``: it goes on); see ``Stage2Config``."""
+    if not settings.adaptive or not isinstance(search, MixingRatioOptimizer):
+        return ""
+    gain = search.expected_improvement
+    if gain is None or done < settings.initial_points:
+        return ""
+    if settings.min_gain > 0:
+        floor, what = settings.min_gain, "stage2.min_gain"
+    elif noise is not None and noise > 0:
+        floor, what = noise, "the seed noise of main alone's dev score (stage 1)"
+    else:  # no measured noise: the GP's own estimate from a handful of trials is no floor
+        return ""
+    if gain >= floor:
+        return ""
+    return (
+        f"stopped after {done} of {settings.trials} trials: the largest expected improvement "
+        f"{gain:.4f} is below {what}, {floor:.4f}"
+    )
 
 
 def _ratio_search(
