@@ -70,9 +70,11 @@ def test_a_linked_lock_holder_is_never_written_through(tmp_path: Path) -> None:
     out, victim = tmp_path / "out", _victim(tmp_path)
     out.mkdir()
     (out / HOLDER_FILE).symlink_to(victim)
-    with pytest.raises(UnsafeOutput, match=r"\.autoaux\.lock\.holder: is a symbolic link"):
-        with folder_lock(out):
-            pass
+    with (
+        pytest.raises(UnsafeOutput, match=r"\.autoaux\.lock\.holder: is a symbolic link"),
+        folder_lock(out),
+    ):
+        pass
     assert victim.read_text() == "precious"
 
 

@@ -51,7 +51,8 @@ def test_a_search_with_nothing_to_gain_stops_after_its_initial_design() -> None:
     full = _search(_flat, noise=0.01, adaptive=False)
     assert len(full.trials) == 10 and full.stopped == ""
     # and the trials it ran are the first trials of the full search (same seed)
-    assert [t.ratios for t in result.trials] == [t.ratios for t in full.trials[: len(result.trials)]]
+    first = full.trials[: len(result.trials)]
+    assert [t.ratios for t in result.trials] == [t.ratios for t in first]
 
 
 def test_a_search_with_much_to_gain_goes_on_until_it_has_found_the_top() -> None:
