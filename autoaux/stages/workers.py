@@ -19,17 +19,19 @@ Kinds (:func:`open_workers` picks one from a :class:`WorkerPlan`):
   (``workers = 1``, a single core, or a CUDA device: one GPU runs one episode at a time).
 - :class:`LocalProcesses`: a pool of worker processes *forked* from this one once the workbench
   is built, so each worker starts with the model, data and features in memory (copy-on-write:
-  nothing is pickled, encoded or loaded again). Each worker runs torch on ``cores // workers``
-  threads. The default (``workers = 0``) is one worker per core, on the CPU only. POSIX only
-  (fork); elsewhere the jobs run in this process.
+  nothing is pickled, encoded or loaded again). Each worker runs torch on one thread: a forked
+  process cannot use its parent's OpenMP thread pool (a worker that asks for two threads after
+  the parent ran torch on two hangs in its first parallel region), and one thread is the
+  fastest way to run these small models anyway. The default (``workers = 0``) is one worker
+  per core, on the CPU only. POSIX only (fork); elsewhere the jobs run in this process.
 - :class:`RayWorkers` (``[stage2] executor = "ray"``): every job is a Ray task, one CPU each (one
   GPU when the cluster has GPUs); the factory is put in Ray's object store once per stage.
 
-Numerics: a job on a worker runs torch on that worker's threads; a float reduction split over a
-different number of threads can differ in its last bits, so a parallel run is guaranteed to
-reproduce a sequential run made with the same per-job thread count (``torch.set_num_threads``);
-across thread counts the scores agree to float precision and, measured on the default run, the
-selection and ratios came out the same (``benchmarks/stage1_speed.py``).
+Numerics: a job on a worker runs torch on one thread; a float reduction split over a different
+number of threads can differ in its last bits, so a parallel run is guaranteed to reproduce a
+sequential run made on one torch thread (``torch.set_num_threads(1)``); against a sequential
+run on more threads the scores agree to float precision (``benchmarks/stage1_speed.py`` prints
+whether they came out equal).
 
 When it pays: a worker process costs one fork per stage (tens of milliseconds) and the results
 come back through a pipe (a few numbers per job); jobs are whole training runs (hundreds of
@@ -172,15 +174,16 @@ class LocalProcesses(Workers):
 
     Args:
         factory: the trainer factory the jobs are given (inherited by the forked workers).
-        processes: worker processes (>= 2).
-        threads: torch threads per worker (default: ``cores // processes``, at least 1).
+        processes: worker processes (>= 2), each running torch on one thread.
     """
 
-    def __init__(self, factory: Any, *, processes: int, threads: int | None = None) -> None:
+    #: torch threads per worker (see the module docstring: a forked worker must keep to one)
+    threads = 1
+
+    def __init__(self, factory: Any, *, processes: int) -> None:
         if processes < 2:
             raise ValueError(f"processes must be >= 2, got {processes}")
         self.size = int(processes)
-        self.threads = int(threads) if threads else max(1, available_cores() // self.size)
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=self.size,
             mp_context=multiprocessing.get_context("fork"),
@@ -274,5 +277,5 @@ def open_workers(factory: Any, plan: WorkerPlan | None = None) -> Workers:
     if processes <= 1:
         return InProcess(factory)
     workers = LocalProcesses(factory, processes=processes)
-    log.debug("%d worker processes, %d torch thread(s) each", workers.size, workers.threads)
+    log.debug("%d worker processes, one torch thread each", workers.size)
     return workers

@@ -24,6 +24,7 @@ from autoaux.stages.workers import (
     InProcess,
     LocalProcesses,
     WorkerPlan,
+    _call,
     open_workers,
 )
 from autoaux.training.trainer import NonFiniteLossError
@@ -32,6 +33,7 @@ from tasks import make_planted_suite, write_task_csv
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="worker processes are forked")
 
 MAIN, CONTROL = "main", "shuffled:neutral"
+_TIMEOUT = 120  # seconds a worker may take for one small matmul
 MEANS = {MAIN: 0.70, "good": 0.80, "neutral": 0.70, "bad": 0.60, CONTROL: 0.68}
 
 
@@ -185,3 +187,32 @@ def test_a_real_race_on_two_workers_selects_what_one_process_selects(
     ]
     assert len(one.history) == 9 and one.selected == two.selected
     assert _same(one.verdicts, two.verdicts)
+
+
+def _matmul_threads(factory: Any, n: int) -> int:
+    x = torch.ones(n, n)
+    assert float((x @ x)[0, 0]) == n
+    return torch.get_num_threads()
+
+
+def test_a_worker_forked_after_torch_ran_on_two_threads_still_computes() -> None:
+    """A forked worker that asked for a second OpenMP thread would hang in its first matmul;
+    the workers keep to one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.ones(600, 600)
+        for _ in range(3):
+            (x @ x).sum()  # the parent's OpenMP pool has run with two threads
+        workers = LocalProcesses(None, processes=2)
+        pool = workers._pool
+        assert pool is not None
+        try:
+            futures = [pool.submit(_call, _matmul_threads, 400) for _ in range(2)]
+            assert [f.result(timeout=_TIMEOUT) for f in futures] == [1, 1]
+        finally:
+            for process in list(pool._processes.values()):  # a hung worker would block close
+                process.kill()
+            workers.close()
+    finally:
+        torch.set_num_threads(threads)
