@@ -216,3 +216,22 @@ def test_a_worker_forked_after_torch_ran_on_two_threads_still_computes() -> None
             workers.close()
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_race_on_ray_is_the_sequential_race() -> None:
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'autoaux[ray]')")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the stand-ins by value
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        on_ray = run_race(
+            _factory,
+            main=MAIN,
+            pool=["good", "neutral", "bad", CONTROL],
+            settings=Stage1Config(pulls=12, episode_steps=10),
+            seed=0,
+            workers=WorkerPlan(executor="ray"),
+        )
+    finally:
+        ray.shutdown()
+    sequential = _race(1, 12)
+    assert _same(on_ray.history, sequential.history) and len(on_ray.history) == 12
