@@ -45,6 +45,11 @@ Pieces, which plug into the ordinary :class:`~autoaux.model.multitask.MultiTaskM
 Only the pooled vectors are cached; trainable top *transformer* layers would need the token
 states of the last frozen layer (``max_length`` times more storage, about 3 GB for the
 built-in suite in float32) and a transformer step per batch, which is what this mode avoids.
+
+The code sits in private modules by job, re-exported here: ``_names`` (encoder names),
+``_key`` (text hash, cache key), ``_store`` (:class:`FeatureStore`), ``_table``
+(:class:`FeatureTable`, :class:`CachedTokenizer`), ``_encoder`` (:class:`CachedEncoder`,
+:class:`SharedTop`) and ``_build`` (:func:`build_cached_encoder`, :func:`precompute_features`).
 """
 
 from __future__ import annotations

@@ -51,6 +51,10 @@ stage 2 or the baselines it stops the trial in flight at once (the checkpoint of
 trial stands). Either way the open MLflow runs are closed KILLED and
 :class:`RunInterrupted` (a ``KeyboardInterrupt``) says how to resume. A second Ctrl-C stops at
 once.
+
+The code sits in private modules by job, re-exported here: ``_run`` (:class:`RunCheckpoint`),
+``_errors``, ``_progress``, ``_readers`` (result records read back from ``state.json``),
+``_storage`` (atomic ``.pt`` writes, checksums, temporary files) and ``_fingerprints``.
 """
 
 from __future__ import annotations

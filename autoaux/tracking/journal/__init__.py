@@ -44,6 +44,11 @@ and with a relative SQLite path made absolute; it is never where a replay sends 
 :func:`replay_store` takes the store from the user (``--tracking-uri``, ``MLFLOW_TRACKING_URI``
 or the default ``sqlite:///mlflow.db`` of the working folder) and refuses one that is not the
 journal's, as a resume does.
+
+The code sits in private modules by job, re-exported here: ``_client``
+(:class:`JournalingClient`), ``_records`` (the journal's records and their checks),
+``_errors`` (:func:`classify_error`) and ``_replay`` (settling, :func:`replay_into`,
+:func:`replay_journal`).
 """
 
 from __future__ import annotations
