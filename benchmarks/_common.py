@@ -10,6 +10,8 @@
   (Student t) of per-seed values; ``nan`` values are left out and counted.
 - :func:`write_json` writes JSON with ``nan``/``inf`` as ``null`` (strict JSON).
 - :func:`md_table` renders a markdown table.
+- :func:`seeds_of` reads a ``--seeds`` argument: a range ``"0-2"``, a list ``"0,3"`` or both.
+- :func:`screen_summary` is the JSON record of an affinity screen that the benchmarks keep.
 
 The scripts run as modules from the repository root (``python -m benchmarks.planted``); the
 package benchmarks are ``bench_bandits``, ``bench_bayesopt`` and ``bench_tasks``, so that no
@@ -235,6 +237,35 @@ def f1(precision: float, recall: float) -> float:
     if math.isnan(precision) or precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
+
+
+def seeds_of(text: str) -> list[int]:
+    """``"0-2"`` -> [0, 1, 2]; ``"0,3"`` -> [0, 3]; ``"0-2,5"`` -> [0, 1, 2, 5]."""
+    out: list[int] = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part.strip():
+            out.append(int(part))
+    return out
+
+
+def screen_summary(
+    screen: Any, *, seconds: float, intervals: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """What a benchmark records of an affinity screen (a ``ScreenResult``): the affinity row,
+    the decisions, the shortlist, the steps and ``seconds``; with ``intervals`` (candidate
+    names) also each one's interval bounds, as ``low`` and ``high``."""
+    out: dict[str, Any] = {"affinity": screen.row()}
+    if intervals is not None:
+        out["low"] = {c: screen.interval(c)[0] for c in intervals}
+        out["high"] = {c: screen.interval(c)[1] for c in intervals}
+    out["decisions"] = screen.decisions
+    out["shortlist"] = list(screen.shortlist)
+    out["steps"] = screen.steps
+    out["seconds"] = seconds
+    return out
 
 
 def load_script(name: str) -> Any:

@@ -51,25 +51,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import Workspace, log, md_table, paired, precision_recall, setup, summary
+from benchmarks._common import (
+    Workspace,
+    log,
+    md_table,
+    paired,
+    precision_recall,
+    screen_summary,
+    seeds_of,
+    setup,
+    summary,
+)
 
 DOMAINS = ("amazon-polarity", "movie-polarity", "nyt-polarity", "tweet-polarity")
 SIZES = (10, 50, 100, 200)
 
 
 # ------------------------------------------------------------------------------- helpers
-def seeds_of(text: str) -> list[int]:
-    """``"0-2"`` -> [0, 1, 2]; ``"0,3"`` -> [0, 3]."""
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part.strip():
-            out.append(int(part))
-    return out
-
-
 def auc(positive: Sequence[float], negative: Sequence[float]) -> float:
     """Probability that a positive scores above a negative (ties count half)."""
     if not positive or not negative:
@@ -223,15 +221,9 @@ def real_point(main: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
         bench.probe_trainer,
         main=main, candidates=candidates, control=control, settings=config.screen,
     )  # fmt: skip
-    out["screen"] = {
-        "affinity": screen.row(),
-        "low": {c: screen.interval(c)[0] for c in candidates},
-        "high": {c: screen.interval(c)[1] for c in candidates},
-        "decisions": screen.decisions,
-        "shortlist": list(screen.shortlist),
-        "steps": screen.steps,
-        "seconds": time.perf_counter() - start,
-    }
+    out["screen"] = screen_summary(
+        screen, seconds=time.perf_counter() - start, intervals=candidates
+    )
     # --- each candidate alone, and main only (ground truth of the affinity)
     alone = {c: train_subset(bench, main, [c], args) for c in candidates}
     main_only = train_subset(bench, main, [], args)

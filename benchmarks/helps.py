@@ -45,7 +45,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import Workspace, log, md_table, paired, precision_recall, setup
+from benchmarks._common import Workspace, log, md_table, paired, precision_recall, seeds_of, setup
+from benchmarks._subsets import subset_test, train_subset
 
 SUITES: dict[str, dict[str, Any]] = {
     "questions": {
@@ -98,7 +99,6 @@ def make_config(suite: str, seed: int, args: argparse.Namespace, folder: str) ->
 def run_one(suite: str, seed: int, args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     from autoaux import NullTracker
     from autoaux.stages import run_race, run_stage2
-    from autoaux.stages.trials import train_mixture
     from autoaux.training import Workbench
 
     t0 = time.perf_counter()
@@ -110,21 +110,9 @@ def run_one(suite: str, seed: int, args: argparse.Namespace, ws: Workspace) -> d
     protocol, s2 = config.protocol, config.stage2
 
     def train(subset: Sequence[str]) -> dict[str, Any]:
-        trainer, report = train_mixture(
-            bench.factory("stage2"),
-            {main: 1.0, **dict.fromkeys(subset, 1.0)},
-            steps=s2.steps,
-            eval_every=s2.eval_every,
-            eval_batches=None,
-            protocol=protocol,
+        return train_subset(
+            bench, main, subset, steps=s2.steps, eval_every=s2.eval_every, main_steps=True
         )
-        return {
-            "subset": sorted(subset),
-            "dev": report.best_dev,
-            "test": trainer.evaluate(main, "test"),
-            "steps": int(sum(report.steps_per_task.values())),
-            "main_steps": int(report.steps_per_task.get(main, 0)),
-        }
 
     out: dict[str, Any] = {"suite": suite, "main": main, "seed": seed, "candidates": candidates}
     s = time.perf_counter()
@@ -181,16 +169,6 @@ def run_one(suite: str, seed: int, args: argparse.Namespace, ws: Workspace) -> d
 
 
 # ------------------------------------------------------------------------------ report
-def _subset(record: Mapping[str, Any], names: Sequence[str]) -> Mapping[str, Any] | None:
-    key = sorted(names)
-    return next((s for s in record["subsets"] if s["subset"] == key), None)
-
-
-def _test(record: Mapping[str, Any], names: Sequence[str]) -> float | None:
-    found = _subset(record, names)
-    return None if found is None else found["test"]
-
-
 def _ci(d: Mapping[str, Any]) -> str:
     half = d.get("ci95", math.nan)
     if not math.isfinite(d.get("mean", math.nan)):
@@ -208,7 +186,7 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
         main = recs[0]["main"]
         candidates = recs[0]["candidates"]
         control = SUITES[suite]["control"]
-        base = [_test(r, []) for r in recs]
+        base = [subset_test(r, []) for r in recs]
         out.append(f"\n### {suite}: main {main}, seeds {seeds}\n")
         # truth and verdicts
         truth: dict[str, bool] = {}
@@ -217,7 +195,7 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
             alone = (
                 [r["control_alone"]["test"] for r in recs]
                 if cand == control
-                else [_test(r, [cand]) for r in recs]
+                else [subset_test(r, [cand]) for r in recs]
             )
             d = paired(alone, base)
             helps = math.isfinite(d.get("ci95", math.nan)) and d["mean"] - d["ci95"] > 0
@@ -264,8 +242,10 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
         )
         methods: dict[str, list[float | None]] = {
             "main alone": base,
-            "uniform (all at 1)": [_test(r, r["candidates"]) for r in recs],
-            "stage1-only (selection at 1)": [_test(r, r["autoaux"]["selected"]) for r in recs],
+            "uniform (all at 1)": [subset_test(r, r["candidates"]) for r in recs],
+            "stage1-only (selection at 1)": [
+                subset_test(r, r["autoaux"]["selected"]) for r in recs
+            ],
             "oracle by dev": [max(r["subsets"], key=lambda s: s["dev"])["test"] for r in recs],
             "autoaux (stage 1 + stage 2)": [r["autoaux"]["test"] for r in recs],
         }
@@ -337,8 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report(lines))
         return 0
     setup()
-    low, _, high = args.seeds.partition("-")
-    seeds = range(int(low), int(high or low) + 1)
+    seeds = seeds_of(args.seeds)
     done: set[tuple[str, int]] = set()
     if args.out.is_file():
         for x in args.out.read_text().splitlines():

@@ -43,15 +43,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _subsets
 from benchmarks._common import (
     Workspace,
     log,
     md_table,
     paired,
     precision_recall,
+    screen_summary,
+    seeds_of,
     setup,
     summary,
 )
+from benchmarks._subsets import subset_test
 
 DOMAINS = ("amazon-polarity", "movie-polarity", "nyt-polarity", "tweet-polarity")
 OTHERS = ("trec-coarse", "sms-spam", "bbc-topic")
@@ -99,23 +103,9 @@ def make_config(
 
 def train_subset(bench: Any, main: str, subset: Sequence[str], args: argparse.Namespace) -> dict:
     """main + subset at ratio 1, like one stage-2 trial; dev and test of the best checkpoint."""
-    from autoaux.stages.trials import train_mixture
-
-    probabilities = {main: 1.0, **dict.fromkeys(subset, 1.0)}
-    trainer, report = train_mixture(
-        bench.factory("stage2"),
-        probabilities,
-        steps=args.steps,
-        eval_every=args.steps // 6 or 1,
-        eval_batches=None,
-        protocol=bench.config.protocol,
+    return _subsets.train_subset(
+        bench, main, subset, steps=args.steps, eval_every=args.steps // 6 or 1
     )
-    return {
-        "subset": sorted(subset),
-        "dev": report.best_dev,
-        "test": trainer.evaluate(main, "test"),
-        "steps": int(sum(report.steps_per_task.values())),
-    }
 
 
 def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
@@ -162,13 +152,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         )  # fmt: skip
         screen_steps = screen.steps
         pool = [*screen.shortlist, control]
-        out["screen"] = {
-            "affinity": screen.row(),
-            "decisions": screen.decisions,
-            "shortlist": list(screen.shortlist),
-            "steps": screen.steps,
-            "seconds": screen.seconds,
-        }
+        out["screen"] = screen_summary(screen, seconds=screen.seconds)
     selection = run_race(
         bench.episode_factory(),
         main=main,
@@ -244,19 +228,8 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
 
 
 # ------------------------------------------------------------------------------ report
-def _subset(record: Mapping[str, Any], names: Sequence[str]) -> Mapping[str, Any] | None:
-    key = sorted(names)
-    return next((s for s in record["subsets"] if s["subset"] == key), None)
-
-
-def _test(record: Mapping[str, Any], names: Sequence[str]) -> float | None:
-    """Main test score of ``main + names`` at ratio 1 (``None`` if not trained)."""
-    found = _subset(record, names)
-    return None if found is None else found["test"]
-
-
 def _effect(record: Mapping[str, Any], cand: str) -> float | None:
-    with_it, alone = _test(record, [cand]), _test(record, [])
+    with_it, alone = subset_test(record, [cand]), subset_test(record, [])
     return None if with_it is None or alone is None else with_it - alone
 
 
@@ -269,17 +242,17 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
     control_selected = 0
     for main in mains:
         recs = sorted((r for r in lines if r["main"] == main), key=lambda r: r["seed"])
-        base = [_test(r, []) for r in recs]
+        base = [subset_test(r, []) for r in recs]
         methods: dict[str, list[float | None]] = {
             "main-only": base,
-            "uniform": [_test(r, r["candidates"]) for r in recs],
+            "uniform": [subset_test(r, r["candidates"]) for r in recs],
             "temperature": [r["temperature"]["test"] for r in recs],
             "oracle by dev": [
                 max(r["subsets"], key=lambda s: s["dev"])["test"] for r in recs
             ],
             "hindsight best": [max(s["test"] for s in r["subsets"]) for r in recs],
-            "autosem (ratio 1)": [_test(r, r["autosem"]["selected"]) for r in recs],
-            "autoaux selection (ratio 1)": [_test(r, r["autoaux"]["selected"]) for r in recs],
+            "autosem (ratio 1)": [subset_test(r, r["autosem"]["selected"]) for r in recs],
+            "autoaux selection (ratio 1)": [subset_test(r, r["autoaux"]["selected"]) for r in recs],
             "autoaux (+ stage 2)": [r["autoaux"]["test"] for r in recs],
         }
         exhaustive_steps = statistics.fmean(sum(s["steps"] for s in r["subsets"]) for r in recs)
@@ -397,13 +370,6 @@ def compare(new_path: Path, old_path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ main
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        a, b = text.split("-")
-        return list(range(int(a), int(b) + 1))
-    return [int(x) for x in text.split(",")]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-9")
@@ -451,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mains = [m for m in args.mains.split(",") if m]
     lines = []
     try:
-        for seed in _seeds(args.seeds):  # seed-major: partial runs stay balanced over mains
+        for seed in seeds_of(args.seeds):  # seed-major: partial runs stay balanced over mains
             for main in mains:
                 log(f"multidomain: main {main}, seed {seed}")
                 record = run_one(main, seed, args, ws)

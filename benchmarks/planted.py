@@ -20,9 +20,10 @@ Sections (``--sections``, default all):
 * ``sweep``: stage-1 settings over the same seeds and suites as ``main``: the ``"autosem"``
   preset, the default ``"autoaux"`` preset, and one-setting variants of it (reward, utility,
   gating, selection); precision / recall and the stage-1-only main test accuracy.
-* ``gating``: re-measures DESIGN.md "measured fact" 2 on the real trainer: the main task mixed
-  1:1 with one helpful task (4,000 examples), trained under each gating mode; main test accuracy,
-  fraction of the helpful task's updates let through and its mean gradient cosine.
+* ``gating``: does per-batch gradient gating throw away good updates? On the real trainer, the
+  main task mixed 1:1 with one helpful task (4,000 examples), trained under each gating mode;
+  main test accuracy, fraction of the helpful task's updates let through and its mean gradient
+  cosine.
 
 Comparisons are paired: per seed, every method trains from the same initial weights on the same
 tokenizer (the same pool is loaded for every method; a method's unused tasks get ratio 0) with
@@ -670,7 +671,8 @@ def _margin(sel: Mapping[str, Any]) -> float:
 
 
 def section_gating(b: Budget) -> dict[str, Any]:
-    """Main + one helpful task (ratio 1:1) under each gate; DESIGN.md measured fact 2."""
+    """Main + one helpful task (ratio 1:1) under each gate: what gating lets through, and what
+    it costs the main task."""
     from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
     from autoaux.training import derive_seed
     from autoaux.training.gating import CosineGate
@@ -746,10 +748,11 @@ def section_gating(b: Budget) -> dict[str, Any]:
 
 
 def section_facts(b: Budget, ws: Workspace) -> dict[str, Any]:
-    """DESIGN.md measured fact 1 on the real code: a pool of one helpful task (the main rule,
-    ``gating_aux_train`` examples) and its shuffled control, ``pulls`` x ``steps_per_pull``;
-    final utilities (decayed posterior and undecayed mean reward) and mean gradient cosines
-    under the literal AutoSem preset and under the default preset."""
+    """Does the literal AutoSem stage 1 tell a helpful task from its control? A pool of one
+    helpful task (the main rule, ``gating_aux_train`` examples) and its shuffled control,
+    ``pulls`` x ``steps_per_pull``; final utilities (decayed posterior and undecayed mean
+    reward) and mean gradient cosines under the literal AutoSem preset and under the default
+    preset."""
     import autoaux
     from autoaux import config_from_dict
     from tasks import make_planted_suite

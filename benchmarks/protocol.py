@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import Workspace, log, paired, setup
+from benchmarks._common import Workspace, log, paired, seeds_of, setup
 
 SUITE: dict[str, tuple[int, tuple[str, ...]]] = {
     # main task: (training rows, auxiliary tasks)
@@ -150,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         report(data["records"], data["every"])
         return 0
     setup()
-    low, _, high = args.seeds.partition("-")
-    seeds = range(int(low), int(high or low) + 1)
+    seeds = seeds_of(args.seeds)
     records: list[dict[str, Any]] = []
     if args.out.is_file():
         records = json.loads(args.out.read_text())["records"]

