@@ -35,16 +35,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import Workspace, log, md_table, paired, setup
+from benchmarks._common import Workspace, log, md_table, paired, seeds_of, setup
 from benchmarks.helps import SUITES, make_config
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out.extend(range(int(a), int(b or a) + 1))
-    return out
 
 
 def run_one(suite: str, seed: int, args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
@@ -141,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report(lines))
         return 0
     setup(threads=1)
-    for seed in _seeds(args.seeds):
+    for seed in seeds_of(args.seeds):
         ws = Workspace()
         try:
             record = run_one(args.suite, seed, args, ws)
