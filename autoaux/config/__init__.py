@@ -1,8 +1,11 @@
 """Configuration: frozen, validated dataclasses built once from TOML or API arguments.
 
-:mod:`autoaux.config.run` holds the sections and the run configuration (and re-exports every
-name it held before the split); ``autoaux.config._checks`` the field checks;
-``autoaux.config._vocab`` the accepted words of each choice-valued setting;
+:mod:`autoaux.config.run` holds the run configuration and TOML entry points, and re-exports the
+sections, one private module per group: ``_model``, ``_tasks`` (main, auxiliary, ``[[task]]``),
+``_stage1`` (with its presets), ``_screen``, ``_stage2`` (with the baselines), ``_training``
+(protocol, trainer), ``_tracking`` (tracking, checkpoint); ``_loading`` reads TOML and builds
+the sections from their tables; ``_checks`` holds the field checks, ``_vocab`` the accepted
+words of each choice-valued setting, ``_memory`` the memory estimate;
 :mod:`autoaux.config.defaults` the built-in run (the preset ``autoaux run`` uses without
 ``--config``).
 """

@@ -1,4 +1,5 @@
-"""Field checks of the configuration dataclasses (:mod:`autoaux.config.run`)."""
+"""Field checks of the configuration dataclasses (the section modules and
+:class:`~autoaux.config.run.RunConfig`)."""
 
 from __future__ import annotations
 

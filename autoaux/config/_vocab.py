@@ -1,5 +1,5 @@
 """The words a configuration accepts: one tuple per choice-valued setting, and the task-name
-prefixes. Imported by :mod:`autoaux.config.run` (and re-exported there and from
+prefixes. Imported by the section modules (and re-exported from :mod:`autoaux.config.run` and
 :mod:`autoaux.config`)."""
 
 from __future__ import annotations

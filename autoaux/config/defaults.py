@@ -3,9 +3,9 @@
 The main task is ``nyt-polarity`` (New York Times editorial snippets, negative vs positive,
 Hutto & Gilbert 2014) cut to 100 training examples: low-resource, where auxiliary tasks
 matter. The pool holds the three other sentiment domains of the same collection, which help it
-by 2 to 4 points of test accuracy when mixed in 1:1 (``benchmarks/evidence.py``), two tasks
-that do not (TREC question types, SMS spam) and, added automatically, a ``shuffled:`` control
-whose labels carry no signal. A correct run selects sentiment domains and never the control.
+when mixed in 1:1 (measured in ``benchmarks/results/RESULTS.md``), two tasks that do not (TREC
+question types, SMS spam) and, added automatically, a ``shuffled:`` control whose labels carry
+no signal. A correct run selects sentiment domains and never the control.
 The budget fits the time stated in the README on 2 CPU cores from a cold cache.
 """
 

@@ -32,41 +32,56 @@ what is accepted. Relative ``[[task]] path`` values are resolved against the fol
 file that names them (against the working folder for :func:`config_from_dict`).
 
 Stage-1 method settings come from a *preset*, a row of :data:`STAGE1_PRESETS`; keys given
-explicitly in ``[stage1]`` override the preset's values. ``preset = "autosem"`` reproduces the
-literal AutoSem settings (Guo et al., 2019); the default ``"autoaux"`` preset changes what the
-measurements in DESIGN.md ("Measured facts" 1 and 2) showed to be weak: it rewards a pull by a
-mix of the dev-score change and the gradient cosine, ranks tasks by their undecayed mean reward
-(the decay still drives exploration) and does not gate auxiliary updates (the cosine is still
-measured, for the reward), since gating hid the effect it was measuring (see the table below).
+explicitly in ``[stage1]`` override the preset's values. The default, ``preset = "autoaux"``,
+races every candidate against the main task alone in paired training episodes
+(:mod:`autoaux.stages.race`); ``preset = "bandit"`` selects with an in-run bandit that rewards
+each pull by a mix of the dev-score change and the gradient cosine
+(:mod:`autoaux.stages.stage1`); ``preset = "autosem"`` reproduces the literal AutoSem settings
+(Guo et al., 2019). The measurements behind these choices are in
+``benchmarks/results/RESULTS.md``.
+
+This module holds :class:`RunConfig`, :func:`load_config` and :func:`config_from_dict`, and
+re-exports the sections, each defined in a private module of :mod:`autoaux.config`:
+``_model`` (``[model]``), ``_tasks`` (``[main]``, ``[auxiliary]``, ``[[task]]``), ``_stage1``
+(``[stage1]`` and its presets), ``_screen``, ``_stage2`` (``[stage2]``, ``[baselines]``),
+``_training`` (``[protocol]``, ``[trainer]``), ``_tracking`` (``[tracking]``,
+``[checkpoint]``); ``_loading`` reads TOML files and builds the sections from their tables.
 """
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
-import difflib
 import json
 import logging
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from autoaux._secrets import redact_uri, register_uri
-from autoaux.config._checks import (
-    MAX_POSITIONS,
-    MAX_SEED,
-    _check_bool,
-    _check_choice,
-    _check_float,
-    _check_int,
-    _check_ray_address,
-    _check_str,
-    _check_str_tuple,
-    _set,
+from autoaux._secrets import redact_uri
+from autoaux.config._checks import MAX_SEED, _check_int, _check_str, _set
+from autoaux.config._loading import (
+    _SECTIONS,
+    _TOP_LEVEL,
+    _describe_required,
+    _reject_unknown,
+    read_toml,
+    run_arguments,
 )
 from autoaux.config._memory import check_memory
+from autoaux.config._model import ModelConfig
+from autoaux.config._screen import ScreenConfig
+from autoaux.config._stage1 import _PRESET_KEYS, STAGE1_PRESETS, Stage1Config
+from autoaux.config._stage2 import BaselinesConfig, Stage2Config
+from autoaux.config._tasks import (
+    AuxiliaryConfig,
+    MainConfig,
+    TaskFileConfig,
+    _accepted_names,
+    _builtin_names,
+)
+from autoaux.config._tracking import CheckpointConfig, TrackingConfig
+from autoaux.config._training import ProtocolConfig, TrainerConfig
 from autoaux.config._vocab import (
     ACQUISITIONS,
     BASELINES,
@@ -86,22 +101,30 @@ from autoaux.config._vocab import (
     SHUFFLED_PREFIX,
     UTILITIES,
 )
-from autoaux.config.defaults import default_encoder
 from autoaux.errors import ConfigError
 
 log = logging.getLogger(__name__)
 #: ``(name, path)`` of the [[task]] entries already reported as shadowing a built-in task.
 _SHADOW_WARNED: set[tuple[str, str]] = set()
 
+# The sections are defined in private modules and re-exported here.
 __all__ = [
     "ACQUISITIONS",
     "BASELINES",
+    "BUDGETS",
+    "CACHED_PREFIX",
+    "ENCODERS",
+    "EVIDENCE",
     "EXECUTORS",
     "GATINGS",
+    "KINDS",
+    "METRICS",
     "POLICIES",
     "REWARDS",
     "SCREEN_WHEN",
+    "SEARCHES",
     "SELECTIONS",
+    "SHUFFLED_PREFIX",
     "STAGE1_PRESETS",
     "UTILITIES",
     "AuxiliaryConfig",
@@ -109,6 +132,7 @@ __all__ = [
     "CheckpointConfig",
     "MainConfig",
     "ModelConfig",
+    "ProtocolConfig",
     "RunConfig",
     "ScreenConfig",
     "Stage1Config",
@@ -120,669 +144,6 @@ __all__ = [
     "load_config",
 ]
 
-# ---------------------------------------------------------------------------------------------
-# The defaults table. Stage-1 method settings per preset; budgets are the field defaults of the
-# dataclasses below. Re-tune these from the benchmarks (benchmarks/*.py), nowhere else.
-# ---------------------------------------------------------------------------------------------
-STAGE1_PRESETS: dict[str, dict[str, Any]] = {
-    # autoaux's defaults: paired training episodes raced against the main task alone
-    # (autoaux.stages.race). On the multi-domain sentiment suite, per-pull rewards inside one
-    # run (every reward of the "bandit" and "autosem" rows) separated helpful tasks from the
-    # shuffled control no better than chance (per-pull AUC 0.4-0.6), while the paired episode
-    # difference of the main dev accuracy did (benchmarks/evidence.py, README "Results").
-    # The in-run keys below are unused by episodes and kept valid for a switch to "pulls".
-    "autoaux": {
-        "evidence": "episodes",
-        "policy": "racing",
-        "decay": 0.0,
-        "reward": "scaled",
-        "utility": "mean",
-        "gating": "off",
-        "selection": "auto",
-        "include_main_arm": False,
-    },
-    # The in-run bandit that was autoaux's default before the race: decayed Thompson sampling
-    # explores, the final ranking uses the undecayed mean reward, the reward mixes dev gain and
-    # gradient cosine, and auxiliary updates are not gated: on the planted pool (tiny BERT, main
-    # 100 examples, helpful task 1,000, shuffled control; 40 pulls of 5 steps, seeds 0-4) the
-    # helpful-minus-control utility was +0.07 to +0.17 ungated against -0.03 to +0.20 with
-    # "smoothed" and -0.08 to +0.13 with "weighted" gating.
-    "bandit": {
-        "evidence": "pulls",
-        "policy": "thompson",
-        "decay": 0.3,
-        "reward": "mixed",
-        "utility": "mean",
-        "gating": "off",
-        "selection": "auto",
-        "include_main_arm": True,
-    },
-    # AutoSem's literal stage 1: binary "dev score did not fall" reward, decayed Beta posterior
-    # means as utilities, per-batch unweighted gating (Du et al.), the main task as an arm.
-    "autosem": {
-        "evidence": "pulls",
-        "policy": "thompson",
-        "decay": 0.3,
-        "reward": "gain",
-        "utility": "posterior",
-        "gating": "unweighted",
-        "selection": "default",
-        "include_main_arm": True,
-    },
-}
-
-
-_DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson")
-_PRESET_KEYS = tuple(STAGE1_PRESETS["autoaux"])
-# A default of ``_FROM_PRESET`` means "take the value from the preset" (resolved in __post_init__).
-_FROM_PRESET: Any = None
-
-
-# --------------------------------------------------------------------------------------------
-# Sections
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelConfig:
-    """``[model]``: the shared encoder (see :class:`autoaux.model.multitask.ModelSpec`).
-
-    ``encoder`` is ``"tiny"`` (random-init BERT, WordPiece tokenizer trained on the tasks' text),
-    ``"minilm"`` (all-MiniLM-L6-v2 from the ``minilm`` extra), a local Hugging Face model
-    folder, or a *cached* frozen encoder (``"minilm-cached"``, ``"cached:<model folder>"``, see
-    :mod:`autoaux.model.cached`) whose pooled outputs are computed once and feed a trainable shared
-    top of ``top_layers`` layers of width ``top_hidden``. ``num_layers`` keeps only the first N
-    layers of a pretrained encoder; ``hidden_size``, ``tiny_layers`` and ``vocab_size`` shape
-    the tiny encoder. A config without ``encoder`` gets the measured default,
-    :func:`autoaux.config.defaults.default_encoder` (``"minilm-cached"`` when MiniLM is
-    installed, which it is with autoaux).
-    """
-
-    _section: ClassVar[str] = "model"
-
-    encoder: str = field(default_factory=default_encoder)
-    max_length: int = 64
-    num_layers: int | None = None
-    hidden_size: int = 64
-    tiny_layers: int = 2
-    vocab_size: int = 8000
-    dropout: float = 0.1
-    top_hidden: int = 256
-    top_layers: int = 2
-
-    def __post_init__(self) -> None:
-        _check_str(self, "encoder")
-        _check_int(self, "max_length", minimum=8, maximum=MAX_POSITIONS)
-        _check_int(self, "num_layers", minimum=1, optional=True)
-        _check_int(self, "hidden_size", minimum=2, maximum=4096)
-        _check_int(self, "tiny_layers", minimum=1, maximum=48)
-        _check_int(self, "vocab_size", minimum=100, maximum=1_000_000)
-        _check_float(self, "dropout", minimum=0.0, maximum=0.9)
-        _check_int(self, "top_hidden", minimum=1, maximum=65536)
-        _check_int(self, "top_layers", minimum=1, maximum=64)
-        folder = self.encoder.removeprefix(CACHED_PREFIX).strip()
-        if self.encoder not in ENCODERS and not Path(folder).expanduser().is_dir():
-            raise ConfigError(
-                "model.encoder",
-                self.encoder,
-                "'tiny', 'minilm', 'minilm-cached', an existing local model folder "
-                "or 'cached:<existing local model folder>'",
-            )
-        if self.encoder not in ENCODERS:  # a model folder, stored resolved
-            prefix = CACHED_PREFIX if self.encoder.startswith(CACHED_PREFIX) else ""
-            _set(self, "encoder", prefix + str(Path(folder).expanduser().resolve()))
-            positions = _positions(Path(folder).expanduser())
-            if positions is not None and self.max_length > positions:
-                raise ConfigError(
-                    "model.max_length", self.max_length,
-                    f"at most {positions} (the positions of the encoder in {folder})",
-                )  # fmt: skip
-
-    @property
-    def cached(self) -> bool:
-        """Whether the encoder is a cached frozen one (``autoaux.model.cached``)."""
-        return self.encoder == "minilm-cached" or self.encoder.startswith(CACHED_PREFIX)
-
-
-@dataclass(frozen=True)
-class MainConfig:
-    """``[main]``: the task whose dev score is optimised; ``max_train_examples`` subsamples
-    its training split (seeded) to make it low-resource.
-
-    The contamination guard (:func:`tasks.guard`) counts the main training examples that repeat
-    a main dev or test text (same normalised text); ``drop_eval_repeats = true`` also removes
-    them (before the subsample). Default ``false``: they are reported, not removed.
-    """
-
-    _section: ClassVar[str] = "main"
-
-    task: str
-    max_train_examples: int | None = None
-    drop_eval_repeats: bool = False
-
-    def __post_init__(self) -> None:
-        _check_str(self, "task")
-        _check_int(self, "max_train_examples", minimum=1, optional=True)
-        _check_bool(self, "drop_eval_repeats")
-
-
-@dataclass(frozen=True)
-class AuxiliaryConfig:
-    """``[auxiliary]``: the candidate pool.
-
-    Names are built-in tasks, ``[[task]]`` names or ``"shuffled:<task>"`` (labels permuted: a
-    null *control* arm, never selected). ``add_control = true`` (the default) adds
-    ``shuffled:<first auxiliary task>`` when the pool holds no control, so every run is
-    calibrated against one (the stage-1 race needs it); a string names the task to copy and
-    adds it in any case; ``false`` adds nothing.
-    ``max_train_examples`` caps each auxiliary training split (seeded subsample).
-    ``drop_contaminated = true`` (the default) removes, before anything trains and before the
-    cap, every auxiliary training example whose normalised text is a main-task dev or test text
-    (:func:`tasks.guard`: NFKC, case folded, punctuation removed, whitespace folded; pairs on
-    both fields); ``false`` keeps them, with a warning, to measure what they do. The counts
-    per task are reported either way (log, ``result.json``'s ``contamination``, MLflow params,
-    the CLI summary).
-    """
-
-    _section: ClassVar[str] = "auxiliary"
-
-    tasks: tuple[str, ...] = ()
-    add_control: bool | str = True
-    max_train_examples: int | None = None
-    drop_contaminated: bool = True
-
-    def __post_init__(self) -> None:
-        _check_str_tuple(self, "tasks")
-        control = self.add_control
-        if not isinstance(control, bool) and (not isinstance(control, str) or not control.strip()):
-            raise ConfigError("auxiliary.add_control", control, "true, false or a task name")
-        _check_int(self, "max_train_examples", minimum=1, optional=True)
-        _check_bool(self, "drop_contaminated")
-
-
-@dataclass(frozen=True)
-class TaskFileConfig:
-    """``[[task]]``: a user task read from a .csv, .tsv or .jsonl file (``tasks.from_file``).
-
-    ``text`` is one column or two (``["sentence1", "sentence2"]``, a sentence-pair task);
-    ``metric`` defaults to accuracy (classification) or pearson (regression). Splits: a
-    ``split_column`` with values train / dev / test, else (and for any split it lacks) seeded
-    stratified ``dev_fraction`` / ``test_fraction`` cuts of the rows. ``encoding`` is the file's
-    text encoding (default UTF-8; e.g. ``"latin-1"``, ``"cp1252"``).
-    """
-
-    _section: ClassVar[str] = "task"
-
-    name: str
-    path: str
-    text: str | tuple[str, ...] = "text"
-    label: str = "label"
-    kind: str = "classification"
-    metric: str | None = None
-    dev_fraction: float = 0.1
-    test_fraction: float = 0.1
-    split_column: str | None = None
-    encoding: str = "utf-8"
-
-    def __post_init__(self) -> None:
-        _check_str(self, "name")
-        _check_str(self, "encoding")
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise ConfigError(
-                "task.encoding", self.encoding, "a text encoding Python knows (utf-8, latin-1...)"
-            ) from None
-        if self.name.startswith(SHUFFLED_PREFIX):
-            raise ConfigError(
-                "task.name", self.name, "a name without the 'shuffled:' prefix (it is reserved)"
-            )
-        _check_str(self, "path")
-        if not isinstance(self.text, str):
-            _check_str_tuple(self, "text")
-            if len(self.text) not in (1, 2):
-                raise ConfigError("task.text", list(self.text), "one column or a list of two")
-            if len(self.text) == 1:
-                _set(self, "text", self.text[0])
-        else:
-            _check_str(self, "text")
-        _check_str(self, "label")
-        _check_choice(self, "kind", KINDS)
-        if self.metric is not None:
-            _check_choice(self, "metric", METRICS)
-        _check_float(self, "dev_fraction", above=0.0, maximum=0.5)
-        _check_float(self, "test_fraction", above=0.0, maximum=0.5)
-        _check_str(self, "split_column", optional=True)
-        path = Path(self.path).expanduser()
-        suffixes = [x.lower() for x in path.suffixes]
-        if suffixes and suffixes[-1] in (".gz", ".bz2"):
-            suffixes.pop()
-        if not suffixes or suffixes[-1] not in _DATA_SUFFIXES:
-            raise ConfigError(
-                "task.path", self.path, "a .csv, .tsv or .jsonl file (optionally .gz or .bz2)"
-            )
-        if not path.is_file():
-            raise ConfigError("task.path", self.path, "an existing data file (not found)")
-        _set(self, "path", str(path.resolve()))  # stored resolved: a resume works from anywhere
-
-    @property
-    def text_fields(self) -> tuple[str, ...]:
-        return (self.text,) if isinstance(self.text, str) else tuple(self.text)
-
-
-@dataclass(frozen=True)
-class Stage1Config:
-    """``[stage1]``: bandit selection of auxiliary tasks.
-
-    Method settings (``policy``, ``decay``, ``reward``, ``utility``, ``gating``, ``selection``,
-    ``include_main_arm``) default to the row ``preset`` of :data:`STAGE1_PRESETS`; any given
-    explicitly wins. (``dataclasses.replace(cfg, preset=...)`` keeps the old values; use
-    :meth:`from_preset` or :meth:`RunConfig.with_overrides` to switch presets.)
-
-    ``evidence = "episodes"`` (the ``autoaux`` preset) races every candidate against the main
-    task alone with paired training episodes (:mod:`autoaux.stages.race`): an episode trains
-    main alone or main + one candidate at 1:1 from the initial weights under ``[protocol]``
-    (by default: the main task until its dev score stops improving, at most ``episode_steps``
-    main-task steps, the candidate's steps on top), scored by the best main dev metric on the
-    whole dev split; ``pulls`` caps the episodes; ``alpha`` is the error rate shared by all
-    candidates and ``margin`` the practical margin in dev-metric units: a task whose interval
-    lies below it is decided ``negligible`` (not worth its cost) and stops costing episodes.
-    The default, 0.005, is half a point of accuracy, half the smallest effect worth finding
-    here (real effects are 1 to 5 points). ``evidence = "pulls"`` is the in-run bandit below.
-
-    Per pull: the bandit picks an arm, the trainer takes ``steps_per_pull`` steps on it
-    (auxiliary steps gated by ``gating``), the main dev score is measured on the first
-    ``eval_batches`` batches of a fixed dev order (``None``: whole dev split), and the reward is
-
-    - ``"gain"``: 1 if the dev score did not fall by more than ``tolerance``, else 0 (AutoSem);
-    - ``"scaled"``: ``clip(0.5 + delta / (2 * reward_scale), 0, 1)``;
-    - ``"cosine"``: ``(mean gate cosine of the pull + 1) / 2``;
-    - ``"mixed"``: ``reward_weight * scaled + (1 - reward_weight) * cosine``.
-
-    The main task's arm has no cosine with itself; under ``"cosine"`` and ``"mixed"`` its reward
-    is the scaled gain. ``utility`` ranks tasks at the end: ``"posterior"`` is the bandit's
-    (decayed) estimate, ``"mean"`` the undecayed mean reward. ``selection``: ``"default"``
-    (AutoSem: utility above the main arm's, or above the prior mean without a main arm),
-    ``"top-k"``, ``"threshold"`` (utility > ``threshold``), ``"control"`` (mean reward beats the
-    best control arm with one-sided ``confidence``; needs a control arm) or ``"auto"``
-    (``"control"`` when the pool has a control arm, else ``"default"``). Control arms and the
-    main task are never selected. ``policy_options`` are passed to ``bandits.make_bandit``.
-    """
-
-    _section: ClassVar[str] = "stage1"
-
-    preset: str = "autoaux"
-    evidence: str = _FROM_PRESET
-    policy: str = _FROM_PRESET
-    decay: float = _FROM_PRESET
-    reward: str = _FROM_PRESET
-    utility: str = _FROM_PRESET
-    gating: str = _FROM_PRESET
-    selection: str = _FROM_PRESET
-    include_main_arm: bool = _FROM_PRESET
-    pulls: int = 100
-    steps_per_pull: int = 10
-    eval_batches: int | None = 4
-    refresh_every: int = 1
-    smoothing: float = 0.9
-    top_k: int = 2
-    threshold: float = 0.5
-    confidence: float = 0.9
-    tolerance: float = 0.0
-    reward_scale: float = 0.05
-    reward_weight: float = 0.5
-    episode_steps: int = 400
-    alpha: float = 0.05
-    margin: float = 0.005
-    policy_options: Mapping[str, Any] = field(default_factory=dict)
-    explicit: frozenset[str] = field(default=frozenset(), init=False, compare=False, repr=False)
-    """The preset-controlled keys that were given explicitly (the rest came from the preset)."""
-
-    def __post_init__(self) -> None:
-        _check_choice(self, "preset", tuple(STAGE1_PRESETS))
-        given = frozenset(k for k in _PRESET_KEYS if getattr(self, k) is not None)
-        _set(self, "explicit", given)
-        for key, value in STAGE1_PRESETS[self.preset].items():
-            if key not in given:
-                _set(self, key, value)
-        _check_choice(self, "evidence", EVIDENCE)
-        _check_choice(self, "policy", POLICIES)
-        if (self.evidence == "episodes") != (self.policy == "racing"):
-            raise ConfigError("stage1.policy", self.policy, self._policy_advice(given))
-        _check_int(self, "episode_steps", minimum=1)
-        _check_float(self, "alpha", above=0.0, maximum=0.5)
-        _check_float(self, "margin", minimum=0.0, maximum=1.0)
-        _check_float(self, "decay", minimum=0.0)
-        if self.decay >= 1.0:
-            raise ConfigError("stage1.decay", self.decay, "a number >= 0 and < 1")
-        _check_choice(self, "reward", REWARDS)
-        _check_choice(self, "utility", UTILITIES)
-        _check_choice(self, "gating", GATINGS)
-        _check_choice(self, "selection", SELECTIONS)
-        _check_bool(self, "include_main_arm")
-        _check_int(self, "pulls", minimum=1)
-        _check_int(self, "steps_per_pull", minimum=1)
-        _check_int(self, "eval_batches", minimum=1, optional=True)
-        _check_int(self, "refresh_every", minimum=1)
-        _check_float(self, "smoothing", minimum=0.0, maximum=0.999)
-        _check_int(self, "top_k", minimum=1)
-        _check_float(self, "threshold", minimum=0.0, maximum=1.0)
-        _check_float(self, "confidence", above=0.5, maximum=0.9999)
-        _check_float(self, "tolerance", minimum=0.0)
-        _check_float(self, "reward_scale", above=0.0)
-        _check_float(self, "reward_weight", minimum=0.0, maximum=1.0)
-        if not isinstance(self.policy_options, Mapping) or not all(
-            isinstance(k, str) for k in self.policy_options
-        ):
-            raise ConfigError(
-                "stage1.policy_options", self.policy_options, "a table of option = value"
-            )
-        _set(self, "policy_options", dict(self.policy_options))
-        _check_policy_options(self.policy, self.bandit_options(seed=0), self.policy_options)
-
-    def _policy_advice(self, given: frozenset[str]) -> str:
-        """What to change when ``policy`` and ``evidence`` do not go together."""
-        if self.policy == "racing":
-            return (
-                f'an in-run bandit policy, as evidence is {self.evidence!r}; "racing" needs '
-                'evidence = "episodes": set preset = "autoaux" for a race'
-            )
-        if "evidence" in given:
-            return (
-                f'"racing" with evidence = "episodes"; {self.policy!r} is an in-run bandit '
-                'policy: set evidence = "pulls" or, simpler, preset = "bandit" (or "autosem")'
-            )
-        return (
-            f'"racing" with preset = {self.preset!r}; {self.policy!r} is an in-run bandit policy: '
-            'set preset = "bandit" (or "autosem") in [stage1] to use it'
-        )
-
-    def bandit_options(self, *, seed: int | None) -> dict[str, Any]:
-        """Keyword arguments for ``bandits.make_bandit(policy, n_arms, **options)``:
-        ``decay`` (for the policies that take one), ``policy_options`` and ``seed``."""
-        options: dict[str, Any] = {}
-        if _accepts(self.policy, "decay"):
-            options["decay"] = self.decay
-        options.update(self.policy_options)
-        options["seed"] = seed
-        return options
-
-    @classmethod
-    def from_preset(cls, preset: str = "autoaux", **overrides: Any) -> Stage1Config:
-        """The settings of ``preset`` with ``overrides`` applied (keys as in ``[stage1]``)."""
-        return cls(preset=preset, **overrides)
-
-    def needs_cosine(self) -> bool:
-        """Whether the reward uses the gradient cosine (so it must be measured even when
-        gating is off)."""
-        return self.reward in ("cosine", "mixed")
-
-
-@dataclass(frozen=True)
-class ScreenConfig:
-    """``[screen]``: the affinity screen that shortlists a large pool before stage 1.
-
-    Each candidate and the null control get ``rounds`` *probes*: ``probe_steps`` steps of
-    main + that task (1:1) from the run's initial weights, scored by the main task's dev loss
-    on the whole dev split; the probes of one round share a seed. A candidate's affinity is
-    the relative drop of that loss against the control's, averaged over rounds, with a
-    one-sided interval at level ``alpha`` (:mod:`autoaux.stages.screen`). Candidates whose
-    interval lies below 0 (no better than the control, with confidence) are dropped; the best
-    ``shortlist`` of the rest by affinity go on to stage 1.
-
-    ``when = "auto"`` screens a pool of more than ``min_candidates`` candidates (controls not
-    counted), ``"always"`` every pool, ``"never"`` none. ``autoaux affinity`` always screens.
-    """
-
-    _section: ClassVar[str] = "screen"
-
-    when: str = "auto"
-    min_candidates: int = 8
-    probe_steps: int = 150
-    rounds: int = 3
-    alpha: float = 0.05
-    shortlist: int = 8
-
-    def __post_init__(self) -> None:
-        _check_choice(self, "when", SCREEN_WHEN)
-        _check_int(self, "min_candidates", minimum=0)
-        _check_int(self, "probe_steps", minimum=1)
-        _check_int(self, "rounds", minimum=2, maximum=1000)
-        _check_float(self, "alpha", above=0.0, maximum=0.5)
-        _check_int(self, "shortlist", minimum=1)
-
-    def applies(self, n_candidates: int) -> bool:
-        """Whether a pool of ``n_candidates`` (controls not counted) is screened."""
-        if self.when == "auto":
-            return n_candidates > self.min_candidates
-        return self.when == "always"
-
-
-@dataclass(frozen=True)
-class Stage2Config:
-    """``[stage2]``: Bayesian optimisation of mixing ratios (main task fixed at 1).
-
-    ``trials`` trials, every trial from the same initial weights, each trained under
-    ``[protocol]`` (by default: the main task until its dev score stops improving, at most
-    ``steps`` main-task steps, the auxiliary steps on top; with ``budget = "total"``: ``steps``
-    steps in all, evaluated every ``eval_every``), scored by the best main dev score (on at
-    most ``eval_batches`` dev batches; ``None``: all). The first trial is the main task alone
-    (every ratio 0), so the answer is never worse on dev than training without auxiliary
-    tasks; ``main_alone = false`` leaves that trial out (for scoring one fixed mixture, as
-    the benchmarks do, never for a recommendation). Ratios lie in ``[0, max_ratio]``; the first
-    ``initial_points`` trials are space-filling (with ``warm_start``, the first of them is the
-    ratio vector proportional to the stage-1 utilities). ``search = "random"`` replaces the GP
-    by random search (a baseline). ``acquisition`` defaults to ``"EI"``: on the surfaces of
-    ``benchmarks/bench_bayesopt.py`` it matched or beat ``"gp_hedge"`` at a third to a quarter
-    of the cost per trial.
-
-    Trials are asked ``parallel`` at a time and told back in trial-number order (see
-    :mod:`autoaux.stages.executors`); ``executor = "ray"`` runs each batch's trials side by side
-    as Ray tasks on the cluster at ``ray_address`` (``""``: start a local Ray instance,
-    ``"auto"``: the running cluster, ``"ray://host:port"``: Ray client, ``"host:port"``: a
-    cluster's head).
-    ``"local"`` runs them one after another in this process.
-
-    ``adaptive`` (default on) ends the search before ``trials`` once the GP's largest expected
-    improvement over the best dev score is below ``min_gain``: a gain a trial could not tell
-    apart from seed noise is not worth a trial. ``min_gain = 0`` (the default) means the seed
-    noise the run measured: the standard deviation of the main task's dev score over the
-    race's rounds (main alone, one seed a round); without a race (``autoaux mix``, the in-run
-    bandit) only a ``min_gain`` above 0 stops the search. It runs at least ``initial_points``
-    trials; ``search = "random"`` and acquisitions other than ``"EI"`` never stop early.
-    """
-
-    _section: ClassVar[str] = "stage2"
-
-    trials: int = 12
-    initial_points: int = 4
-    max_ratio: float = 5.0
-    steps: int = 400
-    acquisition: str = "EI"
-    eval_every: int = 50
-    eval_batches: int | None = None
-    warm_start: bool = True
-    main_alone: bool = True
-    search: str = "gp"
-    executor: str = "local"
-    parallel: int = 1
-    ray_address: str = ""
-    adaptive: bool = True
-    min_gain: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_int(self, "trials", minimum=1)
-        _check_int(self, "initial_points", minimum=1)
-        _check_float(self, "max_ratio", above=0.0, maximum=1000.0)
-        _check_int(self, "steps", minimum=1)
-        _check_choice(self, "acquisition", ACQUISITIONS)
-        _check_int(self, "eval_every", minimum=1)
-        _check_int(self, "eval_batches", minimum=1, optional=True)
-        _check_bool(self, "warm_start")
-        _check_bool(self, "main_alone")
-        _check_choice(self, "search", SEARCHES)
-        _check_choice(self, "executor", EXECUTORS)
-        _check_int(self, "parallel", minimum=1, maximum=1024)
-        _check_ray_address(self, "ray_address")
-        _check_bool(self, "adaptive")
-        _check_float(self, "min_gain", minimum=0.0, maximum=1e6)
-
-
-@dataclass(frozen=True)
-class ProtocolConfig:
-    """``[protocol]``: how every training run that autoaux compares trains the main task.
-
-    A race episode, a stage-2 trial and a baseline each train a fresh model from the run's
-    initial weights on the main task, alone or with auxiliary tasks, and are scored by the
-    best main dev score. With ``budget = "main"`` (the default) auxiliary tasks are *added*,
-    never substituted: the main task takes the same main-task steps, on the same batches,
-    whatever the mixture, and auxiliary batches come on top in the proportions the ratios give
-    (ratio ``r``: ``r`` auxiliary steps per main step in expectation). The main dev score is
-    evaluated every ``eval_every`` main steps; training stops after ``patience`` evaluations
-    in a row without a better score, or at the stage's cap of main steps
-    (``stage1.episode_steps`` for a race episode, ``stage2.steps`` for a trial and a
-    baseline), and the best checkpoint is kept. The learning rate stays at its peak after
-    warm-up (the run's length is not known in advance). So a task *helps* when adding it beats
-    training the main task without it under the same rule.
-
-    ``budget = "total"`` is the earlier protocol, kept for comparison: a fixed total of
-    ``stage1.episode_steps`` / ``stage2.steps`` optimiser steps split by the ratios (the main
-    task gets fewer steps the more auxiliary weight there is), linear decay to 0, stage-2
-    evaluations every ``stage2.eval_every`` steps, no early stopping.
-    """
-
-    _section: ClassVar[str] = "protocol"
-
-    budget: str = "main"
-    eval_every: int = 25
-    patience: int = 4
-
-    def __post_init__(self) -> None:
-        _check_choice(self, "budget", BUDGETS)
-        _check_int(self, "eval_every", minimum=1)
-        _check_int(self, "patience", minimum=1, maximum=10_000)
-
-    @property
-    def added(self) -> bool:
-        """Whether auxiliary tasks come on top of a fixed main-task budget."""
-        return self.budget == "main"
-
-
-@dataclass(frozen=True)
-class TrainerConfig:
-    """``[trainer]``: AdamW with linear warm-up and decay, gradient clipping.
-
-    ``warmup_steps`` is a number of steps, or a fraction of the run when below 1.
-    """
-
-    _section: ClassVar[str] = "trainer"
-
-    batch_size: int = 16
-    lr: float = 5e-4
-    weight_decay: float = 0.01
-    warmup_steps: float = 0.0
-    clip_norm: float = 1.0
-    eval_batch_size: int = 64
-
-    def __post_init__(self) -> None:
-        _check_int(self, "batch_size", minimum=1)
-        _check_float(self, "lr", above=0.0, maximum=1.0)
-        _check_float(self, "weight_decay", minimum=0.0)
-        _check_float(self, "warmup_steps", minimum=0.0)
-        if self.warmup_steps >= 1 and not float(self.warmup_steps).is_integer():
-            raise ConfigError(
-                "trainer.warmup_steps",
-                self.warmup_steps,
-                "a whole number of steps or a fraction below 1",
-            )
-        _check_float(self, "clip_norm", above=0.0)
-        _check_int(self, "eval_batch_size", minimum=1)
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """``[tracking]``: MLflow. ``uri`` is any tracking URI (default: an SQLite file in the
-    working folder); ``enabled = false`` runs without tracking. ``artifact_location`` applies
-    when the experiment is created (default: ``mlruns/`` beside an SQLite store).
-
-    An unreachable store fails the run at start, unless ``fallback = true``: the run then logs
-    to ``fallback_uri`` (default: ``mlflow-fallback.db``, SQLite, in ``output_dir``) and says so.
-    A store that goes away mid-run never stops the run: calls are retried with back-off, kept in
-    ``output_dir/tracking-journal.jsonl`` while it is down and replayed when it returns
-    (:mod:`autoaux.tracking.journal`)."""
-
-    _section: ClassVar[str] = "tracking"
-
-    enabled: bool = True
-    uri: str = "sqlite:///mlflow.db"
-    experiment: str = "autoaux"
-    run_name: str | None = None
-    artifact_location: str | None = None
-    # --- reliability (autoaux.tracking.journal): see the TrackingConfig docstring
-    fallback: bool = False
-    fallback_uri: str | None = None
-
-    def __post_init__(self) -> None:
-        _check_bool(self, "enabled")
-        _check_str(self, "uri")
-        _check_str(self, "experiment")
-        _check_str(self, "run_name", optional=True)
-        _check_str(self, "artifact_location", optional=True)
-        _check_bool(self, "fallback")
-        _check_str(self, "fallback_uri", optional=True)
-        for uri in (self.uri, self.fallback_uri, self.artifact_location):
-            register_uri(uri)  # their secret values never leave the process
-
-
-@dataclass(frozen=True)
-class BaselinesConfig:
-    """``[baselines]``: reference mixtures trained with the stage-2 budget (``steps``, default
-    ``stage2.steps``) from the same initial weights as the trials: ``"main-only"``,
-    ``"uniform"`` (every auxiliary task at ratio 1), ``"proportional"`` (p ∝ training-set
-    size), ``"temperature"`` (p ∝ n^(1/temperature)), ``"stage1-only"`` (selected tasks at 1)."""
-
-    _section: ClassVar[str] = "baselines"
-
-    run: tuple[str, ...] = ("main-only",)
-    temperature: float = 2.0
-    steps: int | None = None
-
-    def __post_init__(self) -> None:
-        _check_str_tuple(self, "run", choices=BASELINES)
-        _check_float(self, "temperature", above=0.0)
-        _check_int(self, "steps", minimum=1, optional=True)
-
-
-@dataclass(frozen=True)
-class CheckpointConfig:
-    """``[checkpoint]``: resumable runs (:mod:`autoaux.runs`). With ``enabled``, the run's
-    state is written atomically to ``output_dir/checkpoint/`` after every ``every`` stage-1
-    pulls, after every stage-2 trial and after every baseline; ``autoaux run --resume DIR``
-    continues from it. A larger ``every`` saves time with large encoders (each checkpoint holds
-    the model and its optimiser state) at the cost of redoing up to ``every`` pulls."""
-
-    _section: ClassVar[str] = "checkpoint"
-
-    enabled: bool = True
-    every: int = 1
-
-    def __post_init__(self) -> None:
-        _check_bool(self, "enabled")
-        _check_int(self, "every", minimum=1)
-
-
-_SECTIONS: dict[str, type] = {
-    "model": ModelConfig,
-    "main": MainConfig,
-    "auxiliary": AuxiliaryConfig,
-    "stage1": Stage1Config,
-    "screen": ScreenConfig,
-    "stage2": Stage2Config,
-    "trainer": TrainerConfig,
-    "protocol": ProtocolConfig,
-    "tracking": TrackingConfig,
-    "baselines": BaselinesConfig,
-    "checkpoint": CheckpointConfig,
-}
-_TOP_LEVEL = ("seed", "output_dir", "device", "workers", "task", *_SECTIONS)
 _FIELD_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "output_dir": "autoaux-output",
@@ -915,9 +276,7 @@ class RunConfig:
     def candidate_tasks(self) -> tuple[str, ...]:
         """The pool's auxiliary tasks, controls and the main task left out."""
         controls = self.control_tasks()
-        return tuple(
-            t for t in self.auxiliary_tasks() if t != self.main.task and t not in controls
-        )
+        return tuple(t for t in self.auxiliary_tasks() if t != self.main.task and t not in controls)
 
     def screens(self) -> bool:
         """Whether this run's pool goes through the affinity screen (``[screen]`` asks for it
@@ -1025,7 +384,7 @@ def _changed_section(name: str, section: Any, changes: Mapping[str, Any]) -> Any
 
 
 # --------------------------------------------------------------------------------------------
-# Loading
+# Loading (the TOML reading and the sections' tables: autoaux.config._loading)
 # --------------------------------------------------------------------------------------------
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a TOML run configuration.
@@ -1034,19 +393,7 @@ def load_config(path: str | Path) -> RunConfig:
         ConfigError: the file is missing, is not valid TOML, or has a bad key or value.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError("config", str(path), "an existing TOML file (not found)") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError("config", str(path), f"valid TOML ({error})", source=str(path)) from None
-    except UnicodeDecodeError as error:  # TOML files are UTF-8
-        reason = f"UTF-8 text (byte {error.start} is not)"
-        raise ConfigError("config", str(path), reason, source=str(path)) from None
-    except OSError as error:  # a folder, no permission...
-        reason = f"a readable TOML file ({error.strerror or error})"
-        raise ConfigError("config", str(path), reason, source=str(path)) from None
+    data = read_toml(path)
     return config_from_dict(data, source=str(path), base_dir=path.parent)
 
 
@@ -1063,95 +410,13 @@ def config_from_dict(
     folder). Errors are attributed to ``source``. ``user_tasks`` names task objects that the
     caller supplies itself (accepted as task names).
     """
+    folder = Path(base_dir) if base_dir is not None else None
+    names = tuple(user_tasks)
     try:
-        return _build(
-            data,
-            base_dir=Path(base_dir) if base_dir is not None else None,
-            source=source,
-            user_tasks=tuple(user_tasks),
-        )
+        kwargs = run_arguments(data, base_dir=folder)
+        return RunConfig(**kwargs, source=source, user_tasks=names)
     except ConfigError as error:
         raise error.with_source(source) from None
-
-
-def _build(
-    data: Mapping[str, Any], *, base_dir: Path | None, source: str, user_tasks: tuple[str, ...]
-) -> RunConfig:
-    if not isinstance(data, Mapping):
-        raise ConfigError("", data, "a table of settings")
-    _reject_unknown("", data, _TOP_LEVEL)
-    kwargs: dict[str, Any] = {}
-    for name in ("seed", "output_dir", "device", "workers"):
-        if name in data:
-            kwargs[name] = data[name]
-    for name, cls in _SECTIONS.items():
-        if name == "main":
-            continue
-        if name in data:
-            kwargs[name] = _build_section(name, cls, data[name])
-    if "main" not in data or not isinstance(data["main"], Mapping) or "task" not in data["main"]:
-        raise ConfigError("main.task", None, "the name of the main task", missing=True)
-    kwargs["main"] = _build_section("main", MainConfig, data["main"])
-    entries = data.get("task", [])
-    if not isinstance(entries, list):
-        raise ConfigError("task", entries, "an array of tables ([[task]] entries)")
-    specs = []
-    for i, entry in enumerate(entries):
-        entry = dict(entry) if isinstance(entry, Mapping) else entry
-        if isinstance(entry, dict) and isinstance(entry.get("path"), str) and base_dir:
-            resolved = Path(entry["path"]).expanduser()
-            if not resolved.is_absolute():
-                entry["path"] = str(base_dir / resolved)
-        try:
-            specs.append(_build_section("task", TaskFileConfig, entry))
-        except ConfigError as error:
-            key = error.key.replace("task.", f"task[{i}].", 1)
-            if not key.startswith("task["):
-                key = f"task[{i}]"
-            raise ConfigError(
-                key, error.value, error.expected, missing=error.missing, unknown=error.unknown
-            ) from None
-    kwargs["task_files"] = tuple(specs)
-    return RunConfig(**kwargs, source=source, user_tasks=user_tasks)
-
-
-def _build_section(name: str, cls: type, values: Any) -> Any:
-    if not isinstance(values, Mapping):
-        raise ConfigError(name, values, f"a table [{name}]")
-    fields = [f for f in dataclasses.fields(cls) if f.init]
-    _reject_unknown(name, values, [f.name for f in fields])
-    for f in fields:
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if required and f.name not in values:
-            raise ConfigError(f"{name}.{f.name}", None, _describe_required(f.name), missing=True)
-    return cls(**dict(values))
-
-
-def _reject_unknown(section: str, values: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    for key in values:
-        if key not in allowed:
-            dotted = f"{section}.{key}" if section else str(key)
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(
-                dotted, values[key], "one of " + ", ".join(allowed) + hint, unknown=True
-            )
-
-
-def _describe_required(name: str) -> str:
-    return {"task": "a task name", "name": "a task name", "path": "a data file path"}.get(
-        name, "a value"
-    )
-
-
-def _positions(folder: Path) -> int | None:
-    """``max_position_embeddings`` of a local model folder's ``config.json``, if it says."""
-    try:
-        value = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        positions = value.get("max_position_embeddings")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return positions if isinstance(positions, int) and positions > 0 else None
 
 
 def _section_dict(section: Any) -> dict[str, Any]:
@@ -1175,55 +440,9 @@ def _section_dict(section: Any) -> dict[str, Any]:
 _URI_KEYS = ("uri", "fallback_uri", "artifact_location")
 
 
-def _accepts(policy: str, option: str) -> bool:
-    import inspect
-
-    from bandits import POLICIES as classes
-
-    return option in inspect.signature(classes[policy]).parameters
-
-
-def _check_policy_options(
-    policy: str, options: Mapping[str, Any], given: Mapping[str, Any]
-) -> None:
-    """Build a two-arm bandit with ``options`` so that bad options fail at load time."""
-    from bandits import make_bandit
-
-    try:
-        make_bandit(policy, 2, **options)
-    except (TypeError, ValueError) as error:
-        reason = " ".join(str(error).split())
-        raise ConfigError(
-            "stage1.policy_options",
-            dict(given),
-            f"options that {policy!r} accepts ({reason})",
-        ) from None
-
-
 def _is_cuda_index(device: object) -> bool:
     return (
         isinstance(device, str)
         and device.startswith("cuda:")
         and device.removeprefix("cuda:").isdigit()
     )
-
-
-def _builtin_names() -> list[str] | None:
-    """Names of the built-in tasks, or None if the tasks package cannot list them."""
-    try:
-        from tasks import builtin_names
-    except ImportError:  # pragma: no cover - the tasks package always ships builtin_names
-        return None
-    return list(builtin_names())
-
-
-def _accepted_names(file_names: Sequence[str]) -> str:
-    builtin = _builtin_names() or []
-    parts = []
-    if builtin:
-        parts.append("a built-in task (" + ", ".join(builtin) + ")")
-    if file_names:
-        parts.append("a [[task]] name (" + ", ".join(file_names) + ")")
-    else:
-        parts.append("a [[task]] name")
-    return " or ".join(parts) + ", optionally prefixed 'shuffled:'"
