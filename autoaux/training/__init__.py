@@ -2,6 +2,9 @@
 (mixing ratios -> sampling probabilities, in one place) and the workbench, the one builder
 from a :class:`~autoaux.config.RunConfig` to tasks, encoder, model, data and trainers.
 
+The trainer is :mod:`autoaux.training.trainer`; its settings, task data and reports live in
+the private modules ``_spec``, ``_data`` and ``_reports`` and are re-exported there and here.
+
 Also public here: the seed and device helpers the trainer uses (:func:`derive_seed`,
 :func:`resolve_device`, :func:`autocast_context`)."""
 

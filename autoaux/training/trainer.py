@@ -21,6 +21,13 @@ batches from per-task ``BatchIterator`` s, dropout from a private torch random s
 swapped in only for the duration of the trainer's own calls; all of them derive from ``seed``.
 On the CPU two trainers built from the same weights, data, spec and seed produce identical
 losses and scores.
+
+This module holds the :class:`Trainer` and its evaluation batches (:data:`ONE_ID_EVAL_ROWS`,
+the shared cache ``_EVAL_BATCHES``); it re-exports the settings (:class:`TrainerSpec`, from
+``autoaux.training._spec`` with the schedule), the task data (:class:`TaskData`,
+:func:`prepare_tasks`, from ``autoaux.training._data``) and the reports and error
+(:class:`StepReport`, :class:`MixtureReport`, :class:`NonFiniteLossError`, from
+``autoaux.training._reports``).
 """
 
 from __future__ import annotations
@@ -29,8 +36,7 @@ import contextlib
 import copy
 import math
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -40,9 +46,12 @@ from torch import Tensor, nn
 from autoaux._device import autocast_context, resolve_device
 from autoaux._seeding import TorchRngState, derive_seed
 from autoaux.model.multitask import MultiTaskModel, output_loss
+from autoaux.training._data import TaskData, prepare_tasks
+from autoaux.training._reports import MixtureReport, NonFiniteLossError, StepReport, _mean
+from autoaux.training._spec import TrainerSpec, _adamw, _LinearSchedule
 from autoaux.training.gating import CosineGate
-from tasks import Task, compute_metric
-from tasks.encoding import BatchIterator, EncodedSplit, encode_split
+from tasks import compute_metric
+from tasks.encoding import BatchIterator, EncodedSplit
 
 __all__ = [
     "MixtureReport",
@@ -54,7 +63,6 @@ __all__ = [
     "prepare_tasks",
 ]
 
-SPLITS: tuple[str, ...] = ("train", "dev", "test")
 ONE_ID_EVAL_ROWS = 8192
 """Evaluation batch size for examples of one id each (the cached encoder's): a dev split of up to
 this many rows is scored in one forward pass."""
@@ -64,258 +72,6 @@ this many rows is scored in one forward pass."""
 _EVAL_BATCHES: weakref.WeakKeyDictionary[
     EncodedSplit, dict[tuple[Any, ...], tuple[list[dict[str, Tensor]], np.ndarray]]
 ] = weakref.WeakKeyDictionary()
-
-
-class NonFiniteLossError(RuntimeError):
-    """A training loss became NaN or infinite; names the task and the trainer step."""
-
-    def __init__(self, task: str, step: int, loss: float) -> None:
-        self.task = task
-        self.step = step
-        self.loss = loss
-        super().__init__(f"non-finite loss {loss} on task {task!r} at step {step}")
-
-    def __reduce__(self) -> tuple[type[NonFiniteLossError], tuple[str, int, float]]:
-        # rebuilt from its fields when it comes back from a worker process
-        return (type(self), (self.task, self.step, self.loss))
-
-
-@dataclass(frozen=True)
-class TrainerSpec:
-    """Optimisation settings.
-
-    Attributes:
-        batch_size: training examples per step.
-        lr: peak AdamW learning rate.
-        weight_decay: AdamW decoupled weight decay (not on biases and LayerNorm weights).
-        warmup_steps: linear warm-up length: an ``int`` number of steps, or a ``float`` in
-            ``[0, 1)`` read as a fraction of ``total_steps``.
-        total_steps: end of the linear decay (the learning rate is 0 from there on); ``None``
-            keeps the peak rate after warm-up.
-        clip_norm: maximum global gradient norm (``None`` disables clipping).
-        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
-        eval_batch_size: examples per evaluation batch (and per ``max_batches`` unit).
-        eval_seed: seed of the fixed evaluation subsample order (independent of the trainer's
-            seed, so that every trainer scores a ``max_batches`` subsample on the same examples).
-    """
-
-    batch_size: int = 16
-    lr: float = 5e-4
-    weight_decay: float = 0.01
-    warmup_steps: int | float = 0
-    total_steps: int | None = None
-    clip_norm: float | None = 1.0
-    device: str = "auto"
-    eval_batch_size: int = 64
-    eval_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"TrainerSpec.batch_size must be >= 1, got {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"TrainerSpec.lr must be a positive number, got {self.lr}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"TrainerSpec.weight_decay must be >= 0, got {self.weight_decay}")
-        if self.total_steps is not None and self.total_steps < 1:
-            raise ValueError(
-                f"TrainerSpec.total_steps must be >= 1 or None, got {self.total_steps}"
-            )
-        w = self.warmup_steps
-        if isinstance(w, bool) or not isinstance(w, int | float):
-            raise ValueError(f"TrainerSpec.warmup_steps must be an int or a float, got {w!r}")
-        if isinstance(w, float):
-            if not 0.0 <= w < 1.0:
-                raise ValueError(
-                    f"TrainerSpec.warmup_steps={w}: a float is a fraction of total_steps and "
-                    "must be in [0, 1); give an int for a number of steps"
-                )
-            if w > 0 and self.total_steps is None:
-                raise ValueError("TrainerSpec.warmup_steps as a fraction needs total_steps")
-        elif w < 0:
-            raise ValueError(f"TrainerSpec.warmup_steps must be >= 0, got {w}")
-        if self.clip_norm is not None and not self.clip_norm > 0:
-            raise ValueError(f"TrainerSpec.clip_norm must be > 0 or None, got {self.clip_norm}")
-        if self.eval_batch_size < 1:
-            raise ValueError(
-                f"TrainerSpec.eval_batch_size must be >= 1, got {self.eval_batch_size}"
-            )
-        device = str(self.device).strip().lower()
-        if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-            raise ValueError(
-                "TrainerSpec.device must be 'auto', 'cpu' or 'cuda' (or 'cuda:N'), "
-                f"got {self.device!r}"
-            )
-
-    @property
-    def warmup(self) -> int:
-        """Warm-up length in steps."""
-        if isinstance(self.warmup_steps, float):
-            return round(self.warmup_steps * (self.total_steps or 0))
-        return int(self.warmup_steps)
-
-
-def _adamw(groups: list[dict[str, Any]], *, lr: float) -> torch.optim.AdamW:
-    """AdamW with the fused kernel where torch has one for these parameters (CPU and CUDA
-    float tensors: one kernel per step instead of a Python loop over parameters; about 4x
-    faster on the tiny encoder), else the default implementation."""
-    try:
-        return torch.optim.AdamW(groups, lr=lr, fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        return torch.optim.AdamW(groups, lr=lr)
-
-
-class _LinearSchedule:
-    """Learning-rate multiplier: linear warm-up, then linear decay to 0 at ``total``."""
-
-    def __init__(self, warmup: int, total: int | None) -> None:
-        self.warmup = warmup
-        self.total = total
-
-    def __call__(self, step: int) -> float:
-        if step < self.warmup:
-            return (step + 1) / (self.warmup + 1)
-        if self.total is None:
-            return 1.0
-        return max(0.0, (self.total - step) / max(1, self.total - self.warmup))
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TaskData:
-    """A task with its token ids per split and an endless, seeded training batch iterator.
-
-    ``iterator`` is a convenience for code that wants raw training batches; a :class:`Trainer`
-    draws from its own iterators over ``train`` (seeded from the trainer's seed), so several
-    trainers over the same ``TaskData`` each see a reproducible stream.
-    """
-
-    task: Task
-    train: EncodedSplit
-    dev: EncodedSplit
-    test: EncodedSplit
-    iterator: BatchIterator
-    pad_id: int = 0
-
-    @property
-    def name(self) -> str:
-        """The task's name."""
-        return self.task.name
-
-    @property
-    def kind(self) -> str:
-        """``"classification"`` or ``"regression"``."""
-        return self.task.kind
-
-    def split(self, name: str) -> EncodedSplit:
-        """The encoded split ``name`` (``"train"``, ``"dev"`` or ``"test"``)."""
-        if name not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
-        result: EncodedSplit = getattr(self, name)
-        return result
-
-
-def prepare_tasks(
-    tasks: Iterable[Task], tokenizer: Any, *, max_length: int, batch_size: int, seed: int
-) -> dict[str, TaskData]:
-    """Tokenise every split of every task once; name -> :class:`TaskData`.
-
-    Each task's iterator is seeded from ``seed`` and the task's name. The padding id is the
-    tokenizer's ``pad_token_id`` (0 when it has none).
-    """
-    pad = getattr(tokenizer, "pad_token_id", None)
-    pad_id = int(pad) if pad is not None else 0
-    out: dict[str, TaskData] = {}
-    for task in tasks:
-        if task.name in out:
-            raise ValueError(f"prepare_tasks: task name {task.name!r} appears twice")
-        if not task.train:
-            raise ValueError(f"prepare_tasks: task {task.name!r} has no training examples")
-        encoded = {
-            split: encode_split(task.split(split), tokenizer, max_length=max_length)
-            for split in SPLITS
-        }
-        iterator = BatchIterator(
-            encoded["train"],
-            batch_size=batch_size,
-            seed=derive_seed(seed, "batches", task.name),
-            pad_id=pad_id,
-        )
-        out[task.name] = TaskData(
-            task=task,
-            train=encoded["train"],
-            dev=encoded["dev"],
-            test=encoded["test"],
-            iterator=iterator,
-            pad_id=pad_id,
-        )
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Reports
-# --------------------------------------------------------------------------------------------
-
-
-def _mean(values: Iterable[float]) -> float:
-    items = list(values)
-    return float(np.mean(items)) if items else float("nan")
-
-
-@dataclass(frozen=True)
-class StepReport:
-    """What :meth:`Trainer.train_steps` did.
-
-    ``losses`` has one entry per step; ``cosines`` and ``scales`` one per gated auxiliary step
-    (empty for the main task or without a gate). ``nonfinite`` is true when some loss was NaN or
-    infinite (only seen with ``raise_on_nonfinite=False``).
-    """
-
-    task: str
-    steps: int
-    mean_loss: float
-    losses: tuple[float, ...]
-    cosines: tuple[float, ...] = ()
-    scales: tuple[float, ...] = ()
-    nonfinite: bool = False
-
-    @property
-    def mean_cosine(self) -> float:
-        """Mean per-batch gradient cosine (``nan`` when none was measured)."""
-        return _mean(self.cosines)
-
-    @property
-    def mean_scale(self) -> float:
-        """Mean gate scale (``nan`` when no step was gated)."""
-        return _mean(self.scales)
-
-
-@dataclass(frozen=True)
-class MixtureReport:
-    """What :meth:`Trainer.train_mixture` did.
-
-    ``dev_curve`` holds ``(step, main dev score)`` with ``step`` counted from 1 within the call;
-    the model holds the weights of ``best_step`` (the best score; the earliest on ties) when the
-    call returns. Per-task dictionaries cover the tasks drawn at least once.
-    """
-
-    steps: int
-    dev_curve: tuple[tuple[int, float], ...]
-    best_dev: float
-    best_step: int
-    steps_per_task: dict[str, int] = field(default_factory=dict)
-    mean_loss: dict[str, float] = field(default_factory=dict)
-    mean_cosine: dict[str, float] = field(default_factory=dict)
-    mean_scale: dict[str, float] = field(default_factory=dict)
-    stopped_early: bool = False
-
-
-# --------------------------------------------------------------------------------------------
-# Trainer
-# --------------------------------------------------------------------------------------------
 
 
 def _copy_to_cpu(value: Any) -> Any:
@@ -740,9 +496,7 @@ class Trainer:
             return values.argmax(axis=-1), references
         return values[:, 0], references
 
-    def _outputs(
-        self, task: str, split: str, max_batches: int | None
-    ) -> tuple[Tensor, np.ndarray]:
+    def _outputs(self, task: str, split: str, max_batches: int | None) -> tuple[Tensor, np.ndarray]:
         """``task``'s head outputs (float32, dropout off) on ``split`` and the references."""
         if task not in self.data:
             raise ValueError(f"unknown task {task!r}; have {sorted(self.data)}")
