@@ -116,11 +116,12 @@ ALL_VARIANTS = tuple(VARIANTS)
 
 
 def resolved(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage-1 method settings a variant runs with (``selection = "auto"`` is ``"control"``
-    here: the planted pool always has a control arm)."""
+    """The stage-1 method settings a variant runs with: this process's ``STAGE1_OVERRIDES``
+    (the in-run bandit) with the variant's overrides on top, as :func:`make_config` builds them
+    (``selection = "auto"`` is ``"control"`` here: the planted pool always has a control arm)."""
     from autoaux.config import STAGE1_PRESETS, Stage1Config
 
-    config = Stage1Config(**overrides)
+    config = Stage1Config(**{**STAGE1_OVERRIDES, **overrides})
     out = {key: getattr(config, key) for key in STAGE1_PRESETS["autoaux"]}
     if out["selection"] == "auto":
         out["selection"] = "control"
