@@ -22,7 +22,9 @@ What one call does:
 4. stage 2 restarts every trial from the snapshot (:mod:`autoaux.stages.stage2`);
 5. the baselines (``[baselines] run``, default main-only) train like one stage-2 trial each;
 6. writes ``result.json`` and the two plots to ``output_dir`` and logs them as artifacts of the
-   parent MLflow run (runs: parent -> ``stage1``, ``stage2`` -> ``trial-N``, ``baseline-X``).
+   parent MLflow run (runs: parent -> ``stage1``, ``stage2`` -> ``trial-N``, ``baseline-X``);
+7. at the end, also after a failure, sends the tracking calls kept while the store was down,
+   or says how to send them later (``autoaux tracking replay``).
 
 Training schedules: stage 1 uses a constant learning rate after warm-up (rewards compare pulls,
 so late pulls must move the model as much as early ones); each stage-2 trial and baseline decays
@@ -32,10 +34,11 @@ same batches and differ only by their mixture.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,53 +241,93 @@ def _run(
     tracker: Tracker | None,
     progress: bool,
 ) -> RunResult:
-    tracker = tracker if tracker is not None else _make_tracker(config)
     start = time.perf_counter()
     main, pool = config.main.task, config.auxiliary_tasks()
-    name, tags = _run_name(config, "run"), _tags(config, "run")
+    with _command(
+        config, "run", [main, *pool], user_tasks, tracker, progress, checkpoint=checkpoint
+    ) as (tracker, bench, parent):
+        screen = _screen(bench, config, tracker, progress, checkpoint)
+        selection = _stage1(bench, config, tracker, progress, checkpoint, screen=screen)
+        mixture = _stage2(
+            bench, config, tracker, progress, selection.selected, selection.utilities,
+            checkpoint, noise=_seed_noise(selection),
+        )  # fmt: skip
+        baselines = _baselines(bench, config, tracker, selection.selected, checkpoint)
+        result = RunResult(
+            main_task=main,
+            selected=selection.selected,
+            utilities=dict(selection.utilities),
+            pulls=dict(selection.pulls),
+            ratios=dict(mixture.ratios),
+            best_dev_score=mixture.best_dev_score,
+            test_score=mixture.test_score,
+            trials=mixture.trials,
+            baselines=baselines,
+            mlflow=_mlflow_info(tracker, parent),
+            selection=selection,
+            mixture=mixture,
+            output_dir=str(Path(config.output_dir)),
+            seconds=time.perf_counter() - start,
+            seed=config.seed,
+            device=bench.device_name,
+            config=config.to_dict(),
+            screen=screen,
+            contamination=_contamination(bench),
+        )
+        _final_metrics(tracker, result)
+        _write_outputs(
+            tracker, config, selection=selection, mixture=mixture, result=result, screen=screen
+        )
+    checkpoint.finish()
+    log.info("autoaux run finished in %.1fs", result.seconds)
+    return result
+
+
+@contextlib.contextmanager
+def _command(
+    config: RunConfig,
+    command: str,
+    tasks: Sequence[str],
+    user_tasks: Iterable[Task],
+    tracker: Tracker | None,
+    progress: bool,
+    *,
+    checkpoint: Any = None,
+) -> Iterator[tuple[Tracker, Workbench, str]]:
+    """What every command does around its stages: the tracker (``config``'s unless given),
+    the parent MLflow run named after ``command`` (continued when ``checkpoint`` resumes a
+    run), its params, the :class:`Workbench` over ``tasks``, the device and contamination
+    tags; yields ``(tracker, bench, parent run id)``.
+
+    At the end, whatever happened, the tracking journal is settled
+    (:func:`autoaux.tracking.journal.settle_tracking`): calls kept while the store was down
+    are sent, or the command that sends them later is printed. With a ``checkpoint``, Ctrl-C
+    marks the run interrupted and becomes :class:`RunInterrupted` (when checkpointing is on).
+    """
+    tracker = tracker if tracker is not None else _make_tracker(config)
+    name, tags = _run_name(config, command), _tags(config, command)
     try:
         with (
-            checkpoint.interrupts(),
-            tracked_run(tracker, name, tags=tags, resume_id=checkpoint.run_id("parent")) as parent,
+            checkpoint.interrupts() if checkpoint is not None else contextlib.nullcontext(),
+            tracked_run(
+                tracker,
+                name,
+                tags=tags,
+                resume_id=checkpoint.run_id("parent") if checkpoint is not None else None,
+            ) as parent,
         ):
-            checkpoint.attach(tracker, parent)
-            tracker.log_params(checkpoint.params(config))
-            bench = Workbench.build(config, [main, *pool], user_tasks, progress=progress)
+            if checkpoint is not None:
+                checkpoint.attach(tracker, parent)
+            tracker.log_params(
+                checkpoint.params(config) if checkpoint is not None else config.to_params()
+            )
+            bench = Workbench.build(config, list(tasks), user_tasks, progress=progress)
             tracker.set_tags({"autoaux.device": bench.device_name})
             _track_contamination(tracker, bench)
-            screen = _screen(bench, config, tracker, progress, checkpoint)
-            selection = _stage1(bench, config, tracker, progress, checkpoint, screen=screen)
-            mixture = _stage2(
-                bench, config, tracker, progress, selection.selected, selection.utilities,
-                checkpoint, noise=_seed_noise(selection),
-            )  # fmt: skip
-            baselines = _baselines(bench, config, tracker, selection.selected, checkpoint)
-            result = RunResult(
-                main_task=main,
-                selected=selection.selected,
-                utilities=dict(selection.utilities),
-                pulls=dict(selection.pulls),
-                ratios=dict(mixture.ratios),
-                best_dev_score=mixture.best_dev_score,
-                test_score=mixture.test_score,
-                trials=mixture.trials,
-                baselines=baselines,
-                mlflow=_mlflow_info(tracker, parent),
-                selection=selection,
-                mixture=mixture,
-                output_dir=str(Path(config.output_dir)),
-                seconds=time.perf_counter() - start,
-                seed=config.seed,
-                device=bench.device_name,
-                config=config.to_dict(),
-                screen=screen,
-                contamination=_contamination(bench),
-            )
-            _final_metrics(tracker, result)
-            _write_outputs(
-                tracker, config, selection=selection, mixture=mixture, result=result, screen=screen
-            )
+            yield tracker, bench, parent
     except KeyboardInterrupt as error:
+        if checkpoint is None:
+            raise
         checkpoint.mark_interrupted()
         if not checkpoint.enabled:
             raise
@@ -293,9 +336,6 @@ def _run(
         raise interrupted from error
     finally:
         settle_tracking(tracker, config)
-    checkpoint.finish()
-    log.info("autoaux run finished in %.1fs", result.seconds)
-    return result
 
 
 def select(
@@ -337,13 +377,8 @@ def select(
 def _select(
     config: RunConfig, objects: list[Task], tracker: Tracker | None, progress: bool
 ) -> SelectionResult:
-    tracker = tracker if tracker is not None else _make_tracker(config)
-    main_name, pool = config.main.task, config.auxiliary_tasks()
-    with tracked_run(tracker, _run_name(config, "select"), tags=_tags(config, "select")):
-        tracker.log_params(config.to_params())
-        bench = Workbench.build(config, [main_name, *pool], objects, progress=progress)
-        tracker.set_tags({"autoaux.device": bench.device_name})
-        _track_contamination(tracker, bench)
+    tasks = [config.main.task, *config.auxiliary_tasks()]
+    with _command(config, "select", tasks, objects, tracker, progress) as (tracker, bench, _):
         screen = _screen(bench, config, tracker, progress)
         selection = _stage1(bench, config, tracker, progress, screen=screen)
         selection = dataclasses.replace(selection, contamination=_contamination(bench))
@@ -392,16 +427,13 @@ def affinity(
             "screen measures every task against it",
             source=config.source,
         )
-    with folder_lock(config.output_dir):
-        tracker = tracker if tracker is not None else _make_tracker(config)
-        main_name, pool = config.main.task, config.auxiliary_tasks()
-        with tracked_run(tracker, _run_name(config, "affinity"), tags=_tags(config, "affinity")):
-            tracker.log_params(config.to_params())
-            bench = Workbench.build(config, [main_name, *pool], objects, progress=progress)
-            tracker.set_tags({"autoaux.device": bench.device_name})
-            _track_contamination(tracker, bench)
-            result = _run_screen(bench, config, tracker, progress, pairwise=pairwise)
-            _write_outputs(tracker, config, screen=result)
+    tasks = [config.main.task, *config.auxiliary_tasks()]
+    with (
+        folder_lock(config.output_dir),
+        _command(config, "affinity", tasks, objects, tracker, progress) as (tracker, bench, _),
+    ):
+        result = _run_screen(bench, config, tracker, progress, pairwise=pairwise)
+        _write_outputs(tracker, config, screen=result)
     return result
 
 
@@ -448,14 +480,9 @@ def _mix(
     progress: bool,
     utilities: Mapping[str, float] | None,
 ) -> MixResult:
-    tracker = tracker if tracker is not None else _make_tracker(config)
-    main_name = config.main.task
     names = list(config.auxiliary.tasks)
-    with tracked_run(tracker, _run_name(config, "mix"), tags=_tags(config, "mix")):
-        tracker.log_params(config.to_params())
-        bench = Workbench.build(config, [main_name, *names], objects, progress=progress)
-        tracker.set_tags({"autoaux.device": bench.device_name})
-        _track_contamination(tracker, bench)
+    tasks = [config.main.task, *names]
+    with _command(config, "mix", tasks, objects, tracker, progress) as (tracker, bench, _):
         mixture = _stage2(bench, config, tracker, progress, tuple(names), utilities)
         mixture = dataclasses.replace(mixture, contamination=_contamination(bench))
         _write_outputs(tracker, config, mixture=mixture)

@@ -33,20 +33,19 @@ import contextlib
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from autoaux._seeding import derive_seed
 from autoaux.config import SHUFFLED_PREFIX, ProtocolConfig, Stage1Config
 from autoaux.runs.result import PullRecord, SelectionResult, TaskVerdict, decision_of
+from autoaux.stages._stage_run import StageRun, stage_run
 from autoaux.stages.trials import train_mixture
-from autoaux.stages.workers import WorkerPlan, open_workers
-from autoaux.tracking import NullTracker, Tracker, tracked_run
+from autoaux.stages.workers import WorkerPlan, Workers, open_workers
+from autoaux.tracking import Tracker
 from bandits import Racing, make_bandit
 
 if TYPE_CHECKING:
@@ -119,7 +118,6 @@ def run_race(
     main task). ``settings.pulls`` caps the number of episodes. One MLflow step per episode
     on a ``stage1`` run; verdicts as metrics and tags at the end.
     """
-    tracker = tracker if tracker is not None else NullTracker()
     controls = tuple(controls) or tuple(t for t in pool if t.startswith(SHUFFLED_PREFIX))
     arms = [main, *(t for t in pool if t != main)]
     watch = [arms.index(c) for c in controls if c in arms]
@@ -133,66 +131,24 @@ def run_race(
         **settings.bandit_options(seed=derive_seed(seed, "bandit")),
     )
     assert isinstance(race, Racing)
-    history: list[PullRecord] = []
-    start = time.perf_counter()
-    resume_id = checkpoint.run_id("stage1") if checkpoint is not None else None
-    tags = {"autoaux.stage": "stage1"}
-    nested = tracker.run_id is not None
-    with tracked_run(tracker, "stage1", nested=nested, tags=tags, resume_id=resume_id) as run:
-        tracker.log_params(_stage_params(settings, arms, controls, protocol))
-        if checkpoint is not None:
-            checkpoint.set_run_id("stage1", run)
-            saved = checkpoint.restore_race(race)
-            if saved is not None:
-                history, elapsed = saved
-                start -= elapsed
-        bar = tqdm(
-            total=settings.pulls,
-            initial=len(history),
-            desc="stage 1",
-            unit="episode",
-            disable=not progress,
-        )
+    params = _stage_params(settings, arms, controls, protocol)
+    with stage_run(
+        "stage1", tracker, params=params, checkpoint=checkpoint, progress=progress
+    ) as stage:
+        history: list[PullRecord] = []
+        if checkpoint is not None and (saved := checkpoint.restore_race(race)) is not None:
+            history, elapsed = saved
+            stage.rewind(elapsed)
+        bar = stage.bar(settings.pulls, initial=len(history), desc="stage 1", unit="episode")
         with open_workers(make_trainer, workers) as runner:
             while not race.done and len(history) < settings.pulls:
-                # a round once drawn is played out: its arms are known when it starts
-                first = race.select()
-                round_arms = [first, *race.queued()][: settings.pulls - len(history)]
-                jobs = [
-                    _Episode(main, arms[a], settings.episode_steps, int(race.counts()[a]), protocol)
-                    for a in round_arms
-                ]
-                with contextlib.closing(runner.imap(_run_job, jobs)) as results:
-                    for i, (job, outcome) in enumerate(zip(jobs, results, strict=False)):
-                        arm = first if i == 0 else race.select()
-                        assert arms[arm] == job.task, "the round changed while it was played"
-                        race.update(arm, outcome[0])
-                        history.append(_record(race, job, outcome, len(history) + 1))
-                        record = history[-1]
-                        tracker.log_metrics(_episode_metrics(record, arm, arms), step=record.pull)
-                        bar.update(1)
-                        bar.set_postfix_str(
-                            f"round {job.round_} {job.task} dev={record.dev_score:.3f}",
-                            refresh=False,
-                        )
-                        ended = race.done or len(history) >= settings.pulls
-                        if checkpoint is not None:
-                            checkpoint.save_race(
-                                race,
-                                history,
-                                elapsed=time.perf_counter() - start,
-                                tracker=tracker,
-                                last=ended,
-                            )
-                        if ended:
-                            break
+                _play_round(
+                    race, runner, arms, main, settings, protocol, history, stage, bar, checkpoint
+                )
         bar.close()
-        seconds = time.perf_counter() - start
-        result = _result(
-            race, arms, main, controls, history, seconds, run, tracker, pulls=settings.pulls
-        )
-        tracker.log_metrics(_final_metrics(result), step=len(history))
-        tracker.set_tags(_final_tags(result))
+        result = _result(race, arms, main, controls, history, stage, pulls=settings.pulls)
+        stage.tracker.log_metrics(_final_metrics(result), step=len(history))
+        stage.tracker.set_tags(_final_tags(result))
     log.info(
         "stage 1: %d episodes in %.1fs; %s",
         len(history),
@@ -200,6 +156,48 @@ def run_race(
         result.decision,
     )
     return result
+
+
+def _play_round(
+    race: Racing,
+    runner: Workers,
+    arms: Sequence[str],
+    main: str,
+    settings: Stage1Config,
+    protocol: ProtocolConfig | None,
+    history: list[PullRecord],
+    stage: StageRun,
+    bar: Any,
+    checkpoint: RunCheckpoint | None,
+) -> None:
+    """One round (a round once drawn is played out: its arms are known when it starts): its
+    episodes run, their scores told to the race in the round's order and appended to
+    ``history``; stops early when the race ends or the budget is spent."""
+    first = race.select()
+    round_arms = [first, *race.queued()][: settings.pulls - len(history)]
+    jobs = [
+        _Episode(main, arms[a], settings.episode_steps, int(race.counts()[a]), protocol)
+        for a in round_arms
+    ]
+    with contextlib.closing(runner.imap(_run_job, jobs)) as results:
+        for i, (job, outcome) in enumerate(zip(jobs, results, strict=False)):
+            arm = first if i == 0 else race.select()
+            assert arms[arm] == job.task, "the round changed while it was played"
+            race.update(arm, outcome[0])
+            history.append(_record(race, job, outcome, len(history) + 1))
+            record = history[-1]
+            stage.tracker.log_metrics(_episode_metrics(record, arm, arms), step=record.pull)
+            bar.update(1)
+            bar.set_postfix_str(
+                f"round {job.round_} {job.task} dev={record.dev_score:.3f}", refresh=False
+            )
+            ended = race.done or len(history) >= settings.pulls
+            if checkpoint is not None:
+                checkpoint.save_race(
+                    race, history, elapsed=stage.seconds, tracker=stage.tracker, last=ended
+                )
+            if ended:
+                return
 
 
 @dataclass(frozen=True)
@@ -250,9 +248,7 @@ def _result(
     main: str,
     controls: Sequence[str],
     history: Sequence[PullRecord],
-    seconds: float,
-    run: str,
-    tracker: Tracker,
+    stage: StageRun,
     *,
     pulls: int,
 ) -> SelectionResult:
@@ -304,8 +300,8 @@ def _result(
         rule="race",
         history=tuple(history),
         initial_dev_score=math.nan,
-        seconds=seconds,
-        run_id=run if tracker.tracking_uri is not None else None,
+        seconds=stage.seconds,
+        run_id=stage.public_run_id,
         bandit_state=race.state_dict(),
         verdicts=verdicts,
         decision=decision_of(verdicts, controls=controls, finished=race.done, pulls=pulls),

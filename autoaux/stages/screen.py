@@ -36,19 +36,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import stats
-from tqdm.auto import tqdm
 
 from autoaux.config import ScreenConfig
 from autoaux.runs.affinity import AffinityResult
+from autoaux.stages._stage_run import stage_run
 from autoaux.stages.workers import WorkerPlan, Workers, open_workers
-from autoaux.tracking import NullTracker, Tracker, tracked_run
+from autoaux.tracking import Tracker
 
 __all__ = ["ProbeTrainerFactory", "affinity_statistics", "run_screen"]
 
@@ -117,22 +116,19 @@ def run_screen(
     other) as the module docstring describes; one nested MLflow run ``screen``. ``workers``
     says where probes run (default: one after another in this process); the probes of a row
     run side by side and give the same losses (:mod:`autoaux.stages.workers`)."""
-    tracker = tracker if tracker is not None else NullTracker()
     candidates = [c for c in candidates if c not in (main, control)]
     arms = (*candidates, control)
     targets = (main, *candidates) if pairwise else (main,)
     rounds, steps = settings.rounds, settings.probe_steps
     n_probes = sum(1 for t in targets for a in arms if a != t) * rounds
-    start = time.perf_counter()
-    nested = tracker.run_id is not None
-    with tracked_run(tracker, "screen", nested=nested, tags={"autoaux.stage": "screen"}) as run:
-        tracker.log_params(_params(settings, main, arms, control, pairwise))
-        bar = tqdm(total=n_probes, desc="screen", unit="probe", disable=not progress)
+    params = _params(settings, main, arms, control, pairwise)
+    with stage_run("screen", tracker, params=params, progress=progress) as stage:
+        bar = stage.bar(n_probes, desc="screen", unit="probe")
         rows = []
         with open_workers(make_trainer, workers) as pool:
             for target in targets:
                 losses = _row_losses(pool, target, arms, settings, bar,
-                                     tracker if target == main else None)  # fmt: skip
+                                     stage.tracker if target == main else None)  # fmt: skip
                 rows.append((losses, *affinity_statistics(losses, len(arms) - 1,
                                                            alpha=settings.alpha)))  # fmt: skip
         bar.close()
@@ -152,11 +148,11 @@ def run_screen(
             probe_steps=steps,
             alpha=settings.alpha,
             steps=n_probes * steps,
-            seconds=time.perf_counter() - start,
-            run_id=run if tracker.tracking_uri is not None else None,
+            seconds=stage.seconds,
+            run_id=stage.public_run_id,
         )
-        tracker.log_metrics(_final_metrics(result), step=rounds)
-        tracker.set_tags(
+        stage.tracker.log_metrics(_final_metrics(result), step=rounds)
+        stage.tracker.set_tags(
             {"autoaux.shortlist": ",".join(shortlist)}
             | {f"autoaux.screen.{task}": d for task, d in decisions.items()}
         )

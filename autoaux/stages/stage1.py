@@ -27,17 +27,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from autoaux._seeding import derive_seed
 from autoaux.config import Stage1Config
 from autoaux.runs.result import PullRecord, SelectionResult
-from autoaux.tracking import NullTracker, Tracker, tracked_run
+from autoaux.stages._stage_run import StageRun, stage_run
+from autoaux.tracking import Tracker
 from autoaux.training.gating import CosineGate
 from autoaux.training.trainer import Trainer
 from bandits import (
@@ -157,116 +157,161 @@ def run_stage1(
     ``checkpoint``: save the loop state after the pulls and continue a saved one
     (:mod:`autoaux.runs.checkpoint`).
     """
-    tracker = tracker if tracker is not None else NullTracker()
     controls = tuple(controls) or tuple(t for t in pool if t.startswith("shuffled:"))
     arms = ([main] if settings.include_main_arm else []) + [t for t in pool if t != main]
-    main_arm = 0 if settings.include_main_arm else None
-    control_arms = [arms.index(c) for c in controls if c in arms]
     bandit = make_bandit(
         settings.policy, len(arms), **settings.bandit_options(seed=derive_seed(seed, "bandit"))
     )
-    rewards: dict[str, list[float]] = {a: [] for a in arms}
-    cosines: dict[str, list[float]] = {a: [] for a in arms}
-    history: list[PullRecord] = []
-    start = time.perf_counter()
-    nested = tracker.run_id is not None
-    resume_id = checkpoint.run_id("stage1") if checkpoint is not None else None
-    tags = {"autoaux.stage": "stage1"}
-    with tracked_run(tracker, "stage1", nested=nested, tags=tags, resume_id=resume_id) as run:
-        tracker.log_params(_stage_params(settings, arms, controls))
-        saved = None
-        if checkpoint is not None:  # --- resumable runs (autoaux.runs.checkpoint)
-            checkpoint.set_run_id("stage1", run)
-            saved = checkpoint.restore_stage1(trainer, bandit)
-        if saved is None:
-            previous = initial = trainer.evaluate(main, "dev", max_batches=settings.eval_batches)
-            tracker.log_metrics({"dev_score": initial}, step=0)
-        else:
-            previous, initial, history = saved.previous, saved.initial, saved.history
-            rewards, cosines = saved.rewards, saved.cosines
-            start -= saved.elapsed
-        first = len(history) + 1
-        bar = tqdm(
-            range(first, settings.pulls + 1),
-            initial=first - 1,
-            total=settings.pulls,
-            desc="stage 1",
-            unit="pull",
-            disable=not progress,
+    params = _stage_params(settings, arms, controls)
+    with stage_run(
+        "stage1", tracker, params=params, checkpoint=checkpoint, progress=progress
+    ) as stage:
+        state = _start(trainer, bandit, arms, main, settings, stage, checkpoint)
+        first = len(state.history) + 1
+        pulls = range(first, settings.pulls + 1)
+        bar = stage.bar(
+            settings.pulls, initial=first - 1, desc="stage 1", unit="pull", iterable=pulls
         )
         for pull in bar:  # pulls are numbered from 1; step 0 is the score before any pull
-            arm = bandit.select()
-            task = arms[arm]
-            report = trainer.train_steps(task, settings.steps_per_pull)
-            current = trainer.evaluate(main, "dev", max_batches=settings.eval_batches)
-            cosine = report.mean_cosine if task != main else math.nan
-            reward = pull_reward(
-                settings, previous=previous, current=current, cosine=cosine, is_main=task == main
+            arm, record = _pull(trainer, bandit, arms, main, settings, state, pull)
+            stage.tracker.log_metrics(_pull_metrics(record, arm, arms), step=pull)
+            bar.set_postfix_str(
+                f"{record.task} dev={record.dev_score:.3f} r={record.reward:.2f}", refresh=False
             )
-            bandit.update(arm, reward)
-            rewards[task].append(reward)
-            if not math.isnan(cosine):
-                cosines[task].append(cosine)
-            record = PullRecord(
-                pull=pull,
-                task=task,
-                reward=reward,
-                dev_score=current,
-                previous_score=previous,
-                loss=report.mean_loss,
-                cosine=cosine,
-                scale=report.mean_scale if task != main else math.nan,
-                utilities=tuple(float(u) for u in _utilities(bandit, settings.utility)),
-            )
-            history.append(record)
-            tracker.log_metrics(_pull_metrics(record, arm, arms), step=pull)
-            bar.set_postfix_str(f"{task} dev={current:.3f} r={reward:.2f}", refresh=False)
-            previous = current
             if checkpoint is not None:
                 from autoaux.runs.checkpoint import Stage1Progress
 
                 checkpoint.save_stage1(
-                    Stage1Progress(previous, initial, rewards, cosines, history),
+                    Stage1Progress(
+                        state.previous, state.initial, state.rewards, state.cosines, state.history
+                    ),
                     trainer=trainer,
                     bandit=bandit,
-                    tracker=tracker,
+                    tracker=stage.tracker,
                     last=pull == settings.pulls,
                 )
         bar.close()
-        utilities = _utilities(bandit, settings.utility)
-        histories = [rewards[a] for a in arms]
-        chosen, rule = select_arms(
-            settings, utilities, histories, main_arm=main_arm, control_arms=control_arms
+        result = _result(bandit, arms, main, controls, settings, state, stage)
+        stage.tracker.log_metrics(_final_metrics(result), step=settings.pulls)
+        stage.tracker.set_tags(
+            {"autoaux.selected": ",".join(result.selected), "autoaux.rule": result.rule}
         )
-        selected = tuple(arms[i] for i in sorted(chosen))
-        result = SelectionResult(
-            main_task=main,
-            arms=tuple(arms),
-            controls=tuple(arms[i] for i in control_arms),
-            utilities=_by_arm(arms, utilities),
-            posterior=_by_arm(arms, np.asarray(bandit.utilities(), float)),
-            mean_rewards=_by_arm(arms, bandit.mean_rewards()),
-            pulls={a: int(c) for a, c in zip(arms, bandit.counts(), strict=True)},
-            rewards={a: tuple(v) for a, v in rewards.items()},
-            mean_cosines={a: float(np.mean(v)) if v else math.nan for a, v in cosines.items()},
-            selected=selected,
-            rule=rule,
-            history=tuple(history),
-            initial_dev_score=initial,
-            seconds=time.perf_counter() - start,
-            run_id=run if tracker.tracking_uri is not None else None,
-            bandit_state=bandit.state_dict(),
-        )
-        tracker.log_metrics(_final_metrics(result), step=settings.pulls)
-        tracker.set_tags({"autoaux.selected": ",".join(selected), "autoaux.rule": rule})
     log.info(
         "stage 1: %d pulls in %.1fs; selected %s (rule %s)",
         settings.pulls,
         result.seconds,
-        ", ".join(selected) or "nothing",
-        rule,
+        ", ".join(result.selected) or "nothing",
+        result.rule,
     )
     return result
+
+
+@dataclass
+class _Loop:
+    """The loop's state between pulls: the last dev score, the one before any pull, and the
+    rewards, cosines and records so far."""
+
+    previous: float
+    initial: float
+    rewards: dict[str, list[float]]
+    cosines: dict[str, list[float]]
+    history: list[PullRecord] = field(default_factory=list)
+
+
+def _start(
+    trainer: Trainer,
+    bandit: Bandit,
+    arms: Sequence[str],
+    main: str,
+    settings: Stage1Config,
+    stage: StageRun,
+    checkpoint: RunCheckpoint | None,
+) -> _Loop:
+    """The saved loop when resuming (trainer and bandit restored, the timer rewound), else a
+    new one from the main task's dev score before any pull (logged as step 0)."""
+    saved = checkpoint.restore_stage1(trainer, bandit) if checkpoint is not None else None
+    if saved is None:
+        initial = trainer.evaluate(main, "dev", max_batches=settings.eval_batches)
+        stage.tracker.log_metrics({"dev_score": initial}, step=0)
+        return _Loop(initial, initial, {a: [] for a in arms}, {a: [] for a in arms})
+    stage.rewind(saved.elapsed)
+    return _Loop(saved.previous, saved.initial, saved.rewards, saved.cosines, saved.history)
+
+
+def _pull(
+    trainer: Trainer,
+    bandit: Bandit,
+    arms: Sequence[str],
+    main: str,
+    settings: Stage1Config,
+    state: _Loop,
+    pull: int,
+) -> tuple[int, PullRecord]:
+    """Pull ``pull``: train the arm the bandit selects, score the main task, reward the arm
+    and record the pull in ``state``; returns the arm and the record."""
+    arm = bandit.select()
+    task = arms[arm]
+    report = trainer.train_steps(task, settings.steps_per_pull)
+    current = trainer.evaluate(main, "dev", max_batches=settings.eval_batches)
+    cosine = report.mean_cosine if task != main else math.nan
+    reward = pull_reward(
+        settings, previous=state.previous, current=current, cosine=cosine, is_main=task == main
+    )
+    bandit.update(arm, reward)
+    state.rewards[task].append(reward)
+    if not math.isnan(cosine):
+        state.cosines[task].append(cosine)
+    record = PullRecord(
+        pull=pull,
+        task=task,
+        reward=reward,
+        dev_score=current,
+        previous_score=state.previous,
+        loss=report.mean_loss,
+        cosine=cosine,
+        scale=report.mean_scale if task != main else math.nan,
+        utilities=tuple(float(u) for u in _utilities(bandit, settings.utility)),
+    )
+    state.history.append(record)
+    state.previous = current
+    return arm, record
+
+
+def _result(
+    bandit: Bandit,
+    arms: Sequence[str],
+    main: str,
+    controls: Sequence[str],
+    settings: Stage1Config,
+    state: _Loop,
+    stage: StageRun,
+) -> SelectionResult:
+    """The selection after the last pull: utilities, the selection rule applied, the record."""
+    main_arm = 0 if settings.include_main_arm else None
+    control_arms = [arms.index(c) for c in controls if c in arms]
+    utilities = _utilities(bandit, settings.utility)
+    histories = [state.rewards[a] for a in arms]
+    chosen, rule = select_arms(
+        settings, utilities, histories, main_arm=main_arm, control_arms=control_arms
+    )
+    return SelectionResult(
+        main_task=main,
+        arms=tuple(arms),
+        controls=tuple(arms[i] for i in control_arms),
+        utilities=_by_arm(arms, utilities),
+        posterior=_by_arm(arms, np.asarray(bandit.utilities(), float)),
+        mean_rewards=_by_arm(arms, bandit.mean_rewards()),
+        pulls={a: int(c) for a, c in zip(arms, bandit.counts(), strict=True)},
+        rewards={a: tuple(v) for a, v in state.rewards.items()},
+        mean_cosines={a: float(np.mean(v)) if v else math.nan for a, v in state.cosines.items()},
+        selected=tuple(arms[i] for i in sorted(chosen)),
+        rule=rule,
+        history=tuple(state.history),
+        initial_dev_score=state.initial,
+        seconds=stage.seconds,
+        run_id=stage.public_run_id,
+        bandit_state=bandit.state_dict(),
+    )
 
 
 def _by_arm(arms: Sequence[str], values: np.ndarray) -> dict[str, float]:

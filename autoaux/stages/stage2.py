@@ -38,19 +38,25 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from autoaux._seeding import derive_seed
 from autoaux.config import ProtocolConfig, Stage2Config
 from autoaux.runs.result import MixResult, TrialRecord
-from autoaux.stages.executors import TrialExecutor, TrialProgress, TrialSpec, make_executor
+from autoaux.stages._stage_run import StageRun, stage_run
+from autoaux.stages.executors import (
+    TrialExecutor,
+    TrialOutcome,
+    TrialProgress,
+    TrialSpec,
+    make_executor,
+)
 from autoaux.stages.trials import TrainerFactory
-from autoaux.tracking import NullTracker, Tracker, tracked_run
+from autoaux.tracking import Tracker
 from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch, TrialState
 
 if TYPE_CHECKING:
@@ -59,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = ["run_stage2", "seed_noise", "warm_start_ratios"]
 
 log = logging.getLogger(__name__)
+
 
 def warm_start_ratios(
     tasks: Sequence[str],
@@ -121,152 +128,166 @@ def run_stage2(
     ``checkpoint``: save the search after every batch of trials and continue a saved one
     (:mod:`autoaux.runs.checkpoint`).
     """
-    tracker = tracker if tracker is not None else NullTracker()
     tasks = tuple(t for t in tasks if t != main)
-    start = time.perf_counter()
-    nested = tracker.run_id is not None
-    resume_id = checkpoint.run_id("stage2") if checkpoint is not None else None
-    tags = {"autoaux.stage": "stage2"}
-    with tracked_run(tracker, "stage2", nested=nested, tags=tags, resume_id=resume_id) as run:
-        tracker.log_params(
-            {
-                "tasks": ",".join(tasks),
-                "trials": settings.trials if tasks else 1,
-                "steps": settings.steps,
-                "search": settings.search,
-                "acquisition": settings.acquisition,
-                "max_ratio": settings.max_ratio,
-                "executor": settings.executor,
-                "parallel": settings.parallel,
-                "budget": protocol.budget if protocol is not None else "total",
-            }
-        )
+    params = _stage_params(tasks, settings, protocol)
+    with stage_run(
+        "stage2", tracker, params=params, checkpoint=checkpoint, progress=progress
+    ) as stage:
         if tasks:
             search = _ratio_search(tasks, settings, seed=seed, main=main, utilities=utilities)
             n_trials = settings.trials
         else:
             log.info("stage 2: no auxiliary task selected; one main-only trial")
             search, n_trials = None, 1
-        space = search.space if search is not None else None
-        trials: list[TrialRecord] = []
-        best: TrialRecord | None = None
-        best_state: dict[str, Any] | None = None
-        test_score: float | None = None
-        saved = None
-        if checkpoint is not None:  # --- resumable runs (autoaux.runs.checkpoint)
-            checkpoint.set_run_id("stage2", run)
-            saved = checkpoint.restore_stage2(search)
-        if saved is not None:
-            trials, best, best_state, test_score = (
-                saved.trials,
-                saved.best,
-                saved.best_state,
-                saved.test_score,
-            )
-            start -= saved.elapsed
+        state = _Search()
+        if checkpoint is not None and (saved := checkpoint.restore_stage2(search)) is not None:
+            state = _Search(saved.trials, saved.best, saved.best_state, saved.test_score)
+            stage.rewind(saved.elapsed)
         # batches of `parallel` trials, told in trial-number order (autoaux.stages.executors)
         own = executor is None
-        runner = make_executor(settings, make_trainer, tracker=tracker) if own else executor
+        runner = make_executor(settings, make_trainer, tracker=stage.tracker) if own else executor
         assert runner is not None
-        bar = tqdm(
-            total=n_trials, initial=len(trials), desc="stage 2", unit="trial", disable=not progress
-        )
-        shown = TrialProgress(bar, done=trials, best=_score(best))
+        bar = stage.bar(n_trials, initial=len(state.trials), desc="stage 2", unit="trial")
+        shown = TrialProgress(bar, done=state.trials, best=_score(state.best))
         stopped = ""
         try:
-            while len(trials) < n_trials:
-                stopped = _stop_reason(search, len(trials), settings, noise)
+            while len(state.trials) < n_trials:
+                stopped = _stop_reason(search, len(state.trials), settings, noise)
                 if stopped:
                     log.info("stage 2: %s", stopped)
                     break
-                size = min(runner.parallel, n_trials - len(trials))
+                size = min(runner.parallel, n_trials - len(state.trials))
                 specs = [
-                    TrialSpec(
-                        len(trials) + i,
-                        ratios,
-                        _probabilities(main, tasks, ratios, space),
-                        main,
-                        settings,
-                        best_before=_score(best),
-                        device_name=device_name,
-                        protocol=protocol,
-                    )
-                    for i, ratios in enumerate(_ask(search, size))
-                ]
+                    TrialSpec(number, ratios, _probabilities(main, tasks, ratios, search), main,
+                              settings, best_before=_score(state.best), device_name=device_name,
+                              protocol=protocol)
+                    for number, ratios in enumerate(_ask(search, size), start=len(state.trials))
+                ]  # fmt: skip
                 outcomes = runner.run_batch(specs, on_start=shown.started, on_result=shown.finished)
-                for outcome in outcomes:
-                    record, number = outcome.record, outcome.number
-                    if search is not None:
-                        told = search.tell(
-                            record.ratios,
-                            record.score,
-                            failed=record.score is None,
-                            seconds=record.seconds,
-                        )
-                        assert told.number == number
-                    trials.append(record)
-                    if record.score is not None and (best is None or record.score > _score(best)):
-                        assert outcome.state is not None
-                        best = record
-                        test_score, best_state = outcome.test_score, outcome.state
-                    tracker.log_metrics(
-                        {
-                            "score": record.score if record.score is not None else math.nan,
-                            "best_score": _score(best),
-                        },
-                        step=number,
-                    )
+                _tell(search, outcomes, state, stage.tracker)
                 if checkpoint is not None:
-                    from autoaux.runs.checkpoint import Stage2Progress
-
-                    checkpoint.save_stage2(
-                        Stage2Progress(trials, best, best_state, test_score),
-                        search=search,
-                        tracker=tracker,
-                    )
+                    _save(checkpoint, search, state, stage.tracker)
         finally:
             bar.close()
             if own:
                 runner.close()
-        best_ratios = dict(best.ratios) if best is not None else {}
-        alone = _main_alone_score(trials)
-        result = MixResult(
-            main_task=main,
-            tasks=tasks,
-            ratios={main: 1.0, **best_ratios},
-            probabilities=_probabilities(main, tasks, best_ratios, space) if best else {},
-            best_dev_score=_score(best),
-            test_score=test_score,
-            trials=tuple(trials),
-            best_trial=best.number if best is not None else None,
-            initial_ratios=search.initial_ratios if search is not None else (),
-            seconds=time.perf_counter() - start,
-            run_id=run if tracker.tracking_uri is not None else None,
-            best_state=best_state,
-            main_only_dev=alone,
-            stopped=stopped,
-        )
-        final = {"best_dev_score": result.best_dev_score, "n_failed": _failed(trials)}
-        if test_score is not None:
-            final["test_score"] = test_score
-        if math.isfinite(alone):
-            final["main_only_dev_score"] = alone
-        tracker.log_metrics(final)
-        tracker.set_tags(
-            {
-                "autoaux.best_trial": str(result.best_trial),
-                "autoaux.recommendation": result.recommendation,
-            }
-            | ({"autoaux.stage2.stopped": stopped} if stopped else {})
-        )
+        result = _result(main, tasks, search, state, stage, stopped)
+        _log_result(stage.tracker, result)
     log.info(
         "stage 2: %d trials in %.1fs; best dev %.4f with ratios %s",
-        len(trials),
+        len(state.trials),
         result.seconds,
         result.best_dev_score,
         result.ratios,
     )
     return result
+
+
+@dataclass
+class _Search:
+    """The search so far: the trials, the best of them, its weights and its test score."""
+
+    trials: list[TrialRecord] = field(default_factory=list)
+    best: TrialRecord | None = None
+    best_state: dict[str, Any] | None = None
+    test_score: float | None = None
+
+
+def _stage_params(
+    tasks: Sequence[str], settings: Stage2Config, protocol: ProtocolConfig | None
+) -> dict[str, Any]:
+    return {
+        "tasks": ",".join(tasks),
+        "trials": settings.trials if tasks else 1,
+        "steps": settings.steps,
+        "search": settings.search,
+        "acquisition": settings.acquisition,
+        "max_ratio": settings.max_ratio,
+        "executor": settings.executor,
+        "parallel": settings.parallel,
+        "budget": protocol.budget if protocol is not None else "total",
+    }
+
+
+def _save(
+    checkpoint: RunCheckpoint,
+    search: MixingRatioOptimizer | RandomRatioSearch | None,
+    state: _Search,
+    tracker: Tracker,
+) -> None:
+    from autoaux.runs.checkpoint import Stage2Progress
+
+    progress = Stage2Progress(state.trials, state.best, state.best_state, state.test_score)
+    checkpoint.save_stage2(progress, search=search, tracker=tracker)
+
+
+def _tell(
+    search: MixingRatioOptimizer | RandomRatioSearch | None,
+    outcomes: Sequence[TrialOutcome],
+    state: _Search,
+    tracker: Tracker,
+) -> None:
+    """Tell the search a batch's outcomes in trial-number order; keep the best trial (its
+    weights and test score) in ``state``; log each trial's score and the best so far."""
+    for outcome in outcomes:
+        record, number = outcome.record, outcome.number
+        if search is not None:
+            told = search.tell(
+                record.ratios, record.score, failed=record.score is None, seconds=record.seconds
+            )
+            assert told.number == number
+        state.trials.append(record)
+        if record.score is not None and (state.best is None or record.score > _score(state.best)):
+            assert outcome.state is not None
+            state.best = record
+            state.test_score, state.best_state = outcome.test_score, outcome.state
+        score = record.score if record.score is not None else math.nan
+        tracker.log_metrics({"score": score, "best_score": _score(state.best)}, step=number)
+
+
+def _result(
+    main: str,
+    tasks: tuple[str, ...],
+    search: MixingRatioOptimizer | RandomRatioSearch | None,
+    state: _Search,
+    stage: StageRun,
+    stopped: str,
+) -> MixResult:
+    best = state.best
+    best_ratios = dict(best.ratios) if best is not None else {}
+    return MixResult(
+        main_task=main,
+        tasks=tasks,
+        ratios={main: 1.0, **best_ratios},
+        probabilities=_probabilities(main, tasks, best_ratios, search) if best else {},
+        best_dev_score=_score(best),
+        test_score=state.test_score,
+        trials=tuple(state.trials),
+        best_trial=best.number if best is not None else None,
+        initial_ratios=search.initial_ratios if search is not None else (),
+        seconds=stage.seconds,
+        run_id=stage.public_run_id,
+        best_state=state.best_state,
+        main_only_dev=_main_alone_score(state.trials),
+        stopped=stopped,
+    )
+
+
+def _log_result(tracker: Tracker, result: MixResult) -> None:
+    """The stage's final metrics and tags."""
+    final = {"best_dev_score": result.best_dev_score, "n_failed": _failed(result.trials)}
+    if result.test_score is not None:
+        final["test_score"] = result.test_score
+    if math.isfinite(result.main_only_dev):
+        final["main_only_dev_score"] = result.main_only_dev
+    tracker.log_metrics(final)
+    tracker.set_tags(
+        {
+            "autoaux.best_trial": str(result.best_trial),
+            "autoaux.recommendation": result.recommendation,
+        }
+        | ({"autoaux.stage2.stopped": result.stopped} if result.stopped else {})
+    )
 
 
 def seed_noise(rewards: Sequence[float]) -> float | None:
@@ -341,11 +362,11 @@ def _probabilities(
     main: str,
     tasks: Sequence[str],
     ratios: Mapping[str, float],
-    space: MixingRatioSpace | None,
+    search: MixingRatioOptimizer | RandomRatioSearch | None,
 ) -> dict[str, float]:
-    if space is None or not ratios:
+    if search is None or not ratios:
         return {main: 1.0}
-    p = space.probabilities(ratios)
+    p = search.space.probabilities(ratios)
     return {name: float(v) for name, v in zip((main, *tasks), p, strict=True)}
 
 

@@ -13,6 +13,7 @@ trial must reach it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -310,6 +311,58 @@ def test_a_diverging_loss_fails_its_trials_and_the_search_completes(tmp_path: Pa
 
 
 # ------------------------------------------------------------------------------ tracking outage
+def test_mix_settles_its_tracking_journal_as_run_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``mix`` (``select`` and ``affinity`` share its code) ends as ``run`` does: the calls
+    kept while the store was down are settled; the store stays away here, so they stay in
+    the journal and the last message says how to send them, which then sends every one."""
+    from autoaux.api import replay_tracking
+    from autoaux.tracking.journal import JOURNAL_FILE, settle_tracking
+
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    out = tmp_path / "out"
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("connection refused")
+
+    with monkeypatch.context() as outage:  # the store answers reads, refuses every write
+        for name in ("create_run", "log_batch", "set_terminated", "log_artifact", "update_run"):
+            outage.setattr(MlflowClient, name, refused)
+        outage.setattr(settle_tracking, "__kwdefaults__", {"wait": 0.0})  # no waiting for it
+        with caplog.at_level(logging.WARNING):
+            mixture = autoaux.mix(
+                main=_text_task("main", "classification", lambda i: i % 2, 64),
+                tasks=[],
+                steps=20,
+                eval_every=10,
+                overrides={
+                    "output_dir": str(out),
+                    "model.max_length": 16,
+                    "device": "cpu",
+                    "tracking.uri": store,
+                    "tracking.experiment": "outage",
+                },
+                progress=False,
+            )
+    assert mixture.best_trial == 0 and (out / "mix.json").is_file()
+    assert "still unreachable" in caplog.text
+    assert f"autoaux tracking replay {out}" in caplog.text
+    assert (out / JOURNAL_FILE).is_file()
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("outage")
+    assert experiment is not None and client.search_runs([experiment.experiment_id]) == []
+    report = replay_tracking(out, tracking_uri=store)
+    assert report.sent > 0 and report.left == 0 and report.skipped == 0
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("autoaux.command") == "mix")
+    stage2 = next(r for r in runs if r.info.run_name == "stage2")
+    assert stage2.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert parent.data.params and "best_dev_score" in stage2.data.metrics
+    assert "mix.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
