@@ -200,7 +200,7 @@ class LocalProcesses(Workers):
                 yield future.result()
         finally:
             for future in futures:
-                future.cancel()
+                future.cancel()  # a no-op for the jobs done or running
 
     def close(self) -> None:
         if self._pool is not None:
@@ -245,11 +245,13 @@ class RayWorkers(Workers):
 
         ray = _import_ray()
         refs = [self._remote.remote(job, self._factory, item, 1) for item in items]
+        read = 0
         try:
             for ref in refs:
                 yield ray.get(ref)
+                read += 1
         finally:
-            for ref in refs:
+            for ref in refs[read + 1 :]:  # stopped early: the jobs not read, never a done one
                 with contextlib.suppress(Exception):
                     ray.cancel(ref)
 
