@@ -524,9 +524,9 @@ def _stage1(
         )
     else:
         trainer = bench.trainer(
-            total_steps=None,
+            None,
+            "stage1",
             gate=make_gate(settings),
-            seed_key="stage1",
             schedule_steps=settings.pulls * settings.steps_per_pull,
         )
         selection = run_stage1(

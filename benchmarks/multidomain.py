@@ -190,9 +190,9 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         {"stage1.preset": "autosem", "stage1.pulls": args.autosem_pulls}
     )
     trainer = bench.trainer(
-        total_steps=None,
+        None,
+        "stage1",
         gate=make_gate(sem.stage1),
-        seed_key="stage1",
         schedule_steps=sem.stage1.pulls * sem.stage1.steps_per_pull,
     )
     autosem = run_stage1(

@@ -33,7 +33,7 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,20 +46,16 @@ from autoaux.stages._stage_run import StageRun, stage_run
 from autoaux.stages.trials import train_mixture
 from autoaux.stages.workers import WorkerPlan, Workers, open_workers
 from autoaux.tracking import Tracker
+from autoaux.training._factories import EpisodeTrainerFactory
 from bandits import Racing, make_bandit
 
 if TYPE_CHECKING:
     from autoaux.runs.checkpoint import RunCheckpoint
-    from autoaux.training.trainer import Trainer
 
 __all__ = ["EpisodeTrainerFactory", "run_episode", "run_race"]
 
 log = logging.getLogger("autoaux")
 
-#: ``make_trainer(steps, seed_key)``: a trainer over the run's initial weights whose batches,
-#: task draws and dropout come from ``seed_key``; ``steps`` ends its learning-rate schedule
-#: (``None``: no decay).
-EpisodeTrainerFactory = Callable[[int | None, str], "Trainer"]
 
 
 def run_episode(

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,14 +48,12 @@ from autoaux.runs.affinity import AffinityResult
 from autoaux.stages._stage_run import stage_run
 from autoaux.stages.workers import WorkerPlan, Workers, open_workers
 from autoaux.tracking import Tracker
+from autoaux.training._factories import ProbeTrainerFactory
 
 __all__ = ["ProbeTrainerFactory", "affinity_statistics", "run_screen"]
 
 log = logging.getLogger("autoaux")
 
-#: ``make_trainer(target, arm, steps, seed_key)``: a trainer over the initial weights that
-#: scores ``target`` and trains ``target`` + ``arm``, seeded by ``seed_key``.
-ProbeTrainerFactory = Callable[[str, str, int, str], Any]
 
 
 def probe(

@@ -10,24 +10,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from autoaux.config import ProtocolConfig, Stage2Config
 from autoaux.runs.result import TrialRecord
 from autoaux.tracking import FAILURE_TAG, Tracker
+from autoaux.training._factories import TrainerFactory
 from autoaux.training.trainer import MixtureReport, Trainer
 from bayesopt import TrialState
 
 __all__ = ["TrainerFactory", "run_trial", "train_mixture"]
 
 log = logging.getLogger("autoaux.stages.stage2")
-
-TrainerFactory = Callable[[int | None], Trainer]
-"""``make_trainer(total_steps)``: a fresh trainer over a model reset to the initial weights,
-seeded identically every call, with its learning-rate schedule ending at ``total_steps``
-(``None``: no decay)."""
-
-
 
 def train_mixture(
     make_trainer: TrainerFactory,

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from autoaux._device import autocast_context, resolve_device
 from autoaux._seeding import derive_seed
+from autoaux.training._factories import (
+    EpisodeTrainerFactory,
+    ProbeTrainerFactory,
+    TrainerFactory,
+)
 from autoaux.training.gating import GATING_MODES, CosineGate, GateResult, gradient_cosine
 from autoaux.training.mixture import Mixture, MixtureSource
 from autoaux.training.trainer import (
@@ -28,14 +33,17 @@ from autoaux.training.workbench import Workbench, load_tasks
 __all__ = [
     "GATING_MODES",
     "CosineGate",
+    "EpisodeTrainerFactory",
     "GateResult",
     "Mixture",
     "MixtureReport",
     "MixtureSource",
     "NonFiniteLossError",
+    "ProbeTrainerFactory",
     "StepReport",
     "TaskData",
     "Trainer",
+    "TrainerFactory",
     "TrainerSpec",
     "Workbench",
     "autocast_context",

@@ -18,6 +18,8 @@ from autoaux.config import SHUFFLED_PREFIX, ModelConfig, RunConfig, TrainerConfi
 from autoaux.errors import ConfigError
 from autoaux.model import ModelSpec, MultiTaskModel, build_encoder
 from autoaux.model.cached import build_cached_encoder, precompute_features
+from autoaux.training._factories import EpisodeTrainerFactory, TrainerFactory
+from autoaux.training.gating import CosineGate
 from autoaux.training.trainer import Trainer, TrainerSpec, prepare_tasks
 from tasks import ContaminationReport, Task, TaskDataError, from_file, guard, load_task
 
@@ -96,65 +98,55 @@ class Workbench:
 
     def trainer(
         self,
-        *,
-        total_steps: int | None,
-        gate: Any = None,
+        steps: int | None,
         seed_key: str,
+        *,
+        tasks: Sequence[str] | None = None,
+        main: str | None = None,
+        gate: CosineGate | None = None,
         schedule_steps: int | None = None,
-    ) -> Any:
-        """A trainer over the model reset to its initial weights."""
+    ) -> Trainer:
+        """A trainer over the model reset to its initial weights: the one way to get one.
+
+        Args:
+            steps: where the learning-rate schedule ends (``None``: no decay).
+            seed_key: seeds the trainer's batches, task draws and dropout.
+            tasks: the tasks it knows (default: every task of the workbench).
+            main: the task it scores (default: the run's main task).
+            gate: gradient gating of auxiliary steps (the in-run bandit).
+            schedule_steps: the stage's planned length, for a fractional warm-up when
+                ``steps`` is ``None``.
+        """
         t = self.config.trainer
         warmup: int | float = t.warmup_steps
         if warmup >= 1:
             warmup = int(warmup)
-        elif total_steps is None:  # a fraction needs a length: the stage's planned steps
+        elif steps is None:  # a fraction needs a length: the stage's planned steps
             warmup = round(warmup * (schedule_steps or 0))
         self.model.restore(self.initial)
-        spec = trainer_spec(
-            t, device=self.config.device, warmup_steps=warmup, total_steps=total_steps
-        )
+        spec = trainer_spec(t, device=self.config.device, warmup_steps=warmup, total_steps=steps)
+        data = self.data if tasks is None else {name: self.data[name] for name in tasks}
         return Trainer(
             self.model,
-            self.data,
-            main=self.config.main.task,
+            data,
+            main=main if main is not None else self.config.main.task,
             spec=spec,
             gate=gate,
             seed=derive_seed(self.config.seed, seed_key),
         )
 
-    def episode_factory(self) -> Any:
-        """``make_trainer(steps, seed_key)`` for the stage-1 race: a trainer over the initial
-        weights whose batches, task draws and dropout come from ``seed_key`` (no gating)."""
+    def episode_factory(self) -> EpisodeTrainerFactory:
+        """``make_trainer(steps, seed_key)`` for the stage-1 race (no gating)."""
+        return lambda steps, seed_key: self.trainer(steps, seed_key)
 
-        def make_trainer(steps: int, seed_key: str) -> Any:
-            return self.trainer(total_steps=steps, seed_key=seed_key)
+    def probe_trainer(self, main: str, arm: str, steps: int, seed_key: str) -> Trainer:
+        """The affinity screen's ``make_trainer(target, arm, steps, seed_key)``: a trainer that
+        knows only ``main`` (the task it scores) and ``arm`` (no gating)."""
+        return self.trainer(steps, seed_key, tasks=(main, arm), main=main)
 
-        return make_trainer
-
-    def probe_trainer(self, main: str, arm: str, steps: int, seed_key: str) -> Any:
-        """A trainer over the initial weights that knows only ``main`` (the task it scores)
-        and ``arm``, for the affinity screen's probes (no gating; its batches, task draws and
-        dropout come from ``seed_key``). The method itself is the screen's
-        ``make_trainer(target, arm, steps, seed_key)``."""
-        t = self.config.trainer
-        warmup = int(t.warmup_steps) if t.warmup_steps >= 1 else round(t.warmup_steps * steps)
-        self.model.restore(self.initial)
-        spec = trainer_spec(t, device=self.config.device, warmup_steps=warmup, total_steps=steps)
-        return Trainer(
-            self.model,
-            {name: self.data[name] for name in (main, arm)},
-            main=main,
-            spec=spec,
-            seed=derive_seed(self.config.seed, seed_key),
-        )
-
-    def factory(self, seed_key: str) -> Any:
+    def factory(self, seed_key: str) -> TrainerFactory:
         """``make_trainer(total_steps)`` for stage 2 and the baselines (no gating)."""
-
-        def make_trainer(total_steps: int) -> Any:
-            return self.trainer(total_steps=total_steps, seed_key=seed_key)
-
-        return make_trainer
+        return lambda total_steps: self.trainer(total_steps, seed_key)
 
 
 def _build_encoder(config: RunConfig, texts: Sequence[str], *, progress: bool) -> tuple[Any, Any]:
