@@ -181,6 +181,8 @@ def model_spec(
         tiny_layers=m.tiny_layers,
         vocab_size=m.vocab_size,
         dropout=m.dropout,
+        top_hidden=m.top_hidden,
+        top_layers=m.top_layers,
     )
 
 
