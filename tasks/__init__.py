@@ -13,6 +13,7 @@ This package never imports torch, transformers or mlflow.
 from __future__ import annotations
 
 from ._builtin import (
+    SHUFFLED_PREFIX,
     BuiltinInfo,
     builtin_info,
     builtin_names,
@@ -32,13 +33,15 @@ from ._loaders import GLUE_TASKS, from_dataframe, from_file, from_glue, from_hf
 from ._metrics import average_ranks, compute_metric
 from ._registry import load_task
 from ._splits import split_indices
-from ._types import METRICS, Example, Task, TaskDataError, shuffled
+from ._types import KINDS, METRICS, Example, Task, TaskDataError, shuffled
 from .encoding import BatchIterator, EncodedSplit, encode_split, iter_batches
 from .planted import PlantedSuite, make_planted_suite, write_task_csv
 
 __all__ = [
     "GLUE_TASKS",
+    "KINDS",
     "METRICS",
+    "SHUFFLED_PREFIX",
     "BatchIterator",
     "BuiltinInfo",
     "ContaminationReport",

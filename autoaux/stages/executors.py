@@ -56,6 +56,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from autoaux.config import EXECUTORS as _EXECUTORS
 from autoaux.errors import ConfigError
 from autoaux.runs.result import TrialRecord
 from autoaux.stages.trials import TrainerFactory, run_trial
@@ -86,7 +87,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EXECUTORS: tuple[str, ...] = ("local", "ray")
+EXECUTORS: tuple[str, ...] = _EXECUTORS
 
 SpecCallback = Callable[["TrialSpec"], object]
 OutcomeCallback = Callable[["TrialOutcome"], object]

@@ -15,9 +15,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from autoaux.config import GATINGS
+
 __all__ = ["GATING_MODES", "CosineGate", "GateResult", "gradient_cosine"]
 
-GATING_MODES: tuple[str, ...] = ("off", "unweighted", "weighted", "smoothed")
+GATING_MODES: tuple[str, ...] = GATINGS
 
 
 @dataclass(frozen=True)
