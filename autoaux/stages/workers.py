@@ -52,9 +52,12 @@ from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from autoaux._device import resolve_device
+
+if TYPE_CHECKING:
+    from autoaux.config import RunConfig
 
 __all__ = [
     "InProcess",
@@ -68,8 +71,6 @@ __all__ = [
 
 log = logging.getLogger("autoaux")
 
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 #: ``job(factory, item) -> result``: a module-level function (it travels to the workers by name).
 Job = Callable[[Any, Any], Any]
 
@@ -99,7 +100,7 @@ class WorkerPlan:
     device: str = "cpu"
 
     @classmethod
-    def of(cls, config: Any) -> WorkerPlan:
+    def of(cls, config: RunConfig) -> WorkerPlan:
         """The plan a :class:`~autoaux.config.RunConfig` describes (``workers``,
         ``[stage2] executor`` and ``ray_address``, ``device``)."""
         return cls(
