@@ -100,7 +100,7 @@ def fitted():
 def test_log_ei_is_the_log_of_skopts_expected_improvement(fitted):
     from skopt.acquisition import gaussian_ei
 
-    from bayesopt._gp import _LogEI
+    from bayesopt._log_ei import _LogEI
 
     model, y_best = fitted
     x = np.random.default_rng(1).uniform(size=(20, 3))
@@ -113,7 +113,7 @@ def test_log_ei_is_the_log_of_skopts_expected_improvement(fitted):
 
 
 def test_log_ei_gradient_matches_finite_differences(fitted):
-    from bayesopt._gp import _LogEI
+    from bayesopt._log_ei import _LogEI
 
     model, y_best = fitted
     acq = _LogEI(model, y_best, 0.0)
@@ -130,7 +130,7 @@ def test_log_ei_gradient_matches_finite_differences(fitted):
 def test_log_h_is_continuous_and_finite_far_below_the_incumbent():
     from scipy import special
 
-    from bayesopt._gp import _log_h
+    from bayesopt._log_ei import _log_h
 
     # h(z) = phi(z) + z Phi(z) underflows to 0 below z = -38; its log must not.
     z = np.array([-1e4, -200.0, -40.0 - 1e-9, -40.0, -10.0, -1.0 - 1e-9, -1.0, 0.0, 5.0])
