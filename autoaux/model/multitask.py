@@ -461,6 +461,13 @@ class MultiTaskModel(nn.Module):
         """The encoder's trainable parameters (the ones gradient gating acts on), in order."""
         return [p for p in self.encoder.parameters() if p.requires_grad]
 
+    def pair_parameters(self) -> list[nn.Parameter]:
+        """Shared parameters that only sentence-pair inputs train (the cached top's first-layer
+        columns of the pair blocks; none for other encoders). A trainer whose tasks are all
+        single texts leaves them out of its optimiser: their gradient is never written."""
+        pair = getattr(self.encoder, "pair_parameters", None)
+        return list(pair()) if callable(pair) else []
+
     def head_parameters(self, task: str) -> list[nn.Parameter]:
         """The parameters of ``task``'s head."""
         return [p for p in self.heads[task].parameters() if p.requires_grad]

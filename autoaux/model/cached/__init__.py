@@ -49,7 +49,8 @@ built-in suite in float32) and a transformer step per batch, which is what this 
 The code sits in private modules by job, re-exported here: ``_names`` (encoder names),
 ``_key`` (text hash, cache key), ``_store`` (:class:`FeatureStore`), ``_table``
 (:class:`FeatureTable`, :class:`CachedTokenizer`), ``_encoder`` (:class:`CachedEncoder`,
-:class:`SharedTop`) and ``_build`` (:func:`build_cached_encoder`, :func:`precompute_features`).
+:class:`SharedTop`, :class:`LeadingLinear`) and ``_build`` (:func:`build_cached_encoder`,
+:func:`precompute_features`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from autoaux.model.cached._encoder import (
     CachedEncoder,
     CachedEncoderConfig,
     CachedEncoderOutput,
+    LeadingLinear,
     SharedTop,
 )
 from autoaux.model.cached._key import FORMAT_VERSION, model_key, text_hash
@@ -83,6 +85,7 @@ __all__ = [
     "CachedTokenizer",
     "FeatureStore",
     "FeatureTable",
+    "LeadingLinear",
     "SharedTop",
     "build_cached_encoder",
     "cached_model_path",

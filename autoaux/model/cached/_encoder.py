@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,69 @@ class CachedEncoderOutput:
     last_hidden_state: Tensor
 
 
+class LeadingLinear(nn.Module):
+    """``nn.Linear(in_features, out_features)`` whose weight is held as two parameters: the
+    columns of the leading ``lead`` inputs (``weight_lead``) and the rest (``weight_rest``).
+
+    The values are those of one ``nn.Linear`` (it is built as one and split, so the random
+    initialisation is the same), and ``state_dict()`` / ``load_state_dict()`` read and write
+    them as one ``weight`` of shape ``(out_features, in_features)``: checkpoints, snapshots and
+    saved models do not see the split. :meth:`forward` multiplies the whole weight (the two
+    blocks joined: the same product as one ``nn.Linear``); :meth:`forward_leading` multiplies
+    ``weight_lead`` alone, for inputs whose entries after the first ``lead`` are zero. Such a
+    step leaves ``weight_rest.grad`` untouched (``None``), so an optimiser that is not given
+    ``weight_rest`` does no work on it (see ``MultiTaskModel.pair_parameters``).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, lead: int) -> None:
+        super().__init__()
+        if not 0 < lead <= in_features:
+            raise ValueError(f"lead must be in 1..{in_features}, got {lead}")
+        linear = nn.Linear(in_features, out_features)
+        weight = linear.weight.detach()
+        self.in_features, self.out_features, self.lead = in_features, out_features, lead
+        self.weight_lead = nn.Parameter(weight[:, :lead].clone())
+        self.weight_rest = nn.Parameter(weight[:, lead:].clone())
+        self.bias = linear.bias
+        self.register_state_dict_post_hook(_join_weight)
+        self.register_load_state_dict_pre_hook(_split_weight)
+
+    @property
+    def weight(self) -> Tensor:
+        """The whole weight, ``(out_features, in_features)`` (the two blocks joined)."""
+        return torch.cat([self.weight_lead, self.weight_rest], dim=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def forward_leading(self, u: Tensor) -> Tensor:
+        """``forward([u, 0, ..., 0])`` for ``u`` of width ``d <= in_features``."""
+        d = u.shape[-1]
+        if d == self.lead:
+            return F.linear(u, self.weight_lead, self.bias)
+        return F.linear(u, self.weight[:, :d], self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, lead={self.lead}"
+
+
+def _join_weight(
+    module: nn.Module, state: OrderedDict[str, Any], prefix: str, _metadata: Any
+) -> None:
+    lead, rest = state.pop(prefix + "weight_lead"), state.pop(prefix + "weight_rest")
+    state[prefix + "weight"] = torch.cat([lead, rest], dim=1)
+    state.move_to_end(prefix + "bias")  # nn.Linear's order: weight, then bias
+
+
+def _split_weight(module: nn.Module, state: dict[str, Any], prefix: str, *_: Any) -> None:
+    weight = state.get(prefix + "weight")
+    if isinstance(weight, Tensor) and weight.ndim == 2:
+        assert isinstance(module, LeadingLinear)
+        del state[prefix + "weight"]
+        state[prefix + "weight_lead"] = weight[:, : module.lead]
+        state[prefix + "weight_rest"] = weight[:, module.lead :]
+
+
 class SharedTop(nn.Module):
     """The trainable shared network: ``layers`` linear layers with GELU, dropout between them.
 
@@ -49,22 +113,34 @@ class SharedTop(nn.Module):
     ``GELU(W2 . dropout(GELU(W1 x + b1)) + b2)``.
 
     :meth:`forward_leading` computes the same function for an input whose every block after the
-    first ``d`` entries is zero (``x = [u, 0, 0, 0]``): ``W1 x = W1[:, :d] u``, so the first
-    layer multiplies only the non-zero block (a quarter of the work for single texts). Outputs
-    and gradients equal the plain path's up to float rounding; the gradient of ``W1[:, d:]`` is
-    exactly zero on both.
+    first ``lead`` entries is zero (``x = [u, 0, 0, 0]``): ``W1 x = W1[:, :lead] u``, so the first
+    layer multiplies only the non-zero block (a quarter of the work for single texts), and its
+    backward leaves the gradient of ``W1[:, lead:]`` untouched. The first layer is a
+    :class:`LeadingLinear` that holds those columns as a parameter of their own
+    (:meth:`pair_parameters`), so an optimiser for single texts only can leave them out.
+    Outputs and gradients equal the plain path's up to float rounding.
     """
 
-    def __init__(self, input_dim: int, hidden: int, *, layers: int = 2, dropout: float = 0.1):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden: int,
+        *,
+        layers: int = 2,
+        dropout: float = 0.1,
+        lead: int | None = None,
+    ):
         super().__init__()
         if layers < 1:
             raise ValueError(f"the shared top needs at least one layer, got {layers}")
+        lead = input_dim // 4 if lead is None else lead
         modules: list[nn.Module] = []
         width = input_dim
         for i in range(layers):
             if i:
                 modules.append(nn.Dropout(dropout))
-            modules += [nn.Linear(width, hidden), nn.GELU()]
+            layer = LeadingLinear(width, hidden, lead=lead) if not i else nn.Linear(width, hidden)
+            modules += [layer, nn.GELU()]
             width = hidden
         self.net = nn.Sequential(*modules)
 
@@ -76,11 +152,18 @@ class SharedTop(nn.Module):
         """``forward([u, 0, ..., 0])`` for ``u`` of shape ``(..., d)``, ``d <= input_dim``,
         with the first layer computed on the ``d`` non-zero inputs only."""
         first = self.net[0]
-        assert isinstance(first, nn.Linear)
-        h = F.linear(u, first.weight[:, : u.shape[-1]], first.bias)
+        assert isinstance(first, LeadingLinear)
+        h = first.forward_leading(u)
         for module in itertools.islice(self.net, 1, None):
             h = module(h)
         return h
+
+    def pair_parameters(self) -> list[nn.Parameter]:
+        """The parameters only inputs with a non-zero block after the first ``lead`` train:
+        the first layer's ``weight_rest``."""
+        first = self.net[0]
+        assert isinstance(first, LeadingLinear)
+        return [first.weight_rest]
 
 
 class CachedEncoder(nn.Module):
@@ -157,6 +240,10 @@ class CachedEncoder(nn.Module):
         self._version = self.table.version
         self._complete = bool(ready.all())
         self._any_pair = bool(is_pair.any())
+
+    def pair_parameters(self) -> list[nn.Parameter]:
+        """The top's parameters that only sentence pairs train (see :class:`SharedTop`)."""
+        return self.top.pair_parameters()
 
     def materialize(self, examples: Iterable[int] | None = None) -> int:
         """Fetch the vectors of ``examples`` (default: every registered one); see

@@ -63,7 +63,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
-VERSION = 2
+VERSION = 3
+"""2 -> 3: a trainer's optimiser state holds the cached top's first layer as two parameters
+(``LeadingLinear``), and leaves the pair block out for single-text tasks."""
 _TRAINER_FILE = re.compile(r"stage1-\d{6}\.pt")
 _BEST_FILE = re.compile(r"best-trial-\d{4,}\.pt")
 _STALE_REASON = "interrupted; redone after resume"

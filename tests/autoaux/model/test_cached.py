@@ -461,10 +461,15 @@ def test_stage1_and_stage2_run_on_cached_features(forward_calls: list[int]) -> N
     assert len(selection.history) == 12
     cosines = [r.cosine for r in selection.history if r.task != main.name]
     assert cosines and all(-1.0 <= c <= 1.0 for c in cosines)  # gating saw the top's grads
-    moved = [
-        not torch.equal(a, b) for a, b in zip(top_before, encoder.top.parameters(), strict=True)
-    ]
-    assert all(moved)  # the shared top trained
+    pair_only = {id(p) for p in encoder.pair_parameters()}
+    moved = {
+        id(p): not torch.equal(a, p)
+        for a, p in zip(top_before, encoder.top.parameters(), strict=True)
+    }
+    assert len(pair_only) == 1 and len(moved) == 5
+    assert all(m for i, m in moved.items() if i not in pair_only)  # the shared top trained
+    # single texts only: the pair blocks' columns get no gradient and no optimiser step
+    assert not any(m for i, m in moved.items() if i in pair_only)
 
     def make_trainer(total_steps: int) -> Trainer:
         model.restore(initial)

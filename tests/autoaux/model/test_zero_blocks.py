@@ -26,6 +26,7 @@ from autoaux.model.cached import (
     CachedTokenizer,
     FeatureStore,
     FeatureTable,
+    LeadingLinear,
     SharedTop,
     text_hash,
 )
@@ -115,12 +116,65 @@ def test_single_text_batches_take_the_fast_path_with_the_plain_outputs_and_gradi
     plain_out, plain = _outputs_and_grads(model, "single", ids, labels, skip=False)
     assert len(leading_calls) == 1  # the plain path never takes it
     torch.testing.assert_close(fast_out, plain_out, rtol=RTOL, atol=ATOL)
+    lead, rest = "encoder.top.net.0.weight_lead", "encoder.top.net.0.weight_rest"
+    assert rest not in fast  # the fast path never writes the pair columns' gradient
+    assert plain[rest].shape == (HIDDEN, 3 * DIM)
+    assert torch.count_nonzero(plain.pop(rest)) == 0  # the plain path writes zeros there
     _assert_close(fast, plain)
-    w1 = "encoder.top.net.0.weight"
-    assert fast[w1].shape == (HIDDEN, 4 * DIM)
-    assert torch.count_nonzero(fast[w1][:, DIM:]) == 0
-    assert torch.count_nonzero(plain[w1][:, DIM:]) == 0
-    assert torch.count_nonzero(fast[w1][:, :DIM]) > 0
+    assert fast[lead].shape == (HIDDEN, DIM)
+    assert torch.count_nonzero(fast[lead]) > 0
+
+
+def test_the_split_first_layer_is_one_linear_layer_to_its_state_dict() -> None:
+    """LeadingLinear holds nn.Linear's weight in two blocks: the same initial values from the
+    same seed, one ``weight`` in and out of ``state_dict`` (in nn.Linear's key order), and the
+    same outputs and joined gradient as nn.Linear."""
+    torch.manual_seed(7)
+    plain = torch.nn.Linear(4 * DIM, HIDDEN)
+    torch.manual_seed(7)
+    split = LeadingLinear(4 * DIM, HIDDEN, lead=DIM)
+    state = split.state_dict()
+    assert list(state) == list(plain.state_dict()) == ["weight", "bias"]
+    assert torch.equal(state["weight"], plain.weight) and torch.equal(state["bias"], plain.bias)
+    assert torch.equal(split.weight_lead, plain.weight[:, :DIM])
+    x = torch.randn(5, 4 * DIM)
+    assert torch.equal(split(x), plain(x))
+    split(x).sum().backward()
+    plain(x).sum().backward()
+    assert split.weight_lead.grad is not None and split.weight_rest.grad is not None
+    joined = torch.cat([split.weight_lead.grad, split.weight_rest.grad], dim=1)
+    assert torch.equal(joined, plain.weight.grad)
+    other = torch.nn.Linear(4 * DIM, HIDDEN)  # fresh values, loaded through the one key
+    split.load_state_dict(other.state_dict())
+    assert torch.equal(split.weight, other.weight) and torch.equal(split.bias, other.bias)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        split.load_state_dict(torch.nn.Linear(4 * DIM, HIDDEN + 1).state_dict())
+
+
+def test_a_single_text_trainer_leaves_the_pair_columns_out_of_its_optimiser(
+    store: FeatureStore,
+) -> None:
+    model, tokenizer = _model(store)
+    encoder = model.encoder
+    assert isinstance(encoder, CachedEncoder)
+    (rest,) = model.pair_parameters()
+    data = prepare_tasks(_tasks(), tokenizer, max_length=8, batch_size=16, seed=0)
+    trainer = Trainer(model, data, main="main", spec=TrainerSpec(device="cpu"), seed=3)
+    optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert id(rest) not in optimised and id(encoder.top.net[0].weight_lead) in optimised
+    before = rest.detach().clone()
+    trainer.train_mixture({"main": 1.0, "aux": 1.0}, 10, eval_every=10)
+    assert torch.equal(rest, before) and rest.grad is None  # no gradient, no decay, no work
+    pairs = Task(
+        "pair", "classification",
+        tuple(Example(f"p {i}", i % 2, f"q {i}") for i in range(20)),
+        tuple(Example(f"p dev {i}", i % 2, f"q dev {i}") for i in range(4)),
+        tuple(Example(f"p test {i}", i % 2, f"q test {i}") for i in range(4)),
+        labels=("a", "b"),
+    )  # fmt: skip
+    with_pairs = prepare_tasks([*_tasks(), pairs], tokenizer, max_length=8, batch_size=16, seed=0)
+    trainer = Trainer(model, with_pairs, main="main", spec=TrainerSpec(device="cpu"), seed=3)
+    assert id(rest) in {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
 
 
 def test_pair_and_mixed_batches_take_the_plain_path(

@@ -31,6 +31,7 @@ from mlflow.tracking import MlflowClient
 import autoaux
 from autoaux.errors import TrackingError
 from autoaux.runs.checkpoint import CheckpointError, RunCheckpoint
+from autoaux.runs.checkpoint._run import VERSION
 from autoaux.tracking import MlflowTracker, make_tracker
 from autoaux.tracking.journal import JournalingClient
 from tasks import Example, Task, make_planted_suite, write_task_csv
@@ -244,8 +245,8 @@ def test_resume_without_a_checkpoint_is_a_one_line_error(tmp_path: Path) -> None
         autoaux.resume(tmp_path)
     assert "\n" not in str(caught.value)
     (tmp_path / "checkpoint").mkdir()
-    (tmp_path / "checkpoint" / "state.json").write_text('{"version": 2, "status": "finished",'
-                                                         ' "config": {}}')  # fmt: skip
+    state = {"version": VERSION, "status": "finished", "config": {}}
+    (tmp_path / "checkpoint" / "state.json").write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match="has finished"):
         RunCheckpoint.load(tmp_path)
 
