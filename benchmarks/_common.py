@@ -1,4 +1,4 @@
-"""Shared helpers of the autoaux benchmark scripts (planted.py, real.py, overheads.py, run_all.py).
+"""Shared helpers of the autoaux benchmark scripts (planted/, real.py, overheads.py, run_all.py).
 
 - :func:`setup` fixes the process for benchmarking: ``torch.set_num_threads(threads)`` (1 by
   default: the machines are shared, and one thread per process makes timings comparable),

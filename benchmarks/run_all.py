@@ -8,7 +8,7 @@ One command::
 
 runs, each in its own process (one torch thread each):
 
-* ``benchmarks/planted.py``: the planted suite (selection precision / recall, main test accuracy
+* ``benchmarks/planted/``: the planted suite (selection precision / recall, main test accuracy
   of every method, cost against exhaustive search, scale, stage-1 settings sweep, gating);
 * ``benchmarks/real.py``: rt-sentiment with the built-in pool (every method, the exhaustive
   oracle over 16 subsets, random ratio search);
@@ -253,7 +253,7 @@ def sweep_statement(planted: Mapping[str, Any] | None) -> str:
 
 def render(out: Path, *, command: str, runs: Mapping[str, Any] | None = None) -> str:
     planted = _load(out, "planted")
-    # separate `planted.py --sections ... --json results/planted_extra*.json` runs
+    # separate `python -m benchmarks.planted --sections ... --json results/planted_extra*.json` runs
     for path in sorted(out.glob("planted_extra*.json")):
         extra = json.loads(path.read_text())
         if planted is None:
