@@ -29,7 +29,9 @@ from ._contamination import (
     normalise,
     split_keys,
 )
-from ._loaders import GLUE_TASKS, from_dataframe, from_file, from_glue, from_hf
+from ._frames import from_dataframe, from_hf
+from ._glue import GLUE_TASKS, from_glue
+from ._loaders import from_file
 from ._metrics import average_ranks, compute_metric
 from ._registry import load_task
 from ._splits import split_indices
