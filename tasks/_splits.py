@@ -140,15 +140,7 @@ def build_task(
     numerically when they are numbers); a dev or test label never seen in training is an error
     naming its file and line.
     """
-    if kind not in KINDS:
-        raise TaskDataError(f"kind must be one of {KINDS}, got {kind!r}", path=origin)
-    if metric is None:
-        metric = "accuracy" if kind == "classification" else "pearson"
-    allowed = CLASSIFICATION_METRICS if kind == "classification" else REGRESSION_METRICS
-    if metric not in allowed:
-        raise TaskDataError(
-            f"metric {metric!r} does not suit a {kind} task; use one of {allowed}", path=origin
-        )
+    metric = _checked_metric(kind, metric, origin)
     if not train:
         raise TaskDataError("empty split: no usable training rows", path=origin)
     for split_name, given in (("dev", dev), ("test", test)):
@@ -159,67 +151,21 @@ def build_task(
     if kind == "classification" and labels is None:
         _check_number_spellings((*train_list, *(dev or ()), *(test or ())))
     if need:
-        fractions = {"dev": dev_fraction, "test": test_fraction}
-        for s in need:
-            if fractions[s] <= 0:
-                raise TaskDataError(
-                    f"the source has no {s} split and {s}_fraction is {fractions[s]}; "
-                    f"give a {s} split or a positive {s}_fraction",
-                    path=origin,
-                )
-        strata = [r.label for r in train_list] if kind == "classification" else None
-        tr, dv, te = split_indices(
-            len(train_list),
-            dev_fraction=dev_fraction if dev is None else 0.0,
-            test_fraction=test_fraction if test is None else 0.0,
+        train_list, dev, test = _carve_splits(
+            train_list,
+            dev,
+            test,
+            need,
+            kind=kind,
             seed=seed,
-            strata=strata,
+            dev_fraction=dev_fraction,
+            test_fraction=test_fraction,
+            origin=origin,
         )
-        if dev is None:
-            dev = [train_list[int(i)] for i in dv]
-        if test is None:
-            test = [train_list[int(i)] for i in te]
-        train_list = [train_list[int(i)] for i in tr]
-        for s, records in (("dev", dev), ("test", test)):
-            if not records:
-                raise TaskDataError(
-                    f"empty split: {len(train_list)} training rows are too few to carve a {s} "
-                    "split from",
-                    path=origin,
-                )
     assert dev is not None and test is not None
     if kind == "classification":
-        vocab = (
-            tuple(labels)
-            if labels is not None
-            else tuple(sorted({str(r.label) for r in train_list}, key=_label_sort_key))
-        )
+        vocab = _label_vocabulary(labels, train_list, dev, test, origin)
         index = {label: i for i, label in enumerate(vocab)}
-        if labels is not None:
-            for r in (*train_list, *dev, *test):
-                if str(r.label) not in index:
-                    raise TaskDataError(
-                        f"label {r.label!r} is not one of the labels {list(vocab)}",
-                        path=r.path,
-                        line=r.line,
-                        unit=r.unit,
-                    )
-        else:
-            for split_name, records in (("dev", dev), ("test", test)):
-                for r in records:
-                    if str(r.label) not in index:
-                        raise TaskDataError(
-                            f"{split_name} label {r.label!r} never occurs in the training split "
-                            f"(training labels: {list(vocab)})",
-                            path=r.path,
-                            line=r.line,
-                            unit=r.unit,
-                        )
-        if len(vocab) < 2:
-            raise TaskDataError(
-                f"a classification task needs at least two labels; training has only {list(vocab)}",
-                path=origin,
-            )
 
         def convert(records: Sequence[Record]) -> tuple[Example, ...]:
             return tuple(Example(r.text, index[str(r.label)], r.text_pair) for r in records)
@@ -243,3 +189,104 @@ def build_task(
         source=source,
         skipped=skipped,
     )
+
+
+def _checked_metric(kind: str, metric: str | None, origin: str) -> str:
+    """The task's metric (the kind's default when ``None``), refused when it does not suit it."""
+    if kind not in KINDS:
+        raise TaskDataError(f"kind must be one of {KINDS}, got {kind!r}", path=origin)
+    if metric is None:
+        metric = "accuracy" if kind == "classification" else "pearson"
+    allowed = CLASSIFICATION_METRICS if kind == "classification" else REGRESSION_METRICS
+    if metric not in allowed:
+        raise TaskDataError(
+            f"metric {metric!r} does not suit a {kind} task; use one of {allowed}", path=origin
+        )
+    return metric
+
+
+def _carve_splits(
+    train_list: list[Record],
+    dev: Sequence[Record] | None,
+    test: Sequence[Record] | None,
+    need: Sequence[str],
+    *,
+    kind: str,
+    seed: int,
+    dev_fraction: float,
+    test_fraction: float,
+    origin: str,
+) -> tuple[list[Record], Sequence[Record], Sequence[Record]]:
+    """Cut the splits named in ``need`` (those that are ``None``) out of the training records."""
+    fractions = {"dev": dev_fraction, "test": test_fraction}
+    for s in need:
+        if fractions[s] <= 0:
+            raise TaskDataError(
+                f"the source has no {s} split and {s}_fraction is {fractions[s]}; "
+                f"give a {s} split or a positive {s}_fraction",
+                path=origin,
+            )
+    strata = [r.label for r in train_list] if kind == "classification" else None
+    tr, dv, te = split_indices(
+        len(train_list),
+        dev_fraction=dev_fraction if dev is None else 0.0,
+        test_fraction=test_fraction if test is None else 0.0,
+        seed=seed,
+        strata=strata,
+    )
+    if dev is None:
+        dev = [train_list[int(i)] for i in dv]
+    if test is None:
+        test = [train_list[int(i)] for i in te]
+    train_list = [train_list[int(i)] for i in tr]
+    for s, records in (("dev", dev), ("test", test)):
+        if not records:
+            raise TaskDataError(
+                f"empty split: {len(train_list)} training rows are too few to carve a {s} "
+                "split from",
+                path=origin,
+            )
+    return train_list, dev, test
+
+
+def _label_vocabulary(
+    labels: Sequence[str] | None,
+    train_list: Sequence[Record],
+    dev: Sequence[Record],
+    test: Sequence[Record],
+    origin: str,
+) -> tuple[str, ...]:
+    """The class names (``labels``, or the training labels sorted), refusing a label outside
+    them (given ``labels``) or a dev / test label never seen in training."""
+    vocab = (
+        tuple(labels)
+        if labels is not None
+        else tuple(sorted({str(r.label) for r in train_list}, key=_label_sort_key))
+    )
+    index = {label: i for i, label in enumerate(vocab)}
+    if labels is not None:
+        for r in (*train_list, *dev, *test):
+            if str(r.label) not in index:
+                raise TaskDataError(
+                    f"label {r.label!r} is not one of the labels {list(vocab)}",
+                    path=r.path,
+                    line=r.line,
+                    unit=r.unit,
+                )
+    else:
+        for split_name, records in (("dev", dev), ("test", test)):
+            for r in records:
+                if str(r.label) not in index:
+                    raise TaskDataError(
+                        f"{split_name} label {r.label!r} never occurs in the training split "
+                        f"(training labels: {list(vocab)})",
+                        path=r.path,
+                        line=r.line,
+                        unit=r.unit,
+                    )
+    if len(vocab) < 2:
+        raise TaskDataError(
+            f"a classification task needs at least two labels; training has only {list(vocab)}",
+            path=origin,
+        )
+    return vocab

@@ -142,23 +142,59 @@ def _task(
     )
 
 
-def make_planted_suite(
-    *,
-    n_helpful: int = 1,
-    n_neutral: int = 1,
-    n_harmful: int = 1,
-    main_train: int = 100,
-    aux_train: int = 2000,
-    dev: int = 200,
-    test: int = 400,
-    seed: int = 0,
-) -> PlantedSuite:
-    """Build the planted pool (see the module docstring for the rules).
+@dataclass(frozen=True)
+class _Words:
+    """The word families of one suite (see the module docstring) and the rules over them."""
 
-    The main task has ``main_train`` / ``dev`` / ``test`` examples; each auxiliary task has
-    ``aux_train`` training examples and ``dev`` / ``test`` examples of its own. Harmful tasks
-    alternate shuffled and competing, starting with shuffled.
-    """
+    pos: list[str]
+    neg: list[str]
+    neutral_cues: list[tuple[list[str], list[str]]]
+    filler: list[str]
+    private: list[list[str]]
+
+    def main_rule(self, own: Sequence[str] | None) -> Maker:
+        """``label = 1 iff k_P > k_N``; half the filler from ``own`` when given."""
+        pos, neg, filler = self.pos, self.neg, self.filler
+
+        def make(y: int, rng: np.random.Generator) -> Example:
+            kp, kn = _counts_for(y, rng)
+            return Example(_sentence([(pos, kp), (neg, kn)], filler, rng, own), y)
+
+        return make
+
+    def neutral_rule(self, a: Sequence[str], b: Sequence[str], own: Sequence[str]) -> Maker:
+        """``label = 1 iff k_A > k_B``, with ``P`` / ``N`` words in label-free counts."""
+        pos, neg, filler = self.pos, self.neg, self.filler
+
+        def make(y: int, rng: np.random.Generator) -> Example:
+            ka, kb = _counts_for(y, rng)
+            kp, kn = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+            cues = [(a, ka), (b, kb), (pos, kp), (neg, kn)]
+            return Example(_sentence(cues, filler, rng, own), y)
+
+        return make
+
+    def competing_rule(self, own: Sequence[str]) -> Maker:
+        """``label = 1 iff k(P_1 + N_1) > k(P_2 + N_2)`` (the cue words split in halves)."""
+        half = _CUE // 2
+        group_1 = list(self.pos[:half]) + list(self.neg[:half])
+        group_2 = list(self.pos[half:]) + list(self.neg[half:])
+        filler = self.filler
+
+        def make(y: int, rng: np.random.Generator) -> Example:
+            k1, k2 = _counts_for(y, rng)
+            return Example(_sentence([(group_1, k1), (group_2, k2)], filler, rng, own), y)
+
+        return make
+
+
+_Splits = tuple[tuple[Example, ...], tuple[Example, ...], tuple[Example, ...]]
+
+
+def _check_sizes(
+    n_helpful: int, n_neutral: int, n_harmful: int, main_train: int, aux_train: int, dev: int,
+    test: int,
+) -> None:  # fmt: skip
     for label, value in (
         ("n_helpful", n_helpful),
         ("n_neutral", n_neutral),
@@ -174,9 +210,11 @@ def make_planted_suite(
     ):
         if value < 2:
             raise ValueError(f"{label} must be >= 2, got {value}")
-    root = np.random.SeedSequence(seed)
+
+
+def _draw_words(root: np.random.SeedSequence, n_neutral: int, n_aux: int) -> _Words:
+    """Draw every word family from the first child of ``root``, one family after another."""
     vocab_rng = np.random.default_rng(root.spawn(1)[0])
-    n_aux = n_helpful + n_neutral + n_harmful
     vocab = _vocabulary(
         2 * _CUE + 2 * _CUE * n_neutral + _SHARED_FILLER + _PRIVATE_FILLER * n_aux, vocab_rng
     )
@@ -194,39 +232,62 @@ def make_planted_suite(
     for _ in range(n_aux):
         private.append(vocab[cursor : cursor + _PRIVATE_FILLER])
         cursor += _PRIVATE_FILLER
+    return _Words(pos, neg, neutral_cues, filler, private)
 
-    def main_rule(own: Sequence[str] | None) -> Maker:
-        def make(y: int, rng: np.random.Generator) -> Example:
-            kp, kn = _counts_for(y, rng)
-            return Example(_sentence([(pos, kp), (neg, kn)], filler, rng, own), y)
 
-        return make
+def _harmful_task(
+    i: int,
+    words: _Words,
+    own: Sequence[str],
+    splits: Callable[[Maker, int], _Splits],
+    aux_train: int,
+    seed: int,
+) -> Task:
+    """Harmful task ``i``: shuffled when ``i`` is even, competing when odd."""
+    if i % 2 == 0:
+        train, dev_split, test_split = splits(words.main_rule(own), aux_train)
+        perm = np.random.default_rng(np.random.SeedSequence([seed, 7, i])).permutation(len(train))
+        train = tuple(
+            Example(ex.text, train[int(j)].label) for ex, j in zip(train, perm, strict=True)
+        )
+        return _task(
+            f"harmful-shuffled-{i // 2}",
+            train,
+            dev_split,
+            test_split,
+            source=f"planted (seed {seed}): main text, labels permuted",
+        )
+    return _task(
+        f"harmful-competing-{i // 2}",
+        *splits(words.competing_rule(own), aux_train),
+        source=f"planted (seed {seed}): label 1 iff count(P1+N1) > count(P2+N2)",
+    )
 
-    def neutral_rule(a: Sequence[str], b: Sequence[str], own: Sequence[str]) -> Maker:
-        def make(y: int, rng: np.random.Generator) -> Example:
-            ka, kb = _counts_for(y, rng)
-            kp, kn = int(rng.integers(0, 4)), int(rng.integers(0, 4))
-            cues = [(a, ka), (b, kb), (pos, kp), (neg, kn)]
-            return Example(_sentence(cues, filler, rng, own), y)
 
-        return make
+def make_planted_suite(
+    *,
+    n_helpful: int = 1,
+    n_neutral: int = 1,
+    n_harmful: int = 1,
+    main_train: int = 100,
+    aux_train: int = 2000,
+    dev: int = 200,
+    test: int = 400,
+    seed: int = 0,
+) -> PlantedSuite:
+    """Build the planted pool (see the module docstring for the rules).
 
-    half = _CUE // 2
-    group_1 = list(pos[:half]) + list(neg[:half])
-    group_2 = list(pos[half:]) + list(neg[half:])
-
-    def competing_rule(own: Sequence[str]) -> Maker:
-        def make(y: int, rng: np.random.Generator) -> Example:
-            k1, k2 = _counts_for(y, rng)
-            return Example(_sentence([(group_1, k1), (group_2, k2)], filler, rng, own), y)
-
-        return make
-
+    The main task has ``main_train`` / ``dev`` / ``test`` examples; each auxiliary task has
+    ``aux_train`` training examples and ``dev`` / ``test`` examples of its own. Harmful tasks
+    alternate shuffled and competing, starting with shuffled.
+    """
+    _check_sizes(n_helpful, n_neutral, n_harmful, main_train, aux_train, dev, test)
+    root = np.random.SeedSequence(seed)
+    n_aux = n_helpful + n_neutral + n_harmful
+    words = _draw_words(root, n_neutral, n_aux)
     streams = iter(root.spawn(1 + n_aux))
 
-    def splits(
-        make: Maker, n_train: int
-    ) -> tuple[tuple[Example, ...], tuple[Example, ...], tuple[Example, ...]]:
+    def splits(make: Maker, n_train: int) -> _Splits:
         rng = np.random.default_rng(next(streams))
         return (
             _examples(n_train, make, rng),
@@ -236,64 +297,37 @@ def make_planted_suite(
 
     main = _task(
         "main",
-        *splits(main_rule(None), main_train),
+        *splits(words.main_rule(None), main_train),
         source=f"planted (seed {seed}): label 1 iff count(P) > count(N)",
     )
     aux: list[Task] = []
     helpful: set[str] = set()
     neutral: set[str] = set()
     harmful: set[str] = set()
-    own_filler = iter(private)
+    own_filler = iter(words.private)
     for i in range(n_helpful):
         name = f"helpful-{i}"
         aux.append(
             _task(
                 name,
-                *splits(main_rule(next(own_filler)), aux_train),
+                *splits(words.main_rule(next(own_filler)), aux_train),
                 source=f"planted (seed {seed}): main rule, own filler",
             )
         )
         helpful.add(name)
-    for i, (a, b) in enumerate(neutral_cues):
+    for i, (a, b) in enumerate(words.neutral_cues):
         name = f"neutral-{i}"
         aux.append(
             _task(
                 name,
-                *splits(neutral_rule(a, b, next(own_filler)), aux_train),
+                *splits(words.neutral_rule(a, b, next(own_filler)), aux_train),
                 source=f"planted (seed {seed}): label 1 iff count(A_{i}) > count(B_{i})",
             )
         )
         neutral.add(name)
     for i in range(n_harmful):
-        own = next(own_filler)
-        if i % 2 == 0:
-            name = f"harmful-shuffled-{i // 2}"
-            train, dev_split, test_split = splits(main_rule(own), aux_train)
-            perm = np.random.default_rng(np.random.SeedSequence([seed, 7, i])).permutation(
-                len(train)
-            )
-            train = tuple(
-                Example(ex.text, train[int(j)].label) for ex, j in zip(train, perm, strict=True)
-            )
-            aux.append(
-                _task(
-                    name,
-                    train,
-                    dev_split,
-                    test_split,
-                    source=f"planted (seed {seed}): main text, labels permuted",
-                )
-            )
-        else:
-            name = f"harmful-competing-{i // 2}"
-            aux.append(
-                _task(
-                    name,
-                    *splits(competing_rule(own), aux_train),
-                    source=f"planted (seed {seed}): label 1 iff count(P1+N1) > count(P2+N2)",
-                )
-            )
-        harmful.add(name)
+        aux.append(_harmful_task(i, words, next(own_filler), splits, aux_train, seed))
+        harmful.add(aux[-1].name)
     return PlantedSuite(
         main=main,
         auxiliary=tuple(aux),

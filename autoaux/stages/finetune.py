@@ -386,22 +386,10 @@ def finetune(
     full = finetune_encoder_name(encoder if encoder is not None else cfg.model.encoder)
     run_seed = cfg.seed if seed is None else int(seed)
     yours = config is not None  # a configuration the user gave, not the result's
-    if tracking_uri is None:
-        env = os.environ.get("MLFLOW_TRACKING_URI") or None
-        tracking_uri = cfg.tracking.uri if yours else (env or DEFAULT_TRACKING_URI)
-    if output_dir is None:
-        output_dir = cfg.output_dir if yours else (selection.folder or cfg.output_dir)
+    tracking_uri, output_dir = _destinations(yours, cfg, selection, tracking_uri, output_dir)
     tracker = _tracker(tracking, cfg, tracking_uri)
     run_name = f"autoaux-finetune-{selection.main_task}-{time.strftime('%Y%m%d-%H%M%S')}"
-    tags = {
-        "autoaux.command": "finetune",
-        "autoaux.main_task": selection.main_task,
-        "autoaux.stage": "finetune",
-        "autoaux.seed": str(run_seed),
-    }
-    if selection.run_id:
-        tags["autoaux.selection_run_id"] = str(selection.run_id)
-    with tracked_run(tracker, run_name, tags=tags) as run_id:
+    with tracked_run(tracker, run_name, tags=_run_tags(selection, run_seed)) as run_id:
         loaded = load_tasks(cfg, [selection.main_task, *selection.ratios], objects)
         model, tokenizer, data = _build(
             cfg, loaded, full, num_layers=num_layers, batch_size=batch_size, seed=run_seed
@@ -459,29 +447,12 @@ def finetune(
             train_seconds=train_seconds,
             device=device_name,
             model_dir=str(folder / "finetuned") if save else None,
-            mlflow={  # finetune.json and the caller see the store without its credentials
-                "tracking_uri": (
-                    None if tracker.tracking_uri is None else redact_uri(tracker.tracking_uri)
-                ),
-                "experiment_id": tracker.experiment_id,
-                "run_id": run_id if tracker.tracking_uri is not None else None,
-            },
+            mlflow=_mlflow_record(tracker, run_id),
         )
-        tracker.log_metrics(
-            {
-                "best_dev_score": final.best_dev_score,
-                "test_score": final.test_score,
-                "train_seconds": train_seconds,
-                "seconds_per_step": train_seconds / max(1, final.steps),
-                "seconds": final.seconds,
-            }
-        )
+        tracker.log_metrics(_final_metrics(final, train_seconds))
         if save:
             model_dir = _save(folder / "finetuned", model, tokenizer, final, loaded)
-            for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-                parent = path.parent.relative_to(model_dir).as_posix()
-                where = "model" if parent == "." else f"model/{parent}"
-                tracker.log_artifact(path, artifact_path=where)
+            _log_model_folder(tracker, model_dir)
     log.info(
         "finetune: %s on %s, %d steps in %.1fs; dev %.4f, test %.4f",
         full,
@@ -492,6 +463,67 @@ def finetune(
         final.test_score,
     )
     return final
+
+
+def _destinations(
+    yours: bool,
+    cfg: RunConfig,
+    selection: _Selection,
+    tracking_uri: str | None,
+    output_dir: str | Path | None,
+) -> tuple[str, str | Path]:
+    """The MLflow store and the output folder: as given; else from ``cfg`` when it is the
+    user's configuration (``yours``); else ``MLFLOW_TRACKING_URI`` (or the default store) and
+    the folder holding the result file, never what the result file records."""
+    if tracking_uri is None:
+        env = os.environ.get("MLFLOW_TRACKING_URI") or None
+        tracking_uri = cfg.tracking.uri if yours else (env or DEFAULT_TRACKING_URI)
+    if output_dir is None:
+        output_dir = cfg.output_dir if yours else (selection.folder or cfg.output_dir)
+    return tracking_uri, output_dir
+
+
+def _run_tags(selection: _Selection, run_seed: int) -> dict[str, str]:
+    """The tags of the fine-tuning run."""
+    tags = {
+        "autoaux.command": "finetune",
+        "autoaux.main_task": selection.main_task,
+        "autoaux.stage": "finetune",
+        "autoaux.seed": str(run_seed),
+    }
+    if selection.run_id:
+        tags["autoaux.selection_run_id"] = str(selection.run_id)
+    return tags
+
+
+def _mlflow_record(tracker: Tracker, run_id: str | None) -> dict[str, str | None]:
+    """Where the run went: finetune.json and the caller see the store without its credentials."""
+    return {
+        "tracking_uri": (
+            None if tracker.tracking_uri is None else redact_uri(tracker.tracking_uri)
+        ),
+        "experiment_id": tracker.experiment_id,
+        "run_id": run_id if tracker.tracking_uri is not None else None,
+    }
+
+
+def _final_metrics(final: FinetuneResult, train_seconds: float) -> dict[str, float]:
+    """The metrics logged at the end of the run."""
+    return {
+        "best_dev_score": final.best_dev_score,
+        "test_score": final.test_score,
+        "train_seconds": train_seconds,
+        "seconds_per_step": train_seconds / max(1, final.steps),
+        "seconds": final.seconds,
+    }
+
+
+def _log_model_folder(tracker: Tracker, model_dir: Path) -> None:
+    """Log every file of the saved model folder as an artifact under ``model/``."""
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        parent = path.parent.relative_to(model_dir).as_posix()
+        where = "model" if parent == "." else f"model/{parent}"
+        tracker.log_artifact(path, artifact_path=where)
 
 
 def _tracker(tracking: Tracker | bool | None, cfg: RunConfig, uri: str) -> Tracker:
