@@ -240,7 +240,7 @@ def real_point(main: str, seed: int, args: argparse.Namespace) -> dict[str, Any]
     start = time.perf_counter()
     selection = run_race(
         bench.episode_factory(), main=main, pool=[*screen.shortlist, control],
-        controls=[control], settings=config.stage1, seed=seed, tracker=NullTracker(),
+        controls=[control], settings=config.stage1.race(), seed=seed, tracker=NullTracker(),
     )  # fmt: skip
     race_seconds = time.perf_counter() - start
     mix = run_stage2(

@@ -113,7 +113,7 @@ def _lr(encoder: str) -> float:
 def stage1_seconds_per_pull(
     encoder: str, model: MultiTaskModel, data: dict[str, TaskData], *, pulls: int
 ) -> dict[str, float]:
-    settings = Stage1Config(pulls=pulls, steps_per_pull=10, eval_batches=4)
+    settings = Stage1Config(pulls=pulls, steps_per_pull=10, eval_batches=4).bandit()
     trainer = Trainer(
         model,
         data,

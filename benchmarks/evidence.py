@@ -81,7 +81,7 @@ def measure(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
     )
     bench = Workbench.build(config, [main, *arms], ())
     # --- in-run pulls after a burn-in on the main task
-    trainer = bench.trainer(None, "stage1", gate=make_gate(config.stage1))
+    trainer = bench.trainer(None, "stage1", gate=make_gate(config.stage1.bandit()))
     trainer.train_steps(main, args.burn_in)
     values: dict[str, dict[str, list[float]]] = {a: {} for a in arms}
     previous_full = trainer.evaluate(main, "dev")

@@ -131,7 +131,7 @@ def run_one(suite: str, seed: int, args: argparse.Namespace, ws: Workspace) -> d
         main=main,
         pool=pool,
         controls=[control],
-        settings=config.stage1,
+        settings=config.stage1.race(),
         seed=seed,
         tracker=NullTracker(),
         protocol=protocol,

@@ -158,7 +158,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         main=main,
         pool=pool,
         controls=[control],
-        settings=config.stage1,
+        settings=config.stage1.race(),
         seed=seed,
         tracker=NullTracker(),
         protocol=config.protocol,
@@ -192,7 +192,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
     trainer = bench.trainer(
         None,
         "stage1",
-        gate=make_gate(sem.stage1),
+        gate=make_gate(sem.stage1.bandit()),
         schedule_steps=sem.stage1.pulls * sem.stage1.steps_per_pull,
     )
     autosem = run_stage1(
@@ -200,7 +200,7 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         main=main,
         pool=pool,
         controls=[control],
-        settings=sem.stage1,
+        settings=sem.stage1.bandit(),
         seed=seed,
         tracker=NullTracker(),
     )

@@ -64,7 +64,7 @@ def race(bench: Any, config: Any, workers: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     result = run_race(
         bench.episode_factory(), main=config.main.task, pool=config.auxiliary_tasks(),
-        controls=config.control_tasks(), settings=config.stage1, seed=config.seed,
+        controls=config.control_tasks(), settings=config.stage1.race(), seed=config.seed,
         protocol=config.protocol, workers=workers,
     )  # fmt: skip
     return time.perf_counter() - start, result

@@ -54,7 +54,7 @@ def run_one(suite: str, seed: int, args: argparse.Namespace, ws: Workspace) -> d
     t0 = time.perf_counter()
     selection = run_race(
         bench.episode_factory(), main=main, pool=pool, controls=[control],
-        settings=config.stage1, seed=seed, protocol=config.protocol,
+        settings=config.stage1.race(), seed=seed, protocol=config.protocol,
         workers=WorkerPlan(workers=args.workers),
     )  # fmt: skip
     noise = seed_noise(selection.rewards.get(main, ()))

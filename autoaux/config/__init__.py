@@ -2,9 +2,10 @@
 
 :mod:`autoaux.config.run` holds the run configuration and TOML entry points, and re-exports the
 sections, one private module per group: ``_model``, ``_tasks`` (main, auxiliary, ``[[task]]``),
-``_stage1`` (with its presets), ``_screen``, ``_stage2`` (with the baselines), ``_training``
-(protocol, trainer), ``_tracking`` (tracking, checkpoint); ``_loading`` reads TOML and builds
-the sections from their tables; ``_checks`` holds the field checks, ``_vocab`` the accepted
+``_stage1`` (with its presets), ``_stage1_methods`` (the keys the race and the in-run bandit
+each read), ``_screen``, ``_stage2`` (with the baselines), ``_training`` (protocol, trainer),
+``_tracking`` (tracking, checkpoint); ``_loading`` reads TOML and builds the sections from
+their tables; ``_checks`` holds the field checks, ``_vocab`` the accepted
 words of each choice-valued setting, ``_memory`` the memory estimate;
 :mod:`autoaux.config.defaults` the built-in run (the preset ``autoaux run`` uses without
 ``--config``).
@@ -30,11 +31,13 @@ from autoaux.config.run import (
     STAGE1_PRESETS,
     UTILITIES,
     AuxiliaryConfig,
+    BanditSettings,
     BaselinesConfig,
     CheckpointConfig,
     MainConfig,
     ModelConfig,
     ProtocolConfig,
+    RaceSettings,
     RunConfig,
     ScreenConfig,
     Stage1Config,
@@ -60,11 +63,13 @@ __all__ = [
     "STAGE1_PRESETS",
     "UTILITIES",
     "AuxiliaryConfig",
+    "BanditSettings",
     "BaselinesConfig",
     "CheckpointConfig",
     "MainConfig",
     "ModelConfig",
     "ProtocolConfig",
+    "RaceSettings",
     "RunConfig",
     "ScreenConfig",
     "Stage1Config",

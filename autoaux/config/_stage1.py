@@ -6,13 +6,15 @@ A preset fills the method keys (``evidence``, ``policy``, ``decay``, ``reward``,
 ``"autoaux"`` (the default) races every candidate against the main task alone in paired
 training episodes (:mod:`autoaux.stages.race`); ``"bandit"`` is the in-run bandit
 (:mod:`autoaux.stages.stage1`); ``"autosem"`` the literal AutoSem settings (Guo et al., 2019).
-The measurements behind them are in ``benchmarks/results/RESULTS.md``.
+Each method takes only its own keys: :meth:`Stage1Config.race` (:class:`RaceSettings`) and
+:meth:`Stage1Config.bandit` (:class:`BanditSettings`). The measurements behind the presets are
+in ``benchmarks/results/RESULTS.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from autoaux.config._checks import (
@@ -22,6 +24,7 @@ from autoaux.config._checks import (
     _check_int,
     _set,
 )
+from autoaux.config._stage1_methods import BanditSettings, RaceSettings, _options
 from autoaux.config._vocab import (
     EVIDENCE,
     GATINGS,
@@ -32,7 +35,7 @@ from autoaux.config._vocab import (
 )
 from autoaux.errors import ConfigError
 
-__all__ = ["STAGE1_PRESETS", "Stage1Config"]
+__all__ = ["STAGE1_PRESETS", "BanditSettings", "RaceSettings", "Stage1Config"]
 
 # ---------------------------------------------------------------------------------------------
 # The defaults table. Stage-1 method settings per preset; budgets are the field defaults of the
@@ -212,15 +215,24 @@ class Stage1Config:
             'set preset = "bandit" (or "autosem") in [stage1] to use it'
         )
 
+    def race(self) -> RaceSettings:
+        """The keys the race reads (:mod:`autoaux.stages.race`), whatever ``evidence`` says."""
+        return RaceSettings(**self._picked(RaceSettings))
+
+    def bandit(self) -> BanditSettings:
+        """The keys the in-run bandit reads (:mod:`autoaux.stages.stage1`), whatever
+        ``evidence`` says."""
+        return BanditSettings(**self._picked(BanditSettings))
+
+    def _picked(self, kind: type[RaceSettings] | type[BanditSettings]) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(kind)}
+        values["policy_options"] = dict(self.policy_options)
+        return values
+
     def bandit_options(self, *, seed: int | None) -> dict[str, Any]:
         """Keyword arguments for ``bandits.make_bandit(policy, n_arms, **options)``:
         ``decay`` (for the policies that take one), ``policy_options`` and ``seed``."""
-        options: dict[str, Any] = {}
-        if _accepts(self.policy, "decay"):
-            options["decay"] = self.decay
-        options.update(self.policy_options)
-        options["seed"] = seed
-        return options
+        return _options(self.policy, self.decay, self.policy_options, seed)
 
     @classmethod
     def from_preset(cls, preset: str = "autoaux", **overrides: Any) -> Stage1Config:
@@ -230,15 +242,7 @@ class Stage1Config:
     def needs_cosine(self) -> bool:
         """Whether the reward uses the gradient cosine (so it must be measured even when
         gating is off)."""
-        return self.reward in ("cosine", "mixed")
-
-
-def _accepts(policy: str, option: str) -> bool:
-    import inspect
-
-    from bandits import POLICIES as classes
-
-    return option in inspect.signature(classes[policy]).parameters
+        return self.bandit().needs_cosine()
 
 
 def _check_policy_options(

@@ -72,6 +72,7 @@ from autoaux.config._memory import check_memory
 from autoaux.config._model import ModelConfig
 from autoaux.config._screen import ScreenConfig
 from autoaux.config._stage1 import _PRESET_KEYS, STAGE1_PRESETS, Stage1Config
+from autoaux.config._stage1_methods import BanditSettings, RaceSettings
 from autoaux.config._stage2 import BaselinesConfig, Stage2Config
 from autoaux.config._tasks import (
     AuxiliaryConfig,
@@ -128,11 +129,13 @@ __all__ = [
     "STAGE1_PRESETS",
     "UTILITIES",
     "AuxiliaryConfig",
+    "BanditSettings",
     "BaselinesConfig",
     "CheckpointConfig",
     "MainConfig",
     "ModelConfig",
     "ProtocolConfig",
+    "RaceSettings",
     "RunConfig",
     "ScreenConfig",
     "Stage1Config",

@@ -47,20 +47,19 @@ def stage1(
 ) -> SelectionResult:
     if checkpoint is not None and (done := checkpoint.stage1_result()) is not None:
         return done
-    settings = config.stage1
     main, pool, controls = config.main.task, config.auxiliary_tasks(), config.control_tasks()
     if screen is not None:  # stage 1 judges the shortlist (and keeps every control)
         pool = tuple(t for t in pool if t in screen.shortlist or t in controls)
     if not [t for t in pool if t != main and t not in controls]:
         log.info("stage 1 skipped: the pool holds no auxiliary task; the main task trains alone")
         selection = SelectionResult.empty(main, decision="no auxiliary task to judge")
-    elif settings.evidence == "episodes":
+    elif config.stage1.evidence == "episodes":
         selection = run_race(
             bench.episode_factory(),
             main=main,
             pool=pool,
             controls=controls,
-            settings=settings,
+            settings=config.stage1.race(),
             seed=config.seed,
             tracker=tracker,
             progress=progress,
@@ -69,6 +68,7 @@ def stage1(
             workers=WorkerPlan.of(config),
         )
     else:
+        settings = config.stage1.bandit()
         trainer = bench.trainer(
             None,
             "stage1",

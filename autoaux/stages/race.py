@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autoaux._seeding import derive_seed
-from autoaux.config import SHUFFLED_PREFIX, ProtocolConfig, Stage1Config
+from autoaux.config import SHUFFLED_PREFIX, ProtocolConfig, RaceSettings
 from autoaux.runs.result import PullRecord, SelectionResult, TaskVerdict, decision_of
 from autoaux.stages._stage_run import StageRun, stage_run
 from autoaux.stages.trials import train_mixture
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["EpisodeTrainerFactory", "run_episode", "run_race"]
 
 log = logging.getLogger("autoaux")
-
 
 
 def run_episode(
@@ -92,7 +91,7 @@ def run_race(
     *,
     main: str,
     pool: Sequence[str],
-    settings: Stage1Config,
+    settings: RaceSettings,
     seed: int,
     controls: Sequence[str] = (),
     tracker: Tracker | None = None,
@@ -111,8 +110,9 @@ def run_race(
     ``pool`` holds the auxiliary tasks, controls included; ``controls`` names the control arms
     (default: the ``shuffled:`` tasks of the pool), raced as calibration candidates that are
     never selected. The main task alone is the reference arm (the first arm, named after the
-    main task). ``settings.pulls`` caps the number of episodes. One MLflow step per episode
-    on a ``stage1`` run; verdicts as metrics and tags at the end.
+    main task). ``settings`` are the race's keys of ``[stage1]`` (``config.stage1.race()``);
+    ``settings.pulls`` caps the number of episodes. One MLflow step per episode on a
+    ``stage1`` run; verdicts as metrics and tags at the end.
     """
     controls = tuple(controls) or tuple(t for t in pool if t.startswith(SHUFFLED_PREFIX))
     arms = [main, *(t for t in pool if t != main)]
@@ -159,7 +159,7 @@ def _play_round(
     runner: Workers,
     arms: Sequence[str],
     main: str,
-    settings: Stage1Config,
+    settings: RaceSettings,
     protocol: ProtocolConfig | None,
     history: list[PullRecord],
     stage: StageRun,
@@ -305,7 +305,7 @@ def _result(
 
 
 def _stage_params(
-    settings: Stage1Config,
+    settings: RaceSettings,
     arms: Sequence[str],
     controls: Sequence[str],
     protocol: ProtocolConfig | None,

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from autoaux._seeding import derive_seed
-from autoaux.config import Stage1Config
+from autoaux.config import BanditSettings
 from autoaux.runs.result import PullRecord, SelectionResult
 from autoaux.stages._stage_run import StageRun, stage_run
 from autoaux.tracking import Tracker
@@ -61,7 +61,7 @@ __all__ = ["make_gate", "pull_reward", "run_stage1", "select_arms"]
 log = logging.getLogger(__name__)
 
 
-def make_gate(settings: Stage1Config) -> CosineGate | None:
+def make_gate(settings: BanditSettings) -> CosineGate | None:
     """The gradient gate for stage 1: ``None`` (no cosine measured, cheapest) when gating is
     off and the reward does not use the cosine; otherwise a :class:`CosineGate` (mode ``"off"``
     still measures the cosine for the reward)."""
@@ -73,7 +73,7 @@ def make_gate(settings: Stage1Config) -> CosineGate | None:
 
 
 def pull_reward(
-    settings: Stage1Config,
+    settings: BanditSettings,
     *,
     previous: float,
     current: float,
@@ -92,7 +92,7 @@ def pull_reward(
 
 
 def select_arms(
-    settings: Stage1Config,
+    settings: BanditSettings,
     utilities: np.ndarray,
     histories: Sequence[Sequence[float]],
     *,
@@ -141,7 +141,7 @@ def run_stage1(
     *,
     main: str,
     pool: Sequence[str],
-    settings: Stage1Config,
+    settings: BanditSettings,
     seed: int,
     controls: Sequence[str] = (),
     tracker: Tracker | None = None,
@@ -151,7 +151,8 @@ def run_stage1(
     """Run the stage-1 bandit loop on ``trainer`` (whose data holds ``main`` and ``pool``).
 
     ``pool`` lists the auxiliary tasks, control arms included; ``controls`` names the control
-    arms among them (default: the ``shuffled:`` tasks of the pool). The trainer should carry the
+    arms among them (default: the ``shuffled:`` tasks of the pool). ``settings`` are the in-run
+    bandit's keys of ``[stage1]`` (``config.stage1.bandit()``). The trainer should carry the
     gate from :func:`make_gate`. Logs one MLflow step per pull on a ``stage1`` run (nested
     under the tracker's open run, if any). Returns the :class:`SelectionResult`.
     ``checkpoint``: save the loop state after the pulls and continue a saved one
@@ -223,7 +224,7 @@ def _start(
     bandit: Bandit,
     arms: Sequence[str],
     main: str,
-    settings: Stage1Config,
+    settings: BanditSettings,
     stage: StageRun,
     checkpoint: RunCheckpoint | None,
 ) -> _Loop:
@@ -243,7 +244,7 @@ def _pull(
     bandit: Bandit,
     arms: Sequence[str],
     main: str,
-    settings: Stage1Config,
+    settings: BanditSettings,
     state: _Loop,
     pull: int,
 ) -> tuple[int, PullRecord]:
@@ -282,7 +283,7 @@ def _result(
     arms: Sequence[str],
     main: str,
     controls: Sequence[str],
-    settings: Stage1Config,
+    settings: BanditSettings,
     state: _Loop,
     stage: StageRun,
 ) -> SelectionResult:
@@ -319,7 +320,7 @@ def _by_arm(arms: Sequence[str], values: np.ndarray) -> dict[str, float]:
 
 
 def _stage_params(
-    settings: Stage1Config, arms: Sequence[str], controls: Sequence[str]
+    settings: BanditSettings, arms: Sequence[str], controls: Sequence[str]
 ) -> dict[str, str]:
     return {
         "arms": json.dumps(list(arms)),

@@ -378,10 +378,10 @@ def test_a_failed_trial_is_recorded_and_the_search_goes_on(planted: Planted) -> 
 
 # ------------------------------------------------------------------------------- pieces
 def test_pull_rewards() -> None:
-    autosem = Stage1Config(preset="autosem")
+    autosem = Stage1Config(preset="autosem").bandit()
     assert pull_reward(autosem, previous=0.8, current=0.8, cosine=-1.0, is_main=False) == 1.0
     assert pull_reward(autosem, previous=0.8, current=0.79, cosine=1.0, is_main=False) == 0.0
-    mixed = Stage1Config(reward="mixed", reward_scale=0.05, reward_weight=0.5)
+    mixed = Stage1Config(reward="mixed", reward_scale=0.05, reward_weight=0.5).bandit()
     # scaled gain 0.5 + 0.025 / 0.1 = 0.75; cosine reward (0.2 + 1) / 2 = 0.6
     assert pull_reward(mixed, previous=0.8, current=0.825, cosine=0.2, is_main=False) == (
         pytest.approx(0.675)
@@ -389,7 +389,7 @@ def test_pull_rewards() -> None:
     assert pull_reward(mixed, previous=0.8, current=0.825, cosine=0.2, is_main=True) == (
         pytest.approx(0.75)
     )
-    cosine = Stage1Config(reward="cosine")
+    cosine = Stage1Config(reward="cosine").bandit()
     assert pull_reward(cosine, previous=0.8, current=0.0, cosine=0.0, is_main=False) == 0.5
     assert pull_reward(cosine, previous=0.8, current=0.9, cosine=math.nan, is_main=False) == 1.0
 
@@ -400,7 +400,7 @@ def test_selection_rules() -> None:
 
     def chosen(**settings: Any) -> tuple[list[int], str]:
         return select_arms(
-            Stage1Config(**settings), utilities, histories, main_arm=0, control_arms=[3]
+            Stage1Config(**settings).bandit(), utilities, histories, main_arm=0, control_arms=[3]
         )
 
     assert chosen(selection="default", reward="gain") == ([1], "default")  # bar: main 0.6
@@ -411,7 +411,7 @@ def test_selection_rules() -> None:
     assert chosen(selection="auto") == ([1, 2], "control")
     few = [h[:1] for h in histories]  # a control with one reward: no test possible
     assert select_arms(
-        Stage1Config(selection="control", reward="gain"), utilities, few, main_arm=0,
+        Stage1Config(selection="control", reward="gain").bandit(), utilities, few, main_arm=0,
         control_arms=[3],
     ) == ([1], "default")  # fmt: skip
 

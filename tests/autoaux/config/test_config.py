@@ -3,6 +3,7 @@ key or value."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
@@ -367,6 +368,23 @@ def test_default_stage1_races_paired_episodes() -> None:
     assert (stage1.evidence, stage1.policy) == ("episodes", "racing")
     assert Stage1Config(preset="bandit").evidence == "pulls"
     assert Stage1Config(preset="autosem").evidence == "pulls"
+
+
+def test_each_stage1_method_gets_only_its_own_keys() -> None:
+    race = Stage1Config(pulls=9, episode_steps=7, margin=0.01).race()
+    assert {f.name for f in dataclasses.fields(race)} == {
+        "preset", "evidence", "policy", "pulls", "episode_steps", "alpha", "margin",
+        "policy_options",
+    }  # fmt: skip
+    assert (race.pulls, race.episode_steps, race.margin, race.policy) == (9, 7, 0.01, "racing")
+    assert race.bandit_options(seed=3) == Stage1Config().bandit_options(seed=3) == {"seed": 3}
+    stage1 = Stage1Config(preset="autosem", pulls=5, reward="mixed", top_k=3)
+    bandit = stage1.bandit()
+    names = {f.name for f in dataclasses.fields(bandit)}
+    assert not names & {"evidence", "episode_steps", "alpha", "margin"}
+    assert all(getattr(bandit, n) == getattr(stage1, n) for n in names)
+    assert bandit.bandit_options(seed=1) == stage1.bandit_options(seed=1)
+    assert bandit.needs_cosine() and stage1.needs_cosine()
 
 
 @pytest.mark.parametrize(

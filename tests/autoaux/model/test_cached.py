@@ -444,7 +444,7 @@ def test_stage1_and_stage2_run_on_cached_features(forward_calls: list[int]) -> N
     data = prepare_tasks(tasks, tokenizer, max_length=MAX_LENGTH, batch_size=8, seed=0)
     precompute_features(model, data, main=main.name)
     initial = model.snapshot()
-    settings = Stage1Config(preset="bandit", pulls=12, steps_per_pull=3, eval_batches=1)
+    settings = Stage1Config(preset="bandit", pulls=12, steps_per_pull=3, eval_batches=1).bandit()
     gate = make_gate(settings)
     assert gate is not None
     trainer = Trainer(model, data, main=main.name, spec=TrainerSpec(batch_size=8), gate=gate)

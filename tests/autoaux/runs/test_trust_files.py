@@ -162,7 +162,7 @@ def _raced(data: Path, out: Path, *, pulls: int, finish: bool) -> RunConfig:
     config = _config(data, out, pulls=pulls, episode_steps=10)
     checkpoint = RunCheckpoint.create(config)
     result = run_race(
-        lambda steps, key: _Episode(key), main="main", pool=POOL, settings=config.stage1,
+        lambda steps, key: _Episode(key), main="main", pool=POOL, settings=config.stage1.race(),
         seed=0, controls=("shuffled:helpful-0",), checkpoint=checkpoint,
     )  # fmt: skip
     if finish:

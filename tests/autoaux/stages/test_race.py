@@ -62,7 +62,7 @@ def _race(pulls: int = 200, **settings: Any) -> tuple[SelectionResult, list[tupl
         _factory(calls),
         main=MAIN,
         pool=["good", "neutral", "bad", CONTROL],
-        settings=Stage1Config(pulls=pulls, episode_steps=10, **settings),
+        settings=Stage1Config(pulls=pulls, episode_steps=10, **settings).race(),
         seed=0,
     )
     return result, calls
@@ -132,7 +132,7 @@ def test_a_race_without_a_control_judges_against_main_alone() -> None:
         main=MAIN,
         pool=["good", "bad"],
         controls=(),
-        settings=Stage1Config(pulls=200, episode_steps=10),
+        settings=Stage1Config(pulls=200, episode_steps=10).race(),
         seed=0,
     )
     assert result.selected == ("good",) and result.controls == ()
@@ -150,7 +150,7 @@ def test_a_task_identical_to_main_alone_is_never_selected() -> None:
             main=MAIN,
             pool=["same", "good"],
             controls=(),
-            settings=Stage1Config(pulls=400, episode_steps=10, margin=0.01),
+            settings=Stage1Config(pulls=400, episode_steps=10, margin=0.01).race(),
             seed=0,
         )
     finally:
@@ -199,7 +199,7 @@ def test_race_checkpoint_resumes_to_the_same_result(tmp_path: Path) -> None:
         {"main": {"task": "nyt-polarity"}, "model": {"encoder": "tiny"},
          "output_dir": str(tmp_path)}
     )
-    settings = Stage1Config(pulls=30, episode_steps=10)
+    settings = Stage1Config(pulls=30, episode_steps=10).race()
     pool = ["good", "neutral", "bad", CONTROL]
     whole = run_race(_factory([]), main=MAIN, pool=pool, settings=settings, seed=0)
 

@@ -70,7 +70,7 @@ def _race(workers: int, pulls: int) -> Any:
         _factory,
         main=MAIN,
         pool=["good", "neutral", "bad", CONTROL],
-        settings=Stage1Config(pulls=pulls, episode_steps=10),
+        settings=Stage1Config(pulls=pulls, episode_steps=10).race(),
         seed=0,
         workers=WorkerPlan(workers=workers),
     )
@@ -227,7 +227,7 @@ def test_a_race_on_ray_is_the_sequential_race() -> None:
             _factory,
             main=MAIN,
             pool=["good", "neutral", "bad", CONTROL],
-            settings=Stage1Config(pulls=12, episode_steps=10),
+            settings=Stage1Config(pulls=12, episode_steps=10).race(),
             seed=0,
             workers=WorkerPlan(executor="ray"),
         )
