@@ -25,6 +25,7 @@ from autoaux.config import ProtocolConfig
 from autoaux.runs.result import BaselineScore
 from autoaux.stages.trials import TrainerFactory, train_mixture
 from autoaux.tracking import FAILURE_TAG, NullTracker, Tracker
+from autoaux.training.mixture import Mixture
 
 __all__ = [
     "BASELINES",
@@ -42,13 +43,12 @@ log = logging.getLogger(__name__)
 
 def main_only(main: str) -> dict[str, float]:
     """Mixture of the main task alone."""
-    return {main: 1.0}
+    return Mixture(main).probabilities()
 
 
 def uniform(main: str, auxiliary: Sequence[str]) -> dict[str, float]:
-    """The main task and every auxiliary task with ratio 1."""
-    names = [main, *(t for t in auxiliary if t != main)]
-    return {t: 1.0 / len(names) for t in names}
+    """The main task and every auxiliary task with ratio 1 (each name counted once)."""
+    return Mixture(main, dict.fromkeys(auxiliary, 1.0)).probabilities()
 
 
 def temperature(

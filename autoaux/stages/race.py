@@ -47,6 +47,7 @@ from autoaux.stages.trials import train_mixture
 from autoaux.stages.workers import WorkerPlan, Workers, open_workers
 from autoaux.tracking import Tracker
 from autoaux.training._factories import EpisodeTrainerFactory
+from autoaux.training.mixture import Mixture
 from bandits import Racing, make_bandit
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def run_episode(
     steps on top); with ``budget = "total"`` (or no protocol) ``steps`` steps in all. Returns
     the best main dev metric (whole dev split), the mean main loss and the number of optimiser
     steps taken."""
-    weights = {main: 1.0} if task == main else {main: 1.0, task: 1.0}
+    weights = Mixture(main, {task: 1.0}).weights()  # main alone when task == main
     key = f"stage1-round-{round_}"
     _, report = train_mixture(
         lambda total_steps: make_trainer(total_steps, key),

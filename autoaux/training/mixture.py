@@ -1,4 +1,11 @@
-"""The chosen mixture: a main task and the mixing ratios of its auxiliary tasks."""
+"""The chosen mixture: a main task and the mixing ratios of its auxiliary tasks.
+
+:class:`Mixture` turns ratios into sampling weights and probabilities for the fixed mixtures:
+the race's episodes, the ``main-only``, ``uniform`` and ``stage1-only`` baselines and the
+Hugging Face trainer (:mod:`autoaux.hf`). Stage 2's trials take theirs from
+``bayesopt.MixingRatioSpace.probabilities``, which lists zero-ratio tasks (probability 0) and
+normalises with a numpy sum, whose last bits can differ from this module's.
+"""
 
 from __future__ import annotations
 

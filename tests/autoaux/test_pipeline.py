@@ -436,6 +436,11 @@ def test_warm_start_ratios() -> None:
 def test_baseline_mixtures() -> None:
     sizes = {"main": 100, "a": 400, "b": 1600}
     assert uniform("main", ["a", "b"]) == pytest.approx({"main": 1 / 3, "a": 1 / 3, "b": 1 / 3})
+    for n in range(12):  # exactly 1 / (n + 1) each, main first, the main task counted once
+        names = [f"t{i}" for i in range(n)]
+        assert list(uniform("main", [*names, "main"]).items()) == [
+            (t, 1.0 / (n + 1)) for t in ["main", *names]
+        ]
     assert proportional("main", ["a", "b"], sizes) == pytest.approx(
         {"main": 100 / 2100, "a": 400 / 2100, "b": 1600 / 2100}
     )
