@@ -57,6 +57,7 @@ from autoaux.stages.executors import (
 )
 from autoaux.stages.trials import TrainerFactory
 from autoaux.tracking import Tracker
+from autoaux.training.mixture import Mixture
 from bayesopt import MixingRatioOptimizer, MixingRatioSpace, RandomRatioSearch, TrialState
 
 if TYPE_CHECKING:
@@ -366,8 +367,7 @@ def _probabilities(
 ) -> dict[str, float]:
     if search is None or not ratios:
         return {main: 1.0}
-    p = search.space.probabilities(ratios)
-    return {name: float(v) for name, v in zip((main, *tasks), p, strict=True)}
+    return Mixture(main, {t: ratios[t] for t in tasks}).probabilities(keep_zero=True)
 
 
 def _main_alone_score(trials: Sequence[TrialRecord]) -> float:

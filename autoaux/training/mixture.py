@@ -1,10 +1,10 @@
 """The chosen mixture: a main task and the mixing ratios of its auxiliary tasks.
 
 :class:`Mixture` turns ratios into sampling weights and probabilities for the fixed mixtures:
-the race's episodes, the ``main-only``, ``uniform`` and ``stage1-only`` baselines and the
-Hugging Face trainer (:mod:`autoaux.hf`). Stage 2's trials take theirs from
-``bayesopt.MixingRatioSpace.probabilities``, which lists zero-ratio tasks (probability 0) and
-normalises with a numpy sum, whose last bits can differ from this module's.
+the race's episodes, stage 2's trials and its result (zero-ratio tasks listed), the
+``main-only``, ``uniform`` and ``stage1-only`` baselines and the Hugging Face trainer
+(:mod:`autoaux.hf`). The trainer's and the Hugging Face sampler's own normalisation of the
+weights they are handed stays: they also take raw weights.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = ["Mixture", "MixtureSource"]
 
@@ -66,11 +68,16 @@ class Mixture:
         """Task -> sampling weight for :attr:`tasks` (main 1.0, auxiliary tasks their ratio)."""
         return {self.main_task: 1.0, **{n: r for n, r in self.ratios.items() if r > 0.0}}
 
-    def probabilities(self) -> dict[str, float]:
-        """Task -> probability that a batch comes from it (weights normalised to sum 1)."""
-        weights = self.weights()
-        total = sum(weights.values())
-        return {name: w / total for name, w in weights.items()}
+    def probabilities(self, *, keep_zero: bool = False) -> dict[str, float]:
+        """Task -> probability that a batch comes from it (weights normalised to sum 1): the
+        main task first, then the auxiliary tasks in the order of :attr:`ratios`.
+        ``keep_zero`` also lists the tasks with ratio 0 (probability 0), as stage 2 records
+        them. The sum is numpy's over ``[1, *ratios]``, as ``bayesopt.MixingRatioSpace`` does.
+        """
+        names = [self.main_task, *self.ratios]
+        weights = np.asarray([1.0, *self.ratios.values()], dtype=np.float64)
+        p = weights / weights.sum()
+        return {n: float(v) for n, v in zip(names, p, strict=True) if keep_zero or v > 0.0}
 
     @classmethod
     def from_result(cls, result: MixtureSource) -> Mixture:
