@@ -330,6 +330,10 @@ class MixingRatioOptimizer(RatioSearch):
         The ratio space.
     n_initial_points:
         Observations before the GP takes over (>= 1): design points plus ``initial_ratios``.
+        The default, 4, is stage 2's (``[stage2] initial_points``); it was chosen on the tuning
+        surfaces of benchmarks/bench_family.py (seeds 1000-1039) over 5, 6, ``d + 2`` and 10,
+        and judged on held-out ones (benchmarks/results/RESULTS.md, "Stage 2 on a family of
+        surfaces").
     initial_design:
         One of ``INITIAL_DESIGNS``: ``"lhs"`` (maximin Latin hypercube), ``"sobol"``,
         ``"halton"`` or ``"random"``.
@@ -387,7 +391,7 @@ class MixingRatioOptimizer(RatioSearch):
         self,
         space: MixingRatioSpace,
         *,
-        n_initial_points: int = 10,
+        n_initial_points: int = 4,
         initial_design: str = "lhs",
         acquisition: str = "EI",
         seed: int | None = None,

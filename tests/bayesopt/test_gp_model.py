@@ -54,11 +54,12 @@ def test_default_initial_design_covers_the_box(n_tasks):
     # Ten uniform random points in the unit box often fall within a few hundredths of each
     # other (the closest pair over 30 seeds: 0.011 apart in 2-D, 0.027 in 3-D, 0.093 in 4-D);
     # the default maximin Latin hypercube kept them at least 0.24, 0.38 and 0.50 apart over
-    # 20 seeds, each ratio spanning at least 0.81 of its range.
+    # 20 seeds, each ratio spanning at least 0.81 of its range. (The default design's size is
+    # 4 points; its design, asked for 10, is what this measures.)
     space = MixingRatioSpace([f"t{i}" for i in range(n_tasks)])
     bound = {2: 0.2, 3: 0.33, 4: 0.45}[n_tasks]
     for seed in range(5):
-        points = design(MixingRatioOptimizer(space, seed=seed), 10)
+        points = design(MixingRatioOptimizer(space, seed=seed, n_initial_points=10), 10)
         assert min_distance(points, space) >= bound, seed
         # every ratio's range is used, not only the middle of the box
         spread = (points.max(axis=0) - points.min(axis=0)) / (space.high - space.low)
