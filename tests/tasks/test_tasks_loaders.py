@@ -327,17 +327,8 @@ def test_from_hf_single_dataset_regression():
 
 
 def test_from_hf_path_needs_datasets(tmp_path, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_datasets(name, *args, **kwargs):
-        if name == "datasets":
-            raise ImportError("no datasets")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_datasets)
-    monkeypatch.delitem(__import__("sys").modules, "datasets", raising=False)
+    # None in sys.modules makes every way of importing the package fail (an installed one too)
+    monkeypatch.setitem(__import__("sys").modules, "datasets", None)
     with pytest.raises(TaskDataError, match=r"needs the optional 'datasets' package"):
         from_hf(tmp_path, name="x")
 
