@@ -336,7 +336,7 @@ def summary_table(results: Mapping[str, Any], at: tuple[int, int]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run to check it works")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures here")
@@ -360,6 +360,108 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-timing", action="store_true", help="skip the 50-trial timing and replay run"
     )
+    return parser
+
+
+def _print_versions() -> None:
+    versions = f"python {platform.python_version()}, numpy {np.__version__}"
+    if optuna_available():
+        import optuna
+
+        versions += f", optuna {optuna.__version__}"
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(f"{versions}, {platform.machine()}, OMP_NUM_THREADS={threads}")
+
+
+def _run_method(
+    surface: Surface,
+    method: str,
+    seeds: range,
+    n_trials: int,
+    f_star: float,
+    checkpoints: list[int],
+) -> tuple[list[list[float]], dict[str, Any]]:
+    """One method's regret curves on ``surface`` over ``seeds``; prints its row."""
+    curves, seconds = [], []
+    for seed in seeds:
+        curve, spent = regret_curve(surface, method, seed, n_trials, f_star)
+        curves.append(curve)
+        seconds.append(spent)
+    medians = [statistics.median(c[t - 1] for c in curves) for t in checkpoints]
+    means = [statistics.fmean(c[t - 1] for c in curves) for t in checkpoints]
+    ms = 1000 * statistics.fmean(s for run in seconds for s in run)
+    ms_last = 1000 * statistics.fmean(s for run in seconds for s in run[-10:])
+    print(f"{method:<22}" + "".join(f"{m:>10.2e}" for m in medians) + f"{ms:>10.1f}{ms_last:>9.1f}")
+    figures = {
+        "median_regret": medians,
+        "mean_regret": means,
+        "regret_per_seed": {str(t): [c[t - 1] for c in curves] for t in checkpoints},
+        "final_regret_per_seed": [c[-1] for c in curves],
+        "mean_seconds_per_run": statistics.fmean(sum(run) for run in seconds),
+        "ms_per_trial": ms,
+        "ms_per_trial_last10": ms_last,
+    }
+    return curves, figures
+
+
+def _run_surface(
+    surface: Surface,
+    methods: list[str],
+    reference: str,
+    seeds: range,
+    n_trials: int,
+    checkpoints: list[int],
+) -> dict[str, Any]:
+    """Every method on one surface, printed as a table, with paired comparisons to ``reference``."""
+    f_star = best_value(surface)
+    print()
+    print(
+        f"{surface.name}: {len(surface.names)} ratios, noise sd {surface.noise}, "
+        f"f* = {f_star:.4f}; median simple regret after t trials"
+    )
+    header = f"{'method':<22}" + "".join(f"{'t=' + str(t):>10}" for t in checkpoints)
+    print(header + f"{'ms/trial':>10}{'last 10':>9}")
+    entry: dict[str, Any] = {"f_star": f_star, "noise": surface.noise, "methods": {}}
+    curves_by_method: dict[str, list[list[float]]] = {}
+    for method in methods:
+        curves_by_method[method], entry["methods"][method] = _run_method(
+            surface, method, seeds, n_trials, f_star, checkpoints
+        )
+    paired: dict[str, dict[str, list[int]]] = {}
+    at = sorted({min(20, n_trials), n_trials})
+    for other in methods[1:]:
+        paired[other] = {
+            str(t): list(
+                compare(
+                    [c[t - 1] for c in curves_by_method[reference]],
+                    [c[t - 1] for c in curves_by_method[other]],
+                )
+            )
+            for t in at
+        }
+    entry["paired_vs_" + reference] = paired
+    entry["gp_wins_at_final"] = {o: p[str(n_trials)][0] for o, p in paired.items()}
+    for other, counts in paired.items():
+        print(
+            f"  {reference} vs {other}: lower/tied/higher regret in "
+            + "; ".join(f"t={t}: {'/'.join(map(str, counts[str(t)]))}" for t in at)
+        )
+    return entry
+
+
+def _print_timing(cost: dict[str, Any]) -> None:
+    print()
+    print(
+        f"autoaux GP ask + tell over a {cost['trials']}-trial run ({cost['seeds']} seeds, "
+        f"3 ratios): {cost['mean_s_per_trial'] * 1000:.0f} ms per trial on average, "
+        f"{cost['mean_s_per_trial_last10'] * 1000:.0f} ms over the last 10, "
+        f"max {cost['max_s_per_trial'] * 1000:.0f} ms; "
+        f"load_state_dict replay of {cost['trials']} trials: {cost['replay_s']:.2f} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     seeds = args.seeds or (2 if args.smoke else 10)
     n_trials = args.trials or (12 if args.smoke else 30)
@@ -384,13 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         f"bayesopt benchmark: {seeds} seeds ({first}..{first + seeds - 1}), "
         f"{n_trials} trials per run"
     )
-    versions = f"python {platform.python_version()}, numpy {np.__version__}"
-    if optuna_available():
-        import optuna
-
-        versions += f", optuna {optuna.__version__}"
-    threads = os.environ.get("OMP_NUM_THREADS", "unset")
-    print(f"{versions}, {platform.machine()}, OMP_NUM_THREADS={threads}")
+    _print_versions()
     results: dict[str, Any] = {
         "seeds": seeds,
         "seed_offset": first,
@@ -399,62 +495,11 @@ def main(argv: list[str] | None = None) -> int:
         "surfaces": {},
     }
     reference = methods[0]
+    seed_range = range(args.seed_offset, args.seed_offset + seeds)
     for surface in surfaces:
-        f_star = best_value(surface)
-        print()
-        print(
-            f"{surface.name}: {len(surface.names)} ratios, noise sd {surface.noise}, "
-            f"f* = {f_star:.4f}; median simple regret after t trials"
+        results["surfaces"][surface.name] = _run_surface(
+            surface, methods, reference, seed_range, n_trials, checkpoints
         )
-        header = f"{'method':<22}" + "".join(f"{'t=' + str(t):>10}" for t in checkpoints)
-        print(header + f"{'ms/trial':>10}{'last 10':>9}")
-        entry: dict[str, Any] = {"f_star": f_star, "noise": surface.noise, "methods": {}}
-        curves_by_method: dict[str, list[list[float]]] = {}
-        for method in methods:
-            curves, seconds = [], []
-            for seed in range(args.seed_offset, args.seed_offset + seeds):
-                curve, spent = regret_curve(surface, method, seed, n_trials, f_star)
-                curves.append(curve)
-                seconds.append(spent)
-            curves_by_method[method] = curves
-            medians = [statistics.median(c[t - 1] for c in curves) for t in checkpoints]
-            means = [statistics.fmean(c[t - 1] for c in curves) for t in checkpoints]
-            ms = 1000 * statistics.fmean(s for run in seconds for s in run)
-            ms_last = 1000 * statistics.fmean(s for run in seconds for s in run[-10:])
-            print(
-                f"{method:<22}"
-                + "".join(f"{m:>10.2e}" for m in medians)
-                + f"{ms:>10.1f}{ms_last:>9.1f}"
-            )
-            entry["methods"][method] = {
-                "median_regret": medians,
-                "mean_regret": means,
-                "regret_per_seed": {str(t): [c[t - 1] for c in curves] for t in checkpoints},
-                "final_regret_per_seed": [c[-1] for c in curves],
-                "mean_seconds_per_run": statistics.fmean(sum(run) for run in seconds),
-                "ms_per_trial": ms,
-                "ms_per_trial_last10": ms_last,
-            }
-        paired: dict[str, dict[str, list[int]]] = {}
-        at = sorted({min(20, n_trials), n_trials})
-        for other in methods[1:]:
-            paired[other] = {
-                str(t): list(
-                    compare(
-                        [c[t - 1] for c in curves_by_method[reference]],
-                        [c[t - 1] for c in curves_by_method[other]],
-                    )
-                )
-                for t in at
-            }
-        entry["paired_vs_" + reference] = paired
-        entry["gp_wins_at_final"] = {o: p[str(n_trials)][0] for o, p in paired.items()}
-        for other, counts in paired.items():
-            print(
-                f"  {reference} vs {other}: lower/tied/higher regret in "
-                + "; ".join(f"t={t}: {'/'.join(map(str, counts[str(t)]))}" for t in at)
-            )
-        results["surfaces"][surface.name] = entry
 
     if n_trials >= 20 and results["surfaces"]:
         print()
@@ -464,14 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_timing:
         cost = timing(timing_trials, timing_seeds)
         results["timing"] = cost
-        print()
-        print(
-            f"autoaux GP ask + tell over a {cost['trials']}-trial run ({cost['seeds']} seeds, "
-            f"3 ratios): {cost['mean_s_per_trial'] * 1000:.0f} ms per trial on average, "
-            f"{cost['mean_s_per_trial_last10'] * 1000:.0f} ms over the last 10, "
-            f"max {cost['max_s_per_trial'] * 1000:.0f} ms; "
-            f"load_state_dict replay of {cost['trials']} trials: {cost['replay_s']:.2f} s"
-        )
+        _print_timing(cost)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -395,7 +395,7 @@ def surface_table(summary: Mapping[str, Any], problems: Sequence[Problem], t: in
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("command", choices=("tune", "report", "timing"))
     parser.add_argument("--surfaces", type=int, default=40, help="family members (default 40)")
@@ -417,15 +417,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-named", action="store_true", help="report: skip named surfaces")
     parser.add_argument("--smoke", action="store_true", help="a tiny run to check it works")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures here")
-    args = parser.parse_args(argv)
-    tuning = args.command == "tune"
-    if args.smoke:
-        args.surfaces, args.seeds, args.trials = 2, 1, 12
-    count = args.seeds or (4 if tuning else 5)
-    seeds = list(range(args.first_seed, args.first_seed + count))
-    checkpoints = [t for t in CHECKPOINTS if t <= args.trials]
-    if not checkpoints or checkpoints[-1] != args.trials:
-        checkpoints.append(args.trials)
+    return parser
+
+
+def _chosen_methods(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> dict[str, Factory]:
+    """The methods to run: ``--methods``, else the command's default set, less absent Optuna."""
     if args.methods:
         known = {**VARIANTS, **REFERENCES}
         wanted = args.methods.split(",")
@@ -433,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown methods {unknown}; known: {list(known)}")
         available = {m: known[m] for m in wanted}
-    elif tuning:
+    elif args.command == "tune":
         available = {**VARIANTS, REFERENCE: REFERENCES[REFERENCE]}
     elif args.command == "timing":
         available = {"autoaux GP": VARIANTS["autoaux GP"], REFERENCE: REFERENCES[REFERENCE]}
@@ -442,45 +440,55 @@ def main(argv: list[str] | None = None) -> int:
     if not bench_bayesopt.optuna_available():
         print("Optuna is not installed (pip install -e '.[bench]'): its samplers are left out")
         available = {m: f for m, f in available.items() if m not in REFERENCES}
-    first = args.first_surface
-    if first is None:
-        first = TUNING_SEEDS if tuning else HELD_OUT_SEEDS
-    problems = family(first, args.surfaces)
+    return available
+
+
+def _versions() -> str:
     versions = f"python {platform.python_version()}, numpy {np.__version__}"
     if bench_bayesopt.optuna_available():
         import optuna
 
         versions += f", optuna {optuna.__version__}"
-    threads = os.environ.get("OMP_NUM_THREADS", "unset")
-    print(
-        f"bench_family {args.command}: surfaces {first}..{first + args.surfaces - 1}, "
-        f"run seeds {seeds[0]}..{seeds[-1]}, {args.trials} trials; {versions}, "
-        f"OMP_NUM_THREADS={threads}, load {os.getloadavg()[0]:.1f}"
-    )
-    results: dict[str, Any] = {
-        "command": args.command,
-        "surface_seeds": [first, first + args.surfaces - 1],
-        "run_seeds": seeds,
-        "trials": args.trials,
-        "checkpoints": checkpoints,
-        "versions": versions,
-        "load_start": os.getloadavg()[0],
-    }
-    if args.command == "timing":
-        results["timing"] = timing(problems, available, seeds, args.trials)
-        results["load_end"] = os.getloadavg()[0]
-        print("| method | ask + tell ms per trial, wall (all; after 10) | CPU (all; after 10) |")
-        print("|---|---|---|")
-        for method, t in results["timing"].items():
-            print(
-                f"| {method} | {t['wall_ms_per_trial']:.1f}; {t['wall_ms_per_trial_after_10']:.1f}"
-                f" | {t['cpu_ms_per_trial']:.1f}; {t['cpu_ms_per_trial_after_10']:.1f} |"
-            )
-        if args.json is not None:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(results, indent=1) + "\n")
-            print(f"wrote {args.json}")
-        return 0
+    return versions
+
+
+def _write_json(path: Path | None, results: Mapping[str, Any], partial: Path | None = None) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        print(f"wrote {path}")
+
+
+def _run_timing(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    problems: Sequence[Problem],
+    available: Mapping[str, Factory],
+    seeds: Sequence[int],
+) -> None:
+    results["timing"] = timing(problems, available, seeds, args.trials)
+    results["load_end"] = os.getloadavg()[0]
+    print("| method | ask + tell ms per trial, wall (all; after 10) | CPU (all; after 10) |")
+    print("|---|---|---|")
+    for method, t in results["timing"].items():
+        print(
+            f"| {method} | {t['wall_ms_per_trial']:.1f}; {t['wall_ms_per_trial_after_10']:.1f}"
+            f" | {t['cpu_ms_per_trial']:.1f}; {t['cpu_ms_per_trial_after_10']:.1f} |"
+        )
+    _write_json(args.json, results)
+
+
+def _run_family(
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    problems: Sequence[Problem],
+    available: Mapping[str, Factory],
+    seeds: Sequence[int],
+    checkpoints: list[int],
+) -> None:
+    """``tune`` / ``report``: the family (and, for report, the named surfaces), printed."""
     at = sorted({t for t in (12, args.trials) if t in checkpoints})
     partial = None if args.json is None else args.json.with_suffix(".partial.json")
     measured = measure(problems, available, seeds, args.trials, checkpoints, partial)
@@ -504,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(summary, at))
     print()
     print(surface_table(summary, problems, at[-1]))
-    if not tuning and not args.no_named:
+    if args.command != "tune" and not args.no_named:
         named = named_surfaces()
         measured_named = measure(named, available, seeds, args.trials, checkpoints)
         summary_named = summarise(named, measured_named, checkpoints)
@@ -515,12 +523,45 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(surface_table(summary_named, named, at[-1]))
     results["load_end"] = os.getloadavg()[0]
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-        if partial is not None:
-            partial.unlink(missing_ok=True)
-        print(f"wrote {args.json}")
+    _write_json(args.json, results, partial)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    tuning = args.command == "tune"
+    if args.smoke:
+        args.surfaces, args.seeds, args.trials = 2, 1, 12
+    count = args.seeds or (4 if tuning else 5)
+    seeds = list(range(args.first_seed, args.first_seed + count))
+    checkpoints = [t for t in CHECKPOINTS if t <= args.trials]
+    if not checkpoints or checkpoints[-1] != args.trials:
+        checkpoints.append(args.trials)
+    available = _chosen_methods(parser, args)
+    first = args.first_surface
+    if first is None:
+        first = TUNING_SEEDS if tuning else HELD_OUT_SEEDS
+    problems = family(first, args.surfaces)
+    versions = _versions()
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(
+        f"bench_family {args.command}: surfaces {first}..{first + args.surfaces - 1}, "
+        f"run seeds {seeds[0]}..{seeds[-1]}, {args.trials} trials; {versions}, "
+        f"OMP_NUM_THREADS={threads}, load {os.getloadavg()[0]:.1f}"
+    )
+    results: dict[str, Any] = {
+        "command": args.command,
+        "surface_seeds": [first, first + args.surfaces - 1],
+        "run_seeds": seeds,
+        "trials": args.trials,
+        "checkpoints": checkpoints,
+        "versions": versions,
+        "load_start": os.getloadavg()[0],
+    }
+    if args.command == "timing":
+        _run_timing(args, results, problems, available, seeds)
+    else:
+        _run_family(args, results, problems, available, seeds, checkpoints)
     return 0
 
 

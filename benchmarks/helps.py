@@ -178,6 +178,129 @@ def _ci(d: Mapping[str, Any]) -> str:
     return f"{100 * d['mean']:+.1f} ± {100 * half:.1f}"
 
 
+def _candidate_table(
+    recs: Sequence[Mapping[str, Any]], candidates: Sequence[str], control: str, base: list[Any]
+) -> tuple[str, dict[str, bool]]:
+    """Each candidate's effect alone against the main task alone, and autoaux's verdicts."""
+    truth: dict[str, bool] = {}
+    rows: list[tuple[str, ...]] = []
+    for cand in [*candidates, control]:
+        alone = (
+            [r["control_alone"]["test"] for r in recs]
+            if cand == control
+            else [subset_test(r, [cand]) for r in recs]
+        )
+        d = paired(alone, base)
+        helps = math.isfinite(d.get("ci95", math.nan)) and d["mean"] - d["ci95"] > 0
+        truth[cand] = helps
+        verdicts = [r["autoaux"]["verdicts"].get(cand, {}).get("verdict", "-") for r in recs]
+        counts = {v: verdicts.count(v) for v in ("helps", "negligible", "hurts", "undecided")}
+        rows.append(
+            (
+                cand + (" (control)" if cand == control else ""),
+                _ci(d),
+                "helps" if helps else "no",
+                " / ".join(str(counts[v]) for v in counts),
+            )
+        )
+    table = md_table(
+        (
+            "candidate",
+            "effect alone vs main alone (test, pts, 95% CI)",
+            "truth",
+            "verdicts helps / negligible / hurts / undecided",
+        ),
+        rows,
+    )
+    return table, truth
+
+
+def _selection_line(
+    recs: Sequence[Mapping[str, Any]],
+    candidates: Sequence[str],
+    control: str,
+    truth: Mapping[str, bool],
+) -> str:
+    """Precision and recall of stage 1's selection against the candidates that help."""
+    relevant = [c for c in candidates if truth[c]]
+    prs = [precision_recall(r["autoaux"]["selected"], relevant) for r in recs]
+    selected = sum(len(r["autoaux"]["selected"]) for r in recs)
+    right = sum(len(set(r["autoaux"]["selected"]) & set(relevant)) for r in recs)
+    should = len(relevant) * len(recs)
+    precision = right / selected if selected else math.nan
+    recall = right / should if should else math.nan
+    control_helps = sum(
+        r["autoaux"]["verdicts"].get(control, {}).get("verdict") == "helps" for r in recs
+    )
+    per_p = [p for p, _ in prs if math.isfinite(p)]
+    per_r = [r for _, r in prs if math.isfinite(r)]
+    mean_p = statistics.fmean(per_p) if per_p else math.nan
+    mean_r = statistics.fmean(per_r) if per_r else math.nan
+    return (
+        f"\nhelps: precision {precision:.2f}, recall {recall:.2f} over {len(recs)} runs "
+        f"(pooled; per run mean {mean_p:.2f} / {mean_r:.2f}); "
+        f"the control called helps in {control_helps} of {len(recs)} runs\n"
+    )
+
+
+def _method_table(
+    recs: Sequence[Mapping[str, Any]], base: list[Any]
+) -> tuple[str, dict[str, list[float | None]]]:
+    """Main test score of each method, against the main task alone and the oracle by dev."""
+    methods: dict[str, list[float | None]] = {
+        "main alone": base,
+        "uniform (all at 1)": [subset_test(r, r["candidates"]) for r in recs],
+        "stage1-only (selection at 1)": [subset_test(r, r["autoaux"]["selected"]) for r in recs],
+        "oracle by dev": [max(r["subsets"], key=lambda s: s["dev"])["test"] for r in recs],
+        "autoaux (stage 1 + stage 2)": [r["autoaux"]["test"] for r in recs],
+    }
+    oracle = methods["oracle by dev"]
+    rows = []
+    for name, values in methods.items():
+        valid = [v for v in values if v is not None]
+        d = paired(values, base)
+        o = paired(values, oracle)
+        rows.append(
+            (
+                name,
+                f"{statistics.fmean(valid):.3f}" if valid else "n/a",
+                "" if name == "main alone" else _ci(d),
+                "" if name == "main alone" else f"{d['wins']}/{d['ties']}/{d['losses']}",
+                "" if name == "oracle by dev" else _ci(o),
+            )
+        )
+    table = md_table(
+        (
+            "method",
+            "main test",
+            "minus main alone (pts, 95% CI)",
+            "wins/ties/losses",
+            "minus oracle (pts, 95% CI)",
+        ),
+        rows,
+    )
+    return table, methods
+
+
+def _cost_line(recs: Sequence[Mapping[str, Any]]) -> str:
+    """Steps and seconds of each stage per run, against the exhaustive search."""
+    exhaustive = statistics.fmean(sum(s["steps"] for s in r["subsets"]) for r in recs)
+    s1 = statistics.fmean(r["autoaux"]["stage1_steps"] for r in recs)
+    s2 = statistics.fmean(r["autoaux"]["stage2_steps"] for r in recs)
+    t1 = statistics.fmean(r["autoaux"]["stage1_seconds"] for r in recs)
+    t2 = statistics.fmean(r["autoaux"]["stage2_seconds"] for r in recs)
+    te = statistics.fmean(r["exhaustive_seconds"] for r in recs)
+    n_alone = sum(bool(r["autoaux"].get("main_alone")) for r in recs)
+    episodes = statistics.fmean(r["autoaux"]["episodes"] for r in recs)
+    return (
+        f"\ncost per run: stage 1 {s1:,.0f} steps ({episodes:.0f} episodes, {t1:.0f} s), "
+        f"stage 2 {s2:,.0f} steps ({t2:.0f} s); exhaustive over "
+        f"{len(recs[0]['subsets'])} subsets {exhaustive:,.0f} steps ({te:.0f} s); stage 1 "
+        f"= {100 * s1 / exhaustive:.0f}% of the exhaustive search. Stage 2 recommended the "
+        f"main task alone in {n_alone} of {len(recs)} runs.\n"
+    )
+
+
 def report(lines: Sequence[Mapping[str, Any]]) -> str:
     out: list[str] = []
     for suite in [s for s in SUITES if any(r["suite"] == s for r in lines)]:
@@ -188,95 +311,11 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
         control = SUITES[suite]["control"]
         base = [subset_test(r, []) for r in recs]
         out.append(f"\n### {suite}: main {main}, seeds {seeds}\n")
-        # truth and verdicts
-        truth: dict[str, bool] = {}
-        rows: list[tuple[str, ...]] = []
-        for cand in [*candidates, control]:
-            alone = (
-                [r["control_alone"]["test"] for r in recs]
-                if cand == control
-                else [subset_test(r, [cand]) for r in recs]
-            )
-            d = paired(alone, base)
-            helps = math.isfinite(d.get("ci95", math.nan)) and d["mean"] - d["ci95"] > 0
-            truth[cand] = helps
-            verdicts = [r["autoaux"]["verdicts"].get(cand, {}).get("verdict", "-") for r in recs]
-            counts = {v: verdicts.count(v) for v in ("helps", "negligible", "hurts", "undecided")}
-            rows.append(
-                (
-                    cand + (" (control)" if cand == control else ""),
-                    _ci(d),
-                    "helps" if helps else "no",
-                    " / ".join(str(counts[v]) for v in counts),
-                )
-            )
-        out.append(
-            md_table(
-                (
-                    "candidate",
-                    "effect alone vs main alone (test, pts, 95% CI)",
-                    "truth",
-                    "verdicts helps / negligible / hurts / undecided",
-                ),
-                rows,
-            )
-        )
-        relevant = [c for c in candidates if truth[c]]
-        prs = [precision_recall(r["autoaux"]["selected"], relevant) for r in recs]
-        selected = sum(len(r["autoaux"]["selected"]) for r in recs)
-        right = sum(len(set(r["autoaux"]["selected"]) & set(relevant)) for r in recs)
-        should = len(relevant) * len(recs)
-        precision = right / selected if selected else math.nan
-        recall = right / should if should else math.nan
-        control_helps = sum(
-            r["autoaux"]["verdicts"].get(control, {}).get("verdict") == "helps" for r in recs
-        )
-        per_p = [p for p, _ in prs if math.isfinite(p)]
-        per_r = [r for _, r in prs if math.isfinite(r)]
-        mean_p = statistics.fmean(per_p) if per_p else math.nan
-        mean_r = statistics.fmean(per_r) if per_r else math.nan
-        out.append(
-            f"\nhelps: precision {precision:.2f}, recall {recall:.2f} over {len(recs)} runs "
-            f"(pooled; per run mean {mean_p:.2f} / {mean_r:.2f}); "
-            f"the control called helps in {control_helps} of {len(recs)} runs\n"
-        )
-        methods: dict[str, list[float | None]] = {
-            "main alone": base,
-            "uniform (all at 1)": [subset_test(r, r["candidates"]) for r in recs],
-            "stage1-only (selection at 1)": [
-                subset_test(r, r["autoaux"]["selected"]) for r in recs
-            ],
-            "oracle by dev": [max(r["subsets"], key=lambda s: s["dev"])["test"] for r in recs],
-            "autoaux (stage 1 + stage 2)": [r["autoaux"]["test"] for r in recs],
-        }
-        oracle = methods["oracle by dev"]
-        exhaustive = statistics.fmean(sum(s["steps"] for s in r["subsets"]) for r in recs)
-        rows = []
-        for name, values in methods.items():
-            valid = [v for v in values if v is not None]
-            d = paired(values, base)
-            o = paired(values, oracle)
-            rows.append(
-                (
-                    name,
-                    f"{statistics.fmean(valid):.3f}" if valid else "n/a",
-                    "" if name == "main alone" else _ci(d),
-                    "" if name == "main alone" else f"{d['wins']}/{d['ties']}/{d['losses']}",
-                    "" if name == "oracle by dev" else _ci(o),
-                )
-            )
-        out.append(
-            md_table(
-                (
-                    "method",
-                    "main test",
-                    "minus main alone (pts, 95% CI)",
-                    "wins/ties/losses",
-                    "minus oracle (pts, 95% CI)",
-                ),
-                rows,
-            )
-        )
+        table, truth = _candidate_table(recs, candidates, control, base)
+        out.append(table)
+        out.append(_selection_line(recs, candidates, control, truth))
+        table, methods = _method_table(recs, base)
+        out.append(table)
         worth = paired(
             methods["autoaux (stage 1 + stage 2)"], methods["stage1-only (selection at 1)"]
         )
@@ -284,20 +323,7 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
             f"\nstage 2 minus the selection at ratio 1 (what stage 2's trials buy): "
             f"{_ci(worth)} pts ({worth['wins']}/{worth['ties']}/{worth['losses']})\n"
         )
-        s1 = statistics.fmean(r["autoaux"]["stage1_steps"] for r in recs)
-        s2 = statistics.fmean(r["autoaux"]["stage2_steps"] for r in recs)
-        t1 = statistics.fmean(r["autoaux"]["stage1_seconds"] for r in recs)
-        t2 = statistics.fmean(r["autoaux"]["stage2_seconds"] for r in recs)
-        te = statistics.fmean(r["exhaustive_seconds"] for r in recs)
-        n_alone = sum(bool(r["autoaux"].get("main_alone")) for r in recs)
-        episodes = statistics.fmean(r["autoaux"]["episodes"] for r in recs)
-        out.append(
-            f"\ncost per run: stage 1 {s1:,.0f} steps ({episodes:.0f} episodes, {t1:.0f} s), "
-            f"stage 2 {s2:,.0f} steps ({t2:.0f} s); exhaustive over "
-            f"{len(recs[0]['subsets'])} subsets {exhaustive:,.0f} steps ({te:.0f} s); stage 1 "
-            f"= {100 * s1 / exhaustive:.0f}% of the exhaustive search. Stage 2 recommended the "
-            f"main task alone in {n_alone} of {len(recs)} runs.\n"
-        )
+        out.append(_cost_line(recs))
     return "\n".join(out)
 
 

@@ -108,37 +108,44 @@ def train_subset(bench: Any, main: str, subset: Sequence[str], args: argparse.Na
     )
 
 
-def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
-    from autoaux import NullTracker
-    from autoaux.stages import run_race, run_stage1, run_stage2
-    from autoaux.stages.stage1 import make_gate
-    from autoaux.training import Workbench
-
-    t0 = time.perf_counter()
-    config = make_config(main, seed, args, ws, **json.loads(args.stage1))
-    candidates, control = pool_of(main)
-    pool = list(config.auxiliary_tasks())
-    bench = Workbench.build(config, [main, *pool], ())
-    out: dict[str, Any] = {"main": main, "seed": seed, "candidates": candidates}
-    # --- exhaustive subsets (main-only, uniform, oracle, hindsight, effects alone); they do
-    # not depend on stage 1, so --cache keeps them for a rerun with other stage-1 settings
+def _exhaustive_subsets(
+    bench: Any, main: str, seed: int, candidates: Sequence[str], args: argparse.Namespace
+) -> list[dict]:
+    """Every subset of the candidates trained at ratio 1 (main-only, uniform, oracle, hindsight,
+    effects alone); they do not depend on stage 1, so --cache keeps them for a rerun with other
+    stage-1 settings."""
     key = f"{main}-seed{seed}-m{args.main_train}-a{args.aux_train}-s{args.steps}"
     cached = args.cache / f"{key}.json" if args.cache is not None else None
     if cached is not None and cached.is_file():
-        subsets = json.loads(cached.read_text())
-    else:
-        subsets = []
-        for k in range(len(candidates) + 1):
-            for combo in itertools.combinations(candidates, k):
-                if args.smoke and k > 1:
-                    continue
-                subsets.append(train_subset(bench, main, combo, args))
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps(subsets))
-    out["subsets"] = subsets
-    # --- autoaux: (with --screen, the affinity screen first, then the race on its shortlist)
-    # stage 1 as configured, stage 2 on its selection
+        subsets: list[dict] = json.loads(cached.read_text())
+        return subsets
+    subsets = []
+    for k in range(len(candidates) + 1):
+        for combo in itertools.combinations(candidates, k):
+            if args.smoke and k > 1:
+                continue
+            subsets.append(train_subset(bench, main, combo, args))
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(subsets))
+    return subsets
+
+
+def _run_autoaux(
+    bench: Any,
+    config: Any,
+    main: str,
+    seed: int,
+    pool: list[str],
+    args: argparse.Namespace,
+    out: dict[str, Any],
+) -> list[str]:
+    """autoaux into ``out`` (with --screen, the affinity screen first, then the race on its
+    shortlist): stage 1 as configured, stage 2 on its selection. Returns the pool raced."""
+    from autoaux import NullTracker
+    from autoaux.stages import run_race, run_stage2
+
+    candidates, control = pool_of(main)
     s = time.perf_counter()
     screen_steps = 0
     if args.screen is not None:
@@ -185,7 +192,18 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         "test": mix.test_score,
         "ratios": dict(mix.ratios),
     }
-    # --- the literal AutoSem stage 1, scored through its subset
+    return pool
+
+
+def _run_autosem(
+    bench: Any, main: str, seed: int, pool: list[str], args: argparse.Namespace, ws: Workspace
+) -> dict[str, Any]:
+    """The literal AutoSem stage 1, scored through its subset."""
+    from autoaux import NullTracker
+    from autoaux.stages import run_stage1
+    from autoaux.stages.stage1 import make_gate
+
+    _, control = pool_of(main)
     sem = make_config(main, seed, args, ws).with_overrides(
         {"stage1.preset": "autosem", "stage1.pulls": args.autosem_pulls}
     )
@@ -204,11 +222,16 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         seed=seed,
         tracker=NullTracker(),
     )
-    out["autosem"] = {
+    return {
         "selected": list(autosem.selected),
         "steps": sem.stage1.pulls * sem.stage1.steps_per_pull,
     }
-    # --- temperature sampling over main and the real pool
+
+
+def _run_temperature(
+    bench: Any, config: Any, main: str, candidates: Sequence[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Temperature sampling over main and the real pool."""
     from autoaux.stages import run_baselines
 
     sizes = {name: len(bench.data[name].train) for name in [main, *candidates]}
@@ -222,7 +245,22 @@ def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> di
         eval_every=args.steps // 6 or 1,
         protocol=config.protocol,
     )["temperature"]
-    out["temperature"] = {"dev": base.dev, "test": base.test, "steps": base.steps}
+    return {"dev": base.dev, "test": base.test, "steps": base.steps}
+
+
+def run_one(main: str, seed: int, args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    from autoaux.training import Workbench
+
+    t0 = time.perf_counter()
+    config = make_config(main, seed, args, ws, **json.loads(args.stage1))
+    candidates, _ = pool_of(main)
+    pool = list(config.auxiliary_tasks())
+    bench = Workbench.build(config, [main, *pool], ())
+    out: dict[str, Any] = {"main": main, "seed": seed, "candidates": candidates}
+    out["subsets"] = _exhaustive_subsets(bench, main, seed, candidates, args)
+    pool = _run_autoaux(bench, config, main, seed, pool, args, out)
+    out["autosem"] = _run_autosem(bench, main, seed, pool, args, ws)
+    out["temperature"] = _run_temperature(bench, config, main, candidates, args)
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -247,9 +285,7 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
             "main-only": base,
             "uniform": [subset_test(r, r["candidates"]) for r in recs],
             "temperature": [r["temperature"]["test"] for r in recs],
-            "oracle by dev": [
-                max(r["subsets"], key=lambda s: s["dev"])["test"] for r in recs
-            ],
+            "oracle by dev": [max(r["subsets"], key=lambda s: s["dev"])["test"] for r in recs],
             "hindsight best": [max(s["test"] for s in r["subsets"]) for r in recs],
             "autosem (ratio 1)": [subset_test(r, r["autosem"]["selected"]) for r in recs],
             "autoaux selection (ratio 1)": [subset_test(r, r["autoaux"]["selected"]) for r in recs],
@@ -282,8 +318,13 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
             eff = summary([_effect(r, cand) for r in recs])
             verdicts = [r["autoaux"]["verdicts"].get(cand, {}).get("verdict", "?") for r in recs]
             counts = {v: verdicts.count(v) for v in ("helps", "undecided", "hurts")}
-            truth = "helps" if eff["n"] > 1 and eff["mean"] - eff["ci95"] > 0 else (
-                "hurts" if eff["n"] > 1 and eff["mean"] + eff["ci95"] < 0 else "no clear effect")
+            truth = (
+                "helps"
+                if eff["n"] > 1 and eff["mean"] - eff["ci95"] > 0
+                else (
+                    "hurts" if eff["n"] > 1 and eff["mean"] + eff["ci95"] < 0 else "no clear effect"
+                )
+            )
             verdict_rows.append((
                 main, cand, f"{100 * eff['mean']:+.1f} ± {100 * eff['ci95']:.1f}", truth,
                 f"{counts['helps']}/{counts['undecided']}/{counts['hurts']}",
@@ -293,16 +334,22 @@ def report(lines: Sequence[Mapping[str, Any]]) -> str:
             all_pr.append(precision_recall(r["autoaux"]["selected"], relevant))
             control_selected += any(s.startswith("shuffled:") for s in r["autoaux"]["selected"])
     n = sum(1 for _ in lines)
-    out.append(f"{n} (main, seed) runs; main test accuracy; differences vs main-only paired by "
-               "seed with 95% t intervals (points); wins/ties/losses over seeds")
-    out.append(md_table(
-        ("main", "method", "test", "vs main-only", "w/t/l", "training steps"), rows))
+    out.append(
+        f"{n} (main, seed) runs; main test accuracy; differences vs main-only paired by "
+        "seed with 95% t intervals (points); wins/ties/losses over seeds"
+    )
+    out.append(
+        md_table(("main", "method", "test", "vs main-only", "w/t/l", "training steps"), rows)
+    )
     out.append("")
-    out.append("Verdicts of the autoaux race against each candidate's effect alone (main + it "
-               "at ratio 1 minus main only, test, paired over seeds); helps/undecided/hurts "
-               "counts over seeds")
-    out.append(md_table(("main", "candidate", "effect alone", "truth", "race verdicts"),
-                        verdict_rows))
+    out.append(
+        "Verdicts of the autoaux race against each candidate's effect alone (main + it "
+        "at ratio 1 minus main only, test, paired over seeds); helps/undecided/hurts "
+        "counts over seeds"
+    )
+    out.append(
+        md_table(("main", "candidate", "effect alone", "truth", "race verdicts"), verdict_rows)
+    )
     precisions = [p for p, _ in all_pr if math.isfinite(p)]
     recalls = [r for _, r in all_pr if math.isfinite(r)]
     out.append("")
@@ -326,6 +373,7 @@ def compare(new_path: Path, old_path: Path) -> str:
     pairs: main test accuracy (paired, points), stage-1 steps (share of the exhaustive search),
     the selection's precision / recall against 'helps alone with 95% confidence' (judged on
     the new file's seeds)."""
+
     def load(path: Path) -> dict[tuple[str, int], Mapping[str, Any]]:
         rows = (json.loads(x) for x in path.read_text().splitlines() if x.strip())
         return {(r["main"], r["seed"]): r for r in rows}
@@ -363,8 +411,18 @@ def compare(new_path: Path, old_path: Path) -> str:
             f"{mean([p for p, _ in pr_old])} / {mean([r for _, r in pr_old])}",
         ))  # fmt: skip
     return md_table(
-        ("main", "runs", "test (new)", "test (old)", "new - old (pts)", "w/t/l",
-         "stage-1 steps new (of exhaustive)", "old", "precision / recall new", "old"),
+        (
+            "main",
+            "runs",
+            "test (new)",
+            "test (old)",
+            "new - old (pts)",
+            "w/t/l",
+            "stage-1 steps new (of exhaustive)",
+            "old",
+            "precision / recall new",
+            "old",
+        ),
         rows,
     )
 
@@ -375,8 +433,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0-9")
     parser.add_argument("--mains", default=",".join(DOMAINS))
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--report", type=Path, nargs="+", default=None,
-                        help="summarise these JSON-lines files instead of running")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="summarise these JSON-lines files instead of running",
+    )
     parser.add_argument("--encoder", default="minilm-cached")
     parser.add_argument("--main-train", type=int, default=100)
     parser.add_argument("--aux-train", type=int, default=1000)
@@ -385,15 +448,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--autosem-pulls", type=int, default=150)
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="folder keeping the exhaustive subsets' scores between runs")
-    parser.add_argument("--stage1", default="{}",
-                        help="JSON of extra [stage1] keys for autoaux, e.g. '{\"alpha\": 0.1}'")
-    parser.add_argument("--compare", type=Path, nargs=2, metavar=("NEW", "OLD"), default=None,
-                        help="paired comparison of autoaux in two JSON-lines files (same "
-                        "(main, seed) pairs): test accuracy and stage-1 steps")
-    parser.add_argument("--screen", default=None,
-                        help="screen the pool first: JSON of [screen] keys ('{}': defaults)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder keeping the exhaustive subsets' scores between runs",
+    )
+    parser.add_argument(
+        "--stage1",
+        default="{}",
+        help="JSON of extra [stage1] keys for autoaux, e.g. '{\"alpha\": 0.1}'",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs=2,
+        metavar=("NEW", "OLD"),
+        default=None,
+        help="paired comparison of autoaux in two JSON-lines files (same "
+        "(main, seed) pairs): test accuracy and stage-1 steps",
+    )
+    parser.add_argument(
+        "--screen",
+        default=None,
+        help="screen the pool first: JSON of [screen] keys ('{}': defaults)",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny budgets, subsets of size <= 1")
     args = parser.parse_args(argv)
     if args.report is not None:
@@ -425,8 +504,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.out is not None:
                     with args.out.open("a") as f:
                         f.write(json.dumps(record) + "\n")
-                log(f"multidomain: {main} seed {seed}: {record['autoaux']['decision']} "
-                    f"({record['seconds']:.0f}s)")
+                log(
+                    f"multidomain: {main} seed {seed}: {record['autoaux']['decision']} "
+                    f"({record['seconds']:.0f}s)"
+                )
     finally:
         ws.close()
     print(report(lines))

@@ -103,7 +103,7 @@ def stage2_seconds(bench: Any, config: Any, kind: str, parallel: int) -> tuple[f
     return seconds, len(result.trials), failed
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="4 trials of 20 steps")
     parser.add_argument("--trials", type=int, help="trials per setting (default 8; smoke 4)")
@@ -112,24 +112,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, help="timed runs per setting, median (default 2)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    args = parser.parse_args(argv)
-    trials = args.trials or (4 if args.smoke else 8)
-    steps = args.steps or (20 if args.smoke else 200)
-    sizes = [int(x) for x in args.parallel.split(",") if x.strip()]
-    repeats = args.repeats or (1 if args.smoke else 2)
-    info = setup(threads=1)
-    try:
-        import ray
-    except ImportError:
-        print("Ray is not installed (pip install 'autoaux[ray]'): nothing to measure")
-        return 0
+    return parser
+
+
+def _measure(
+    ray: Any, trials: int, steps: int, sizes: list[int], repeats: int, seed: int
+) -> tuple[list[dict[str, Any]], float, float, int]:
+    """Stage 2 timed locally and on Ray at each batch size: the rows, Ray's start-up and
+    worker warm-up seconds, and the CPUs Ray saw."""
     from autoaux.stages.executors import LocalExecutor, RayExecutor
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        bench, config = build(folder, steps=steps, trials=trials, seed=args.seed)
+        bench, config = build(folder, steps=steps, trials=trials, seed=seed)
         log(f"workbench built in {time.perf_counter() - t0:.1f}s; {trials} trials x {steps} steps")
 
         _warm_up(LocalExecutor(bench.factory("stage2")), config, n=1)  # first-call costs
@@ -156,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"ray, {size} at a time: {seconds:.1f}s")
         finally:
             ray.shutdown()
-    base = rows[0]["seconds"]
-    for row in rows:
-        row["speedup"] = base / row["seconds"] if row["seconds"] > 0 else float("nan")
+    return rows, ray_start, warm_up, cpus
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
     header = (
         "executor",
         "parallel",
@@ -169,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "trials/h",
         "speed-up",
     )
-    table = md_table(
+    return md_table(
         header,
         [
             (
@@ -185,6 +183,25 @@ def main(argv: list[str] | None = None) -> int:
             for r in rows
         ],
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    trials = args.trials or (4 if args.smoke else 8)
+    steps = args.steps or (20 if args.smoke else 200)
+    sizes = [int(x) for x in args.parallel.split(",") if x.strip()]
+    repeats = args.repeats or (1 if args.smoke else 2)
+    info = setup(threads=1)
+    try:
+        import ray
+    except ImportError:
+        print("Ray is not installed (pip install 'autoaux[ray]'): nothing to measure")
+        return 0
+    rows, ray_start, warm_up, cpus = _measure(ray, trials, steps, sizes, repeats, args.seed)
+    base = rows[0]["seconds"]
+    for row in rows:
+        row["speedup"] = base / row["seconds"] if row["seconds"] > 0 else float("nan")
+    table = _table(rows)
     load = machine().get("load_average")
     print(
         f"\nstage 2 wall time, {trials} trials of {steps} steps (tiny encoder, planted pool), "

@@ -40,7 +40,6 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,96 +55,8 @@ from benchmarks._common import (
     summary,
     write_json,
 )
-
-MAIN = "rt-sentiment"
-CANDIDATES = ("rt-subjectivity", "tweet-sentiment", "bbc-topic", "political-party")
-CONTROL = "shuffled:tweet-sentiment"
-
-
-@dataclass(frozen=True)
-class Budget:
-    name: str
-    seeds: tuple[int, ...]
-    main_train: int
-    aux_train: int
-    max_length: int
-    pulls: int
-    steps_per_pull: int
-    eval_batches: int
-    trials: int
-    initial_points: int
-    steps: int
-    eval_every: int
-    exhaustive: bool
-    random_search: bool
-    candidates: tuple[str, ...] = CANDIDATES
-    sweep: tuple[str, ...] = ()
-
-
-# Stage-1 variants tried on the real suite (selection only; each selection is scored by looking
-# it up among the exhaustive subsets of the same seed, which were trained identically).
-SWEEP: dict[str, dict[str, Any]] = {
-    "autoaux (default)": {},
-    "eval_batches=20 (whole dev)": {"eval_batches": 20},
-    "reward=scaled": {"reward": "scaled"},
-    "reward=scaled, eval_batches=20": {"reward": "scaled", "eval_batches": 20},
-    "autosem preset": {"preset": "autosem"},
-    "selection=default": {"selection": "default"},
-    "reward=cosine": {"reward": "cosine"},
-    "reward=cosine, selection=default": {"reward": "cosine", "selection": "default"},
-}
-
-
-BUDGETS: dict[str, Budget] = {
-    # smoke: two candidates (4 subsets) so that it takes seconds, not minutes
-    "smoke": Budget("smoke", (0,), 60, 120, 32, 6, 2, 1, 2, 1, 12, 6, True, True, CANDIDATES[:2]),
-    "quick": Budget(
-        "quick",
-        (0, 1, 2),
-        300,
-        2000,
-        64,
-        120,
-        10,
-        4,
-        6,
-        3,
-        300,
-        50,
-        True,
-        True,
-        CANDIDATES,
-        tuple(SWEEP),
-    ),
-    "full": Budget(
-        "full",
-        (0, 1, 2),
-        300,
-        4000,
-        64,
-        150,
-        10,
-        4,
-        8,
-        3,
-        400,
-        50,
-        True,
-        True,
-        CANDIDATES,
-        tuple(SWEEP),
-    ),
-}
-
-METHODS = (
-    "main-only",
-    "uniform",
-    "temperature",
-    "stage1-only",
-    "autoaux",
-    "random-search",
-    "exhaustive-oracle",
-)
+from benchmarks._real_suite import BUDGETS, CONTROL, MAIN, METHODS, SWEEP, Budget
+from benchmarks._real_suite import CANDIDATES as CANDIDATES
 
 
 def cached_supported() -> bool:
@@ -570,8 +481,7 @@ def markdown(data: Mapping[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--budget", choices=tuple(BUDGETS), default="quick")
     parser.add_argument("--smoke", action="store_const", const="smoke", dest="budget")
@@ -594,6 +504,95 @@ def main(argv: list[str] | None = None) -> int:
         "the runs already in --json (no other training)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    return parser
+
+
+def _search_only(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], b: Budget
+) -> int:
+    """``--search-only``: add the ratio-search comparison to the runs in ``--json``."""
+    import json
+
+    if args.json is None or not args.json.exists():
+        parser.error("--search-only needs --json with the runs of an earlier real.py")
+    data = json.loads(args.json.read_text())
+    setup(args.threads)
+    ws = Workspace("autoaux-real-")
+    try:
+        data["search"] = run_search(data["budget"]["seeds"], b, data["encoder"], ws)
+    finally:
+        ws.close()
+    data.setdefault("extra_commands", []).append("python -m benchmarks.real " + " ".join(argv))
+    write_json(args.json, data)
+    print(markdown(data))
+    return 0
+
+
+def _sweep_only(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> int:
+    """``--sweep-only``: add stage-1 variants to the sweep of the runs in ``--json``."""
+    if args.json is None or not args.json.exists():
+        parser.error("--sweep-only needs --json with the runs of an earlier real.py")
+    import json
+
+    data = json.loads(args.json.read_text())
+    names = tuple(v.strip() for v in args.sweep_only.split(";") if v.strip())
+    b = Budget(
+        **{
+            **data["budget"],
+            "seeds": tuple(data["budget"]["seeds"]),
+            "candidates": tuple(data["budget"]["candidates"]),
+            "sweep": names,
+        }
+    )
+    unknown = [v for v in b.sweep if v not in SWEEP]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; have {list(SWEEP)}")
+    ws = Workspace("autoaux-real-")
+    try:
+        extra = run_sweep(data["runs"], b, data["encoder"], ws)
+    finally:
+        ws.close()
+    data.setdefault("sweep", {"variants": {}})["variants"].update(extra["variants"])
+    data.setdefault("extra_commands", []).append(
+        "python -m benchmarks.real " + " ".join(repr(a) if " " in a else a for a in argv or [])
+    )
+    write_json(args.json, data)
+    print(markdown(data))
+    return 0
+
+
+def _run_all_seeds(data: dict[str, Any], b: Budget, encoder: str, json_path: Path | None) -> None:
+    """Every seed of the budget, then the summary and the stage-1 sweep, into ``data``."""
+    ws = Workspace("autoaux-real-")
+    runs = []
+    try:
+        for seed in b.seeds:
+            log(f"real: seed {seed} (encoder {encoder})")
+            runs.append(run_seed(seed, b, encoder, ws))
+            r = runs[-1]
+            log(
+                f"  selected {r['selection']['selected']}; test: "
+                + ", ".join(f"{m}={v['test']:.3f}" for m, v in r["scores"].items())
+                + f"; {r['wall_seconds']:.0f}s"
+            )
+            data["runs"] = runs
+            if json_path:
+                write_json(json_path, data)
+    finally:
+        ws.close()
+    data["runs"] = runs
+    data["summary"] = aggregate(runs)
+    if b.sweep and runs:
+        ws = Workspace("autoaux-real-")
+        try:
+            data["sweep"] = run_sweep(runs, b, encoder, ws)
+        finally:
+            ws.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
     args = parser.parse_args(argv)
     b = BUDGETS[args.budget]
     if args.seeds is not None:
@@ -612,82 +611,16 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.real " + " ".join(argv or []),
     }
     if args.search_only:
-        import json
-
-        if args.json is None or not args.json.exists():
-            parser.error("--search-only needs --json with the runs of an earlier real.py")
-        data = json.loads(args.json.read_text())
-        setup(args.threads)
-        ws = Workspace("autoaux-real-")
-        try:
-            data["search"] = run_search(data["budget"]["seeds"], b, data["encoder"], ws)
-        finally:
-            ws.close()
-        data.setdefault("extra_commands", []).append("python -m benchmarks.real " + " ".join(argv))
-        write_json(args.json, data)
-        print(markdown(data))
-        return 0
+        return _search_only(parser, args, argv, b)
     if args.sweep_only:
-        if args.json is None or not args.json.exists():
-            parser.error("--sweep-only needs --json with the runs of an earlier real.py")
-        import json
-
-        data = json.loads(args.json.read_text())
-        names = tuple(v.strip() for v in args.sweep_only.split(";") if v.strip())
-        b = Budget(
-            **{
-                **data["budget"],
-                "seeds": tuple(data["budget"]["seeds"]),
-                "candidates": tuple(data["budget"]["candidates"]),
-                "sweep": names,
-            }
-        )
-        unknown = [v for v in b.sweep if v not in SWEEP]
-        if unknown:
-            parser.error(f"unknown variants {unknown}; have {list(SWEEP)}")
-        ws = Workspace("autoaux-real-")
-        try:
-            extra = run_sweep(data["runs"], b, data["encoder"], ws)
-        finally:
-            ws.close()
-        data.setdefault("sweep", {"variants": {}})["variants"].update(extra["variants"])
-        data.setdefault("extra_commands", []).append(
-            "python -m benchmarks.real " + " ".join(repr(a) if " " in a else a for a in argv or [])
-        )
-        write_json(args.json, data)
-        print(markdown(data))
-        return 0
+        return _sweep_only(parser, args, argv)
     start = time.perf_counter()
     reason = data_available(b.candidates)
     if reason is not None:
         data["skipped"] = f"the built-in tasks could not be loaded ({reason})"
         log(data["skipped"])
     else:
-        ws = Workspace("autoaux-real-")
-        runs = []
-        try:
-            for seed in b.seeds:
-                log(f"real: seed {seed} (encoder {encoder})")
-                runs.append(run_seed(seed, b, encoder, ws))
-                r = runs[-1]
-                log(
-                    f"  selected {r['selection']['selected']}; test: "
-                    + ", ".join(f"{m}={v['test']:.3f}" for m, v in r["scores"].items())
-                    + f"; {r['wall_seconds']:.0f}s"
-                )
-                data["runs"] = runs
-                if args.json:
-                    write_json(args.json, data)
-        finally:
-            ws.close()
-        data["runs"] = runs
-        data["summary"] = aggregate(runs)
-        if b.sweep and runs:
-            ws = Workspace("autoaux-real-")
-            try:
-                data["sweep"] = run_sweep(runs, b, encoder, ws)
-            finally:
-                ws.close()
+        _run_all_seeds(data, b, encoder, args.json)
     data["seconds"] = time.perf_counter() - start
     publish(data, markdown(data), json_path=args.json, markdown_path=args.markdown)
     return 0
