@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from autoaux._seeding import derive_seed
@@ -36,6 +37,12 @@ class TaskData:
     def name(self) -> str:
         """The task's name."""
         return self.task.name
+
+    @cached_property
+    def has_pairs(self) -> bool:
+        """Whether any training example is a sentence pair (read once per task data, not by
+        every trainer built over it)."""
+        return any(ex.text_pair is not None for ex in self.task.train)
 
     @property
     def kind(self) -> str:

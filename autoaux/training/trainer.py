@@ -141,7 +141,7 @@ class Trainer:
         self._kinds = {name: td.kind for name, td in self.data.items()}
         self._shared = model.shared_parameters()
         params = [p for p in model.parameters() if p.requires_grad]
-        if not any(ex.text_pair is not None for td in self.data.values() for ex in td.task.train):
+        if not any(td.has_pairs for td in self.data.values()):
             unused = {id(p) for p in model.pair_parameters()}  # never trained by single texts
             params = [p for p in params if id(p) not in unused]
         self._params = params

@@ -83,7 +83,8 @@ class LeadingLinear(nn.Module):
         d = u.shape[-1]
         if d == self.lead:
             return F.linear(u, self.weight_lead, self.bias)
-        return F.linear(u, self.weight[:, :d], self.bias)
+        weight = self.weight_lead[:, :d] if d < self.lead else self.weight[:, :d]
+        return F.linear(u, weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, lead={self.lead}"
