@@ -178,3 +178,40 @@ def test_away_from_told_moves_a_repeated_point_towards_the_centre():
     np.testing.assert_array_equal(away(fresh, told, 5e-4), fresh)
     np.testing.assert_allclose(away(told[0], told, 5e-4), [0.001, 0.999, 0.301])
     np.testing.assert_array_equal(away(told[0], told, 0.0), told[0])  # nudge 0: skopt's way
+
+
+# -- the kernel's likelihood, computed without scikit-learn's kernel objects ----------------
+
+
+@pytest.mark.parametrize("n_tasks", [1, 2, 3, 6])
+def test_likelihood_matches_scikit_learns(n_tasks):
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    from bayesopt._gp import _log_likelihood
+
+    rng = np.random.default_rng(n_tasks)
+    space = MixingRatioSpace([f"t{i}" for i in range(n_tasks)])
+    model = MixingRatioOptimizer(space, seed=0)._surrogate()
+    n = 6 + 4 * n_tasks
+    model.fit(rng.uniform(size=(n, n_tasks)), rng.normal(size=n))
+    bounds = model.kernel_.bounds
+    for theta in rng.uniform(bounds[:, 0], bounds[:, 1], size=(40, len(bounds))):
+        fast = _log_likelihood(model.X_train_, model.y_train_, model.alpha, theta, True)
+        slow = GaussianProcessRegressor.log_marginal_likelihood(model, theta, True)
+        np.testing.assert_allclose(fast[0], slow[0], rtol=1e-12)
+        np.testing.assert_allclose(fast[1], slow[1], rtol=1e-9, atol=1e-9 * np.abs(slow[1]).max())
+        value = _log_likelihood(model.X_train_, model.y_train_, model.alpha, theta, False)
+        np.testing.assert_allclose(value, slow[0], rtol=1e-12)
+
+
+def test_the_fit_is_scikit_learns(monkeypatch):
+    from bayesopt._gp import _MapGaussianProcess
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(size=(15, 3)), rng.normal(size=15)
+    space = MixingRatioSpace(NAMES)
+    fast = MixingRatioOptimizer(space, seed=2)._surrogate().fit(x, y)
+    monkeypatch.setattr(_MapGaussianProcess, "_is_map_kernel", lambda self, theta: False)
+    slow = MixingRatioOptimizer(space, seed=2)._surrogate().fit(x, y)
+    np.testing.assert_allclose(fast.kernel_.theta, slow.kernel_.theta, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.predict(x), slow.predict(x), rtol=1e-9, atol=1e-12)
