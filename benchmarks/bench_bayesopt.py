@@ -176,6 +176,10 @@ class OptunaSearch:
     def tell(self, ratios: Ratios, score: float) -> None:
         self._study.tell(self._pending, score)
 
+    def enqueue(self, ratios: Ratios) -> None:
+        """Ask ``ratios`` before the sampler's own points (Optuna's ``enqueue_trial``)."""
+        self._study.enqueue_trial(dict(ratios))
+
 
 def _optuna() -> Any:
     """Import Optuna quietly (and with one torch thread, for GPSampler), or raise ImportError."""

@@ -48,12 +48,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from bayesopt import MixingRatioOptimizer, MixingRatioSpace
-from bayesopt._gp import _MapGaussianProcess
+from bayesopt._gp import _log_likelihood, _MapGaussianProcess
 from benchmarks import bench_bayesopt
 from benchmarks.bench_bayesopt import HIGH, LOW, SOLVED, Search
 from benchmarks.surfaces import random_surface
@@ -68,7 +68,14 @@ RESOLVED = 1e-3
 """A second floor for the per-surface ratio to GPSampler: regrets below 0.001 (a tenth of a
 point of dev accuracy, ten times below the seed-to-seed noise of a real trial) count as 0.001."""
 
-Factory = Callable[[tuple[str, ...], int], Search]
+
+class Factory(Protocol):
+    """``make(names, seed, first)``: a search over ``names`` that asks ``first`` before its own
+    points (with ``--main-alone-first``, every ratio 0: the main task alone, as stage 2 does)."""
+
+    def __call__(
+        self, names: tuple[str, ...], seed: int, first: Sequence[Mapping[str, float]] = ()
+    ) -> Search: ...
 
 
 @dataclass(frozen=True)
@@ -125,28 +132,58 @@ def _variant(
     *,
     n_initial_points: int | Callable[[int], int] | None = None,
     length_prior: tuple[float, float, float] | None = None,
+    gp: Mapping[str, Any] | None = None,
     **settings: Any,
 ) -> Factory:
-    """A factory of ``MixingRatioOptimizer`` with some private settings replaced."""
+    """A factory of ``MixingRatioOptimizer`` with some private settings replaced (``gp``:
+    class attributes of the GP, ``_MapGaussianProcess``)."""
     attrs: dict[str, Any] = dict(settings)
+    gp_attrs = dict(gp or {})
     if length_prior is not None:
-        gp = type("_GP", (_MapGaussianProcess,), {"LENGTH_PRIOR": length_prior})
+        gp_attrs["LENGTH_PRIOR"] = length_prior
+    if gp_attrs:
+        model_class = type("_GP", (_MapGaussianProcess,), gp_attrs)
 
         def _surrogate(self: MixingRatioOptimizer) -> Any:
             model = MixingRatioOptimizer._surrogate(self)
-            model.__class__ = gp
+            model.__class__ = model_class
             return model
 
         attrs["_surrogate"] = _surrogate
     cls = type("_Variant", (MixingRatioOptimizer,), attrs) if attrs else MixingRatioOptimizer
 
-    def make(names: tuple[str, ...], seed: int) -> Search:
+    def make(
+        names: tuple[str, ...], seed: int, first: Sequence[Mapping[str, float]] = ()
+    ) -> Search:
         space = MixingRatioSpace(names, low=LOW, high=HIGH)
         n = n_initial_points(len(names)) if callable(n_initial_points) else n_initial_points
         kwargs = {} if n is None else {"n_initial_points": n}
-        return cls(space, seed=seed, **kwargs)
+        return cls(space, seed=seed, initial_ratios=first, **kwargs)
 
     return make
+
+
+def _dimension_scaled_likelihood(
+    self: _MapGaussianProcess, theta: Any = None, eval_gradient: bool = False, **_: Any
+) -> Any:
+    """The MAP objective with each length scale ``~ LogNormal(sqrt 2 + log(d) / 2, sqrt 3)``
+    (a prior that grows with the number of ratios ``d``) in place of ``LENGTH_PRIOR``."""
+    if theta is None:
+        return _MapGaussianProcess.log_marginal_likelihood(self, theta)
+    theta = np.asarray(theta, dtype=float)
+    value = _log_likelihood(self.X_train_, self.y_train_, self.alpha, theta, eval_gradient)
+    mu, sigma = np.sqrt(2) + 0.5 * np.log(self.X_train_.shape[1]), np.sqrt(3)
+    log_s, log_l, log_v = theta[0], theta[1:-1], theta[-1]
+    a_v, b_v = self.NOISE_PRIOR
+    length = np.sum(-((log_l - mu) ** 2) / (2 * sigma**2))
+    prior = (log_s - np.exp(log_s)) + length + a_v * log_v - b_v * np.exp(log_v)
+    if not eval_gradient:
+        return value + prior
+    grad = np.empty_like(theta)
+    grad[0] = 1.0 - np.exp(log_s)
+    grad[1:-1] = -(log_l - mu) / sigma**2
+    grad[-1] = a_v - b_v * np.exp(log_v)
+    return value[0] + prior, value[1] + grad
 
 
 _SEARCH = dict(MixingRatioOptimizer._SEARCH)
@@ -174,16 +211,55 @@ VARIANTS: dict[str, Factory] = {
     ),
     "init 4 + xi 0.01": _variant(n_initial_points=4, _XI=0.01),
     "init 4 + prior Optuna": _variant(n_initial_points=4, length_prior=(0.0, 0.1, 0.1)),
+    # third round: each changes one setting of the defaults (4 initial points)
+    "init 3": _variant(n_initial_points=3),
+    "init 2": _variant(n_initial_points=2),
+    "noise prior rate 10": _variant(gp={"NOISE_PRIOR": (0.1, 10.0)}),
+    "noise prior rate 100": _variant(gp={"NOISE_PRIOR": (0.1, 100.0)}),
+    "noise prior rate 300": _variant(gp={"NOISE_PRIOR": (0.1, 300.0)}),
+    "cold fits": _variant(_COLD_FITS=10**6),
+    "length prior by dimension": _variant(
+        gp={"log_marginal_likelihood": _dimension_scaled_likelihood}
+    ),
+    "best mean below noise": _variant(_SEARCH={**_SEARCH, "exploit_below_noise": True}),
+    "low faces": _variant(_SEARCH={**_SEARCH, "faces": True}),
+    "augmented EI": _variant(_SEARCH={**_SEARCH, "augmented": True}),
+    "augmented EI vs best mean": _variant(
+        _SEARCH={**_SEARCH, "augmented": True, "threshold": "mean"}
+    ),
+    "min gap 0.02": _variant(_SEARCH={**_SEARCH, "min_gap": 0.02}),
+    "min gap 0.05": _variant(_SEARCH={**_SEARCH, "min_gap": 0.05}),
 }
 """Candidate settings measured by ``tune``; the first is the optimiser at its defaults (4 initial
-points since this round; ``init 10`` is the defaults before). ``prior Optuna``, ``EI vs best
-mean`` and ``random re-ask`` change one setting of the 10-point defaults they were measured
-against; the ``init`` rows change the number of initial points, alone or with one setting."""
+points since the second round; ``init 10`` is the defaults before). ``prior Optuna``, ``EI vs
+best mean`` and ``random re-ask`` change one setting of the 10-point defaults they were measured
+against; the ``init`` rows change the number of initial points, alone or with one setting. The
+third round's rows (RESULTS.md, "third round") change one setting of the 4-point defaults; the
+search options they use (``exploit_below_noise``, ``faces``, ``augmented``, ``min_gap``) were
+taken out of the optimiser after that round (none was kept), so they run at the commit named
+there."""
+
+
+def _optuna(kind: str) -> Factory:
+    """An Optuna sampler's factory; ``first`` goes through ``enqueue_trial``."""
+    inner = bench_bayesopt._optuna_sampler(kind)
+
+    def make(
+        names: tuple[str, ...], seed: int, first: Sequence[Mapping[str, float]] = ()
+    ) -> Search:
+        search = inner(names, seed)
+        assert isinstance(search, bench_bayesopt.OptunaSearch)
+        for ratios in first:
+            search.enqueue(dict(ratios))
+        return search
+
+    return make
+
 
 REFERENCES: dict[str, Factory] = {
-    "Optuna GPSampler": bench_bayesopt._optuna_sampler("gp"),
-    "Optuna TPE": bench_bayesopt._optuna_sampler("tpe"),
-    "Optuna random": bench_bayesopt._optuna_sampler("random"),
+    "Optuna GPSampler": _optuna("gp"),
+    "Optuna TPE": _optuna("tpe"),
+    "Optuna random": _optuna("random"),
 }
 
 
@@ -191,10 +267,15 @@ REFERENCES: dict[str, Factory] = {
 
 
 def run(
-    problem: Problem, make: Factory, seed: int, n_trials: int
+    problem: Problem, make: Factory, seed: int, n_trials: int, main_alone: bool = False
 ) -> tuple[list[float], list[float], list[float]]:
-    """Simple regret after each trial, and the ask + tell wall and CPU seconds of each trial."""
-    search = make(problem.names, seed)
+    """Simple regret after each trial, and the ask + tell wall and CPU seconds of each trial.
+
+    With ``main_alone``, the first trial is every ratio 0 (the main task alone), as stage 2
+    asks it.
+    """
+    first = [dict.fromkeys(problem.names, 0.0)] if main_alone else []
+    search = make(problem.names, seed, first)
     noise = np.random.default_rng([problem.seed, seed, 17])
     curve: list[float] = []
     seconds: list[float] = []
@@ -222,6 +303,7 @@ def timing(
     methods: Mapping[str, Factory],
     seeds: Sequence[int],
     n_trials: int,
+    main_alone: bool = False,
 ) -> dict[str, Any]:
     """Ask + tell milliseconds per trial, the methods' runs interleaved run by run.
 
@@ -234,7 +316,7 @@ def timing(
     for problem in problems:
         for seed in seeds:
             for method, make in methods.items():
-                _, seconds, cpu_seconds = run(problem, make, seed, n_trials)
+                _, seconds, cpu_seconds = run(problem, make, seed, n_trials, main_alone)
                 wall[method].append(seconds)
                 cpu[method].append(cpu_seconds)
 
@@ -259,6 +341,7 @@ def measure(
     n_trials: int,
     checkpoints: Sequence[int],
     partial: Path | None = None,
+    main_alone: bool = False,
 ) -> dict[str, Any]:
     """Regrets at ``checkpoints`` per method, surface and seed, and ms per trial.
 
@@ -273,7 +356,7 @@ def measure(
         for problem in problems:
             regrets: dict[str, list[float]] = {str(t): [] for t in checkpoints}
             for seed in seeds:
-                curve, seconds, _ = run(problem, make, seed, n_trials)
+                curve, seconds, _ = run(problem, make, seed, n_trials, main_alone)
                 for t in checkpoints:
                     regrets[str(t)].append(curve[t - 1])
                 all_seconds.extend(seconds)
@@ -415,6 +498,11 @@ def _parser() -> argparse.ArgumentParser:
         f"autoaux GP and the Optuna samplers): {', '.join([*VARIANTS, *REFERENCES])}",
     )
     parser.add_argument("--no-named", action="store_true", help="report: skip named surfaces")
+    parser.add_argument(
+        "--main-alone-first",
+        action="store_true",
+        help="every method's first trial is every ratio 0 (the main task alone), as in stage 2",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny run to check it works")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures here")
     return parser
@@ -468,7 +556,7 @@ def _run_timing(
     available: Mapping[str, Factory],
     seeds: Sequence[int],
 ) -> None:
-    results["timing"] = timing(problems, available, seeds, args.trials)
+    results["timing"] = timing(problems, available, seeds, args.trials, args.main_alone_first)
     results["load_end"] = os.getloadavg()[0]
     print("| method | ask + tell ms per trial, wall (all; after 10) | CPU (all; after 10) |")
     print("|---|---|---|")
@@ -491,7 +579,9 @@ def _run_family(
     """``tune`` / ``report``: the family (and, for report, the named surfaces), printed."""
     at = sorted({t for t in (12, args.trials) if t in checkpoints})
     partial = None if args.json is None else args.json.with_suffix(".partial.json")
-    measured = measure(problems, available, seeds, args.trials, checkpoints, partial)
+    measured = measure(
+        problems, available, seeds, args.trials, checkpoints, partial, args.main_alone_first
+    )
     summary = summarise(problems, measured, checkpoints)
     results["family"] = {
         "surfaces": [
@@ -514,7 +604,9 @@ def _run_family(
     print(surface_table(summary, problems, at[-1]))
     if args.command != "tune" and not args.no_named:
         named = named_surfaces()
-        measured_named = measure(named, available, seeds, args.trials, checkpoints)
+        measured_named = measure(
+            named, available, seeds, args.trials, checkpoints, None, args.main_alone_first
+        )
         summary_named = summarise(named, measured_named, checkpoints)
         results["named"] = {"summary": summary_named, "runs": measured_named}
         print()
@@ -554,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         "surface_seeds": [first, first + args.surfaces - 1],
         "run_seeds": seeds,
         "trials": args.trials,
+        "main_alone_first": args.main_alone_first,
         "checkpoints": checkpoints,
         "versions": versions,
         "load_start": os.getloadavg()[0],
