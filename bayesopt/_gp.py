@@ -292,7 +292,7 @@ class _Optimizer(Optimizer):
             y_best = float(np.min(model.predict(told)))
         else:
             y_best = float(y.min())
-        acq = _LogEI(model, y_best, xi, augmented=bool(s.get("augmented")))
+        acq = _LogEI(model, y_best, xi)
         dim = told.shape[1]
         seed = int(self.rng.randint(0, 2**31 - 1))
         generator = np.random.default_rng(seed)
@@ -301,8 +301,6 @@ class _Optimizer(Optimizer):
         noise = generator.standard_normal((len(best), s["n_local"], dim))
         local = best[:, None, :] + s["local_scale"] * acq.length * noise
         candidates = np.vstack([sobol, best, np.clip(local.reshape(-1, dim), 0.0, 1.0)])
-        if s.get("faces"):
-            candidates = np.vstack([candidates, self._low_faces(best)])
         values, _ = acq(candidates)
         order = np.argsort(-values, kind="stable")
         starts = candidates[order[: s["n_starts"]]]
@@ -328,47 +326,7 @@ class _Optimizer(Optimizer):
             chosen = refined[int(np.argmax(refined_values))]
         else:
             chosen = candidates[order[0]]
-        if s.get("exploit_below_noise") and math.exp(best_log_ei) < math.sqrt(model.noise_ or 0.0):
-            chosen = self._best_mean(acq, candidates, s)
-        gap = float(s.get("min_gap", 0.0))
-        if gap > 0.0 and np.min(np.max(np.abs(told - chosen), axis=1)) < gap:
-            pool = np.vstack([refined, candidates])
-            pool_values = np.concatenate([refined_values, values])
-            far = np.min(np.max(np.abs(pool[:, None, :] - told[None, :, :]), axis=2), axis=1) >= gap
-            if far.any():
-                chosen = pool[far][int(np.argmax(pool_values[far]))]
         return self._away_from_told(chosen, told, float(s.get("nudge", 0.0)))
-
-    @staticmethod
-    def _low_faces(best: np.ndarray) -> np.ndarray:
-        """Each of ``best`` with some of its ratios at their lowest (tasks switched off): every
-        subset of them up to 8 ratios, one at a time beyond (``2^d - 1`` or ``d`` per point)."""
-        dim = best.shape[1]
-        if dim <= 8:
-            masks = (np.arange(1, 2**dim)[:, None] >> np.arange(dim)) & 1
-        else:
-            masks = np.eye(dim, dtype=int)
-        keep = (1 - masks).astype(float)  # (m, d): 0 where the ratio is switched off
-        return (best[:, None, :] * keep[None, :, :]).reshape(-1, dim)
-
-    @staticmethod
-    def _best_mean(acq: _LogEI, candidates: np.ndarray, s: Mapping[str, Any]) -> np.ndarray:
-        """The point of best posterior mean: the best candidate refined by L-BFGS-B."""
-        means, _ = acq.mean(candidates)
-        start = candidates[int(np.argmin(means))]
-
-        def objective(u: np.ndarray) -> tuple[float, np.ndarray]:
-            value, grad = acq.mean(u.reshape(1, -1) * acq.length)
-            return float(value[0]), (grad[0] * acq.length)
-
-        u, value, _ = fmin_l_bfgs_b(
-            objective,
-            start / acq.length,
-            bounds=[(0.0, float(b)) for b in np.broadcast_to(1.0 / acq.length, start.shape)],
-            maxiter=s["max_iter"],
-        )
-        refined = np.clip(u * acq.length, 0.0, 1.0)
-        return refined if float(value) <= float(means.min()) else start
 
     @staticmethod
     def _away_from_told(x: np.ndarray, told: np.ndarray, nudge: float) -> np.ndarray:

@@ -71,9 +71,7 @@ class _LogEI:
     follow from ``dk/dx = -5/3 C (1 + sqrt5 r) exp(-sqrt5 r) (x - x_i) / l^2``.
     """
 
-    def __init__(
-        self, model: GaussianProcessRegressor, y_best: float, xi: float, augmented: bool = False
-    ) -> None:
+    def __init__(self, model: GaussianProcessRegressor, y_best: float, xi: float) -> None:
         kernel = model.kernel_
         product = kernel.k1 if isinstance(kernel, Sum) else kernel
         if not (
@@ -90,17 +88,6 @@ class _LogEI:
         self.k_inv = np.asarray(model.K_inv_, dtype=float)
         std = float(model.y_train_std_) or 1.0
         self.threshold = (y_best - xi - float(model.y_train_mean_)) / std
-        #: standard deviation of the fitted observation noise, standardised (augmented EI)
-        self.noise = math.sqrt(float(model.noise_ or 0.0)) if augmented else 0.0
-
-    def mean(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean of the standardised ``y`` at each row of ``x``, and its gradient."""
-        diff = (x[:, None, :] - self.x_train[None, :, :]) / self.length  # (m, n, d)
-        r = np.sqrt(np.sum(diff * diff, axis=2))
-        decay = np.exp(-_SQRT5 * r)
-        k = self.scale * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * decay
-        dk = (-5.0 / 3.0) * self.scale * (1.0 + _SQRT5 * r) * decay
-        return k @ self.alpha, np.einsum("mn,mnd->md", dk * self.alpha, diff) / self.length
 
     def __call__(
         self, x: np.ndarray, gradient: bool = False
@@ -119,10 +106,6 @@ class _LogEI:
         z = (self.threshold - mu) / sigma
         log_h, slope = _log_h(z)
         value = np.log(sigma) + log_h
-        if self.noise > 0.0:
-            total = np.sqrt(sigma * sigma + self.noise**2)
-            keep = 1.0 - self.noise / total
-            value = value + np.log(keep)
         if not gradient:
             return value, None
         dk = (-5.0 / 3.0) * self.scale * (1.0 + _SQRT5 * r) * decay  # dk/dx = dk * diff / l
@@ -130,7 +113,4 @@ class _LogEI:
         dvar = -2.0 * np.einsum("mn,mnd->md", dk * w, diff) / self.length
         dsigma = np.where(clipped[:, None], 0.0, dvar / (2.0 * sigma[:, None]))
         dz = (-dmu - z[:, None] * dsigma) / sigma[:, None]
-        grad = dsigma / sigma[:, None] + slope[:, None] * dz
-        if self.noise > 0.0:
-            grad = grad + (self.noise * sigma / (total**3 * keep))[:, None] * dsigma
-        return value, grad
+        return value, dsigma / sigma[:, None] + slope[:, None] * dz
