@@ -417,8 +417,8 @@ class MixingRatioOptimizer(RatioSearch):
         Observations before the GP takes over (>= 1): design points plus ``initial_ratios``.
         The default, 4, is stage 2's (``[stage2] initial_points``); it was chosen on the tuning
         surfaces of benchmarks/bench_family.py (seeds 1000-1039) over 5, 6, ``d + 2`` and 10,
-        and judged on held-out ones (benchmarks/results/RESULTS.md, "Stage 2 on a family of
-        surfaces").
+        kept over 2 and 3 in a third round, and judged on held-out ones
+        (benchmarks/results/RESULTS.md, "Stage-2 optimiser, second round" and "third round").
     initial_design:
         One of ``INITIAL_DESIGNS``: ``"lhs"`` (maximin Latin hypercube), ``"sobol"``,
         ``"halton"`` or ``"random"``.

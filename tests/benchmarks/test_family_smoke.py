@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks import bench_family
 
 
@@ -43,3 +45,23 @@ def test_timing_smoke_interleaves_both_methods(tmp_path: Path) -> None:
     for figures in timing.values():
         assert figures["cpu_ms_per_trial"] > 0.0
         assert figures["wall_ms_per_trial_after_10"] > 0.0
+
+
+def test_main_alone_first_is_every_methods_first_trial() -> None:
+    problem = bench_family.family(bench_family.TUNING_SEEDS, 1)[0]
+    first = [dict.fromkeys(problem.names, 0.0)]
+    methods = {"autoaux GP": bench_family.VARIANTS["autoaux GP"]}
+    if bench_family.bench_bayesopt.optuna_available():
+        methods[bench_family.REFERENCE] = bench_family.REFERENCES[bench_family.REFERENCE]
+    for make in methods.values():
+        search = make(problem.names, 0, first)
+        ratios = search.ask()
+        assert ratios == first[0]
+        search.tell(ratios, 0.5)
+        assert search.ask() != first[0]
+        plain = make(problem.names, 0)
+        assert plain.ask() != first[0]
+    # the regret curve starts from the main task alone's true value
+    curve, _, _ = bench_family.run(problem, methods["autoaux GP"], 0, 2, main_alone=True)
+    alone = problem.f_star - problem.value(np.zeros(len(problem.names)))
+    assert math.isclose(curve[0], max(alone, 0.0), rel_tol=0.0, abs_tol=1e-12)
