@@ -380,6 +380,12 @@ def compare(new_path: Path, old_path: Path) -> str:
 
     new, old = load(new_path), load(old_path)
     keys = sorted(set(new) & set(old))
+    if not keys:
+        mains = sorted({m for m, _ in new}), sorted({m for m, _ in old})
+        raise ValueError(
+            f"{new_path} and {old_path} share no (main, seed) run to pair: their main tasks are "
+            f"{', '.join(mains[0]) or 'none'} and {', '.join(mains[1]) or 'none'}"
+        )
     rows = []
     for main in [m for m in DOMAINS if any(k[0] == m for k in keys)] + ["all"]:
         ks = [k for k in keys if main in ("all", k[0])]
@@ -485,7 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(lines))
         return 0
     if args.compare is not None:
-        print(compare(*args.compare))
+        try:
+            print(compare(*args.compare))
+        except ValueError as error:
+            parser.error(str(error))
         return 0
     if args.smoke:
         args.main_train, args.aux_train, args.episodes, args.episode_steps = 60, 120, 8, 20
