@@ -155,10 +155,11 @@ def _log_likelihood(
     """Log marginal likelihood of ``C * Matern52(l) + White(v)`` at ``theta = log [C, l, v]``.
 
     The same arithmetic, in the same order, as scikit-learn's
-    ``GaussianProcessRegressor.log_marginal_likelihood`` evaluating that kernel (so the
-    results agree to the last bit, which tests/bayesopt check), without its generic kernel
-    objects: with a few dozen points, setting ``kernel.theta`` and walking the kernel tree
-    cost about five times the arithmetic, and a fit evaluates the likelihood 20 to 30 times.
+    ``GaussianProcessRegressor.log_marginal_likelihood`` evaluating that kernel, without its
+    generic kernel objects: with a few dozen points, setting ``kernel.theta`` and walking the
+    kernel tree cost several times the arithmetic, and a fit evaluates the likelihood 20 to 30
+    times. With scikit-learn 1.9 the values agree to the last bit (every stage-2 ask is
+    unchanged); tests/bayesopt hold them to scikit-learn's within 1e-12, relative.
     """
     n, d = x.shape
     constant, noise = np.exp(theta[0]), np.exp(theta[-1])
