@@ -632,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     print(
         f"bench_family {args.command}: surfaces {first}..{first + args.surfaces - 1}, "
-        f"run seeds {seeds[0]}..{seeds[-1]}, {args.trials} trials; {versions}, "
+        f"run seeds {seeds[0]}..{seeds[-1]}, {args.trials} trials"
+        f"{', main alone first' if args.main_alone_first else ''}; {versions}, "
         f"OMP_NUM_THREADS={threads}, load {os.getloadavg()[0]:.1f}"
     )
     results: dict[str, Any] = {
