@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.linalg import cho_solve, cholesky
 from scipy.optimize import fmin_l_bfgs_b
 from scipy.stats import qmc
 from sklearn.base import clone
@@ -22,6 +21,7 @@ from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, Whit
 from threadpoolctl import ThreadpoolController
 
 from bayesopt._base import RatioSearch
+from bayesopt._likelihood import _log_likelihood
 from bayesopt._log_ei import _LogEI
 from bayesopt._space import MixingRatioSpace, Point
 from bayesopt._trial import Trial, TrialState
@@ -147,69 +147,6 @@ class _MapGaussianProcess(GaussianProcessRegressor):
             and kernel.k1.k2.nu == 2.5
             and theta.shape == (self.X_train_.shape[1] + 2,)
         )
-
-
-def _log_likelihood(
-    x: np.ndarray, y: np.ndarray, jitter: Any, theta: np.ndarray, eval_gradient: bool
-) -> Any:
-    """Log marginal likelihood of ``C * Matern52(l) + White(v)`` at ``theta = log [C, l, v]``.
-
-    The same arithmetic, in the same order, as scikit-learn's
-    ``GaussianProcessRegressor.log_marginal_likelihood`` evaluating that kernel, without its
-    generic kernel objects: with a few dozen points, setting ``kernel.theta`` and walking the
-    kernel tree cost several times the arithmetic, and a fit evaluates the likelihood 20 to 30
-    times. With scikit-learn 1.9 the values agree to the last bit (every stage-2 ask is
-    unchanged); tests/bayesopt hold them to scikit-learn's within 1e-12, relative.
-    """
-    n, d = x.shape
-    constant, noise = np.exp(theta[0]), np.exp(theta[-1])
-    length = np.exp(theta[1:-1])
-    if d == 1:  # scikit-learn's isotropic Matern: one length scale as a 0-d array
-        length = np.squeeze(length)
-    scaled = x / length
-    step = scaled[:, np.newaxis, :] - scaled[np.newaxis, :, :]
-    dists = np.sqrt(np.sum(step * step, axis=-1))  # scipy's pdist, as a square matrix
-    matern = dists * math.sqrt(5)
-    matern = (1.0 + matern + matern**2 / 3.0) * np.exp(-matern)
-    scale = np.full((n, n), constant)
-    identity = np.eye(n)
-    k = scale * matern + noise * identity
-    k[np.diag_indices_from(k)] += jitter
-    try:
-        lower = cholesky(k, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        return (-np.inf, np.zeros_like(theta)) if eval_gradient else -np.inf
-    y = y[:, np.newaxis] if y.ndim == 1 else y
-    alpha = cho_solve((lower, True), y, check_finite=False)
-    dims = -0.5 * np.einsum("ik,ik->k", y, alpha)
-    dims -= np.log(np.diag(lower)).sum()
-    dims -= k.shape[0] / 2 * np.log(2 * np.pi)
-    value = dims.sum(axis=-1)
-    if not eval_gradient:
-        return value
-    if d == 1:
-        squared = (dists**2)[:, :, np.newaxis]
-    else:
-        squared = (x[:, np.newaxis, :] - x[np.newaxis, :, :]) ** 2 / (length**2)
-    root = np.sqrt(5 * squared.sum(-1))[..., np.newaxis]
-    matern_gradient = 5.0 / 3.0 * squared * (root + 1) * np.exp(-root)
-    if d == 1:
-        matern_gradient = matern_gradient[:, :].sum(-1)[:, :, np.newaxis]
-    k_gradient = np.dstack(
-        (
-            np.dstack(
-                (
-                    np.full((n, n, 1), constant) * matern[:, :, np.newaxis],
-                    matern_gradient * scale[:, :, np.newaxis],
-                )
-            ),
-            noise * identity[:, :, np.newaxis],
-        )
-    )
-    inner = np.einsum("ik,jk->ijk", alpha, alpha)
-    inner -= cho_solve((lower, True), np.eye(n), check_finite=False)[..., np.newaxis]
-    gradient = 0.5 * np.einsum("ijl,jik->kl", inner, k_gradient)
-    return value, gradient.sum(axis=-1)
 
 
 # -- acquisition: log expected improvement, maximised from many candidates -----------------

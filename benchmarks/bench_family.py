@@ -53,7 +53,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from bayesopt import MixingRatioOptimizer, MixingRatioSpace
-from bayesopt._gp import _log_likelihood, _MapGaussianProcess
+from bayesopt._gp import _MapGaussianProcess
+from bayesopt._likelihood import _log_likelihood
 from benchmarks import bench_bayesopt
 from benchmarks.bench_bayesopt import HIGH, LOW, SOLVED, Search
 from benchmarks.surfaces import random_surface

@@ -187,7 +187,7 @@ def test_away_from_told_moves_a_repeated_point_towards_the_centre():
 def test_likelihood_matches_scikit_learns(n_tasks):
     from sklearn.gaussian_process import GaussianProcessRegressor
 
-    from bayesopt._gp import _log_likelihood
+    from bayesopt._likelihood import _log_likelihood
 
     rng = np.random.default_rng(n_tasks)
     space = MixingRatioSpace([f"t{i}" for i in range(n_tasks)])
