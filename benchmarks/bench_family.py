@@ -19,7 +19,9 @@ of different scales pool. Per method the output gives
 * per surface, the median raw regret over run seeds, and the ratio of a method's to
   GPSampler's at t = 25, with regrets below a floor counted as the floor (``SOLVED`` = 1e-4,
   and ``RESOLVED`` = 1e-3, below what a real trial can resolve): the worst such ratio over
-  the family says whether the method loses badly anywhere;
+  the family says whether the method loses badly anywhere. Each ratio has a paired-bootstrap
+  95% interval over the run seeds (``ratio_interval``); a surface is *shown* over 1.5x only
+  when the whole interval is;
 * paired counts (lower / tied / higher regret than GPSampler, run by run);
 * mean ask + tell milliseconds per trial, over all trials and over the model-based ones
   (after the tenth); ``timing`` measures them again with the methods' runs interleaved run by
@@ -69,6 +71,8 @@ REFERENCE = "Optuna GPSampler"
 RESOLVED = 1e-3
 """A second floor for the per-surface ratio to GPSampler: regrets below 0.001 (a tenth of a
 point of dev accuracy, ten times below the seed-to-seed noise of a real trial) count as 0.001."""
+BOOTSTRAP_DRAWS = 4000
+"""Resamples of the run seeds behind each per-surface ratio's 95% interval."""
 
 
 class Factory(Protocol):
@@ -371,6 +375,24 @@ def measure(
     return out
 
 
+def ratio_interval(
+    ours: Sequence[float], theirs: Sequence[float], floor: float = RESOLVED, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of ``median(ours) / median(theirs)`` (both floored).
+
+    Run seed ``s`` draws the same observation noise for every method, so the run seeds are
+    resampled jointly (a paired bootstrap); ``seed`` seeds the resampling.
+    """
+    a = np.maximum(np.asarray(ours, dtype=float), floor)
+    b = np.maximum(np.asarray(theirs, dtype=float), floor)
+    if a.shape != b.shape or a.ndim != 1 or not len(a):
+        raise ValueError(f"need two equally long, non-empty lists, got {a.shape} and {b.shape}")
+    draws = np.random.default_rng(seed).integers(0, len(a), (BOOTSTRAP_DRAWS, len(a)))
+    ratios = np.median(a[draws], axis=1) / np.median(b[draws], axis=1)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def summarise(
     problems: Sequence[Problem], measured: Mapping[str, Any], checkpoints: Sequence[int]
 ) -> dict[str, Any]:
@@ -417,6 +439,14 @@ def summarise(
             worst = max(coarse, key=coarse.__getitem__)
             item["worst_ratio_resolved"] = {"surface": worst, "ratio": coarse[worst]}
             item["surfaces_over_1_5x_resolved"] = sorted(n for n, r in coarse.items() if r > 1.5)
+            intervals = {
+                name: ratio_interval(surfaces[name]["regret"][last], ref[name]["regret"][last])
+                for name in surfaces
+            }
+            item["ratio_interval_resolved"] = intervals
+            item["surfaces_shown_over_1_5x"] = sorted(
+                n for n, (low, _) in intervals.items() if low > 1.5
+            )
             pairs: dict[str, list[int]] = {}
             for t in checkpoints:
                 ours = [r for s in surfaces.values() for r in s["regret"][str(t)]]
@@ -433,7 +463,8 @@ def table(summary: Mapping[str, Any], at: Sequence[int]) -> str:
     header = [
         "method",
         *cols,
-        f"worst surface vs GPSampler at t={at[-1]} (floor {SOLVED:g}; {RESOLVED:g})",
+        f"worst surface vs GPSampler at t={at[-1]} (floor {SOLVED:g}; {RESOLVED:g} [95% CI])",
+        "over 1.5x (shown at 95%)",
         "paired vs GPSampler " + "; ".join(f"t={t}" for t in at),
     ]
     header += ["ms/trial (all; after 10)"]
@@ -442,12 +473,16 @@ def table(summary: Mapping[str, Any], at: Sequence[int]) -> str:
         cells = [method]
         cells += [f"{item['median_normalised_regret'][str(t)]:.3f}" for t in at]
         worst, resolved = item.get("worst_ratio"), item.get("worst_ratio_resolved")
-        cells.append(
-            f"{worst['ratio']:.2f}x ({worst['surface']}); {resolved['ratio']:.2f}x "
-            f"({resolved['surface']})"
-            if worst
-            else "-"
-        )
+        if worst:
+            low, high = item["ratio_interval_resolved"][resolved["surface"]]
+            cells.append(
+                f"{worst['ratio']:.2f}x ({worst['surface']}); {resolved['ratio']:.2f}x "
+                f"[{low:.2f}, {high:.2f}] ({resolved['surface']})"
+            )
+            over, shown = item["surfaces_over_1_5x_resolved"], item["surfaces_shown_over_1_5x"]
+            cells.append(f"{len(over)} ({len(shown)})")
+        else:
+            cells += ["-", "-"]
         pairs = item.get("paired_vs_reference")
         cells.append("; ".join("/".join(map(str, pairs[str(t)])) for t in at) if pairs else "-")
         after = item["ms_per_trial_after_10"]

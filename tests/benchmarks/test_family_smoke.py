@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks import bench_family
 
@@ -65,3 +66,23 @@ def test_main_alone_first_is_every_methods_first_trial() -> None:
     curve, _, _ = bench_family.run(problem, methods["autoaux GP"], 0, 2, main_alone=True)
     alone = problem.f_star - problem.value(np.zeros(len(problem.names)))
     assert math.isclose(curve[0], max(alone, 0.0), rel_tol=0.0, abs_tol=1e-12)
+
+
+def test_ratio_interval_brackets_the_ratio_and_separates_a_real_gap() -> None:
+    rng = np.random.default_rng(3)
+    theirs = rng.uniform(0.004, 0.006, 20)
+    same = bench_family.ratio_interval(theirs, theirs)
+    assert same == (1.0, 1.0)
+    # three times the regret, drawn apart: the interval excludes 1.5 and holds 3
+    low, high = bench_family.ratio_interval(3.0 * rng.uniform(0.004, 0.006, 20), theirs)
+    assert 1.5 < low < 3.0 < high
+    # pure noise around the same level: the interval straddles 1
+    noisy = rng.uniform(0.0, 0.02, 8)
+    other = rng.uniform(0.0, 0.02, 8)
+    low, high = bench_family.ratio_interval(noisy, other)
+    assert low < 1.0 < high
+    # regrets below the floor count as the floor, and the resampling is seeded
+    assert bench_family.ratio_interval([1e-6] * 5, [1e-5] * 5) == (1.0, 1.0)
+    assert bench_family.ratio_interval(noisy, other) == bench_family.ratio_interval(noisy, other)
+    with pytest.raises(ValueError, match="equally long"):
+        bench_family.ratio_interval([0.1, 0.2], [0.1])
