@@ -21,8 +21,8 @@ of different scales pool. Per method the output gives
   and ``RESOLVED`` = 1e-3, below what a real trial can resolve): the worst such ratio over
   the family says whether the method loses badly anywhere. Each ratio has a paired-bootstrap
   95% interval over the run seeds (``ratio_interval``); a surface is *shown* over 1.5x only
-  when the whole interval is. The ratio needs many seeds: at 8 the intervals span about 0.2x
-  to 8x, and at 40 GPSampler still exceeds 1.5x of its own other seeds on several of 40
+  when the whole interval is. The ratio needs many seeds: at 8 the intervals typically span
+  0.2x to 8x, and at 40 GPSampler still exceeds 1.5x of its own other seeds on several of 40
   surfaces (RESULTS.md, fourth round);
 * paired counts (lower / tied / higher regret than GPSampler, run by run);
 * mean ask + tell milliseconds per trial, over all trials and over the model-based ones
