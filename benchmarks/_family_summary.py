@@ -21,20 +21,25 @@ RESOLVED = 1e-3
 point of dev accuracy, ten times below the seed-to-seed noise of a real trial) count as 0.001."""
 BOOTSTRAP_DRAWS = 4000
 """Resamples of the run seeds behind each per-surface ratio's 95% interval."""
+MIN_INTERVAL_RUNS = 5
+"""Fewer runs per surface give no interval: a bootstrap of 1 to 4 medians says nothing."""
 
 
 def ratio_interval(
     ours: Sequence[float], theirs: Sequence[float], floor: float = RESOLVED, seed: int = 0
-) -> tuple[float, float]:
+) -> tuple[float, float] | None:
     """95% percentile-bootstrap interval of ``median(ours) / median(theirs)`` (both floored).
 
     Run seed ``s`` draws the same observation noise for every method, so the run seeds are
-    resampled jointly (a paired bootstrap); ``seed`` seeds the resampling.
+    resampled jointly (a paired bootstrap); ``seed`` seeds the resampling. ``None`` with fewer
+    than ``MIN_INTERVAL_RUNS`` runs.
     """
     a = np.maximum(np.asarray(ours, dtype=float), floor)
     b = np.maximum(np.asarray(theirs, dtype=float), floor)
     if a.shape != b.shape or a.ndim != 1 or not len(a):
         raise ValueError(f"need two equally long, non-empty lists, got {a.shape} and {b.shape}")
+    if len(a) < MIN_INTERVAL_RUNS:
+        return None
     draws = np.random.default_rng(seed).integers(0, len(a), (BOOTSTRAP_DRAWS, len(a)))
     ratios = np.median(a[draws], axis=1) / np.median(b[draws], axis=1)
     low, high = np.percentile(ratios, [2.5, 97.5])
@@ -93,7 +98,7 @@ def summarise(
             }
             item["ratio_interval_resolved"] = intervals
             item["surfaces_shown_over_1_5x"] = sorted(
-                n for n, (low, _) in intervals.items() if low > 1.5
+                n for n, interval in intervals.items() if interval and interval[0] > 1.5
             )
             pairs: dict[str, list[int]] = {}
             for t in checkpoints:
@@ -122,10 +127,11 @@ def table(summary: Mapping[str, Any], at: Sequence[int]) -> str:
         cells += [f"{item['median_normalised_regret'][str(t)]:.3f}" for t in at]
         worst, resolved = item.get("worst_ratio"), item.get("worst_ratio_resolved")
         if worst:
-            low, high = item["ratio_interval_resolved"][resolved["surface"]]
+            interval = item["ratio_interval_resolved"][resolved["surface"]]
+            bracket = f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "[-]"
             cells.append(
                 f"{worst['ratio']:.2f}x ({worst['surface']}); {resolved['ratio']:.2f}x "
-                f"[{low:.2f}, {high:.2f}] ({resolved['surface']})"
+                f"{bracket} ({resolved['surface']})"
             )
             over, shown = item["surfaces_over_1_5x_resolved"], item["surfaces_shown_over_1_5x"]
             cells.append(f"{len(over)} ({len(shown)})")

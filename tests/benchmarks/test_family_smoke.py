@@ -29,6 +29,9 @@ def test_report_smoke_writes_family_figures(tmp_path: Path) -> None:
     if bench_family.REFERENCE in summary:
         pairs = summary["autoaux GP"]["paired_vs_reference"]["12"]
         assert sum(pairs) == len(names)  # one run per surface in the smoke run
+        # one run per surface is too few for an interval: none is shown over 1.5x
+        assert set(summary["autoaux GP"]["ratio_interval_resolved"].values()) == {None}
+        assert summary["autoaux GP"]["surfaces_shown_over_1_5x"] == []
 
 
 def test_held_out_and_tuning_surfaces_are_disjoint() -> None:
@@ -86,3 +89,5 @@ def test_ratio_interval_brackets_the_ratio_and_separates_a_real_gap() -> None:
     assert bench_family.ratio_interval(noisy, other) == bench_family.ratio_interval(noisy, other)
     with pytest.raises(ValueError, match="equally long"):
         bench_family.ratio_interval([0.1, 0.2], [0.1])
+    # too few runs for a bootstrap: no interval, and no surface counted as shown over 1.5x
+    assert bench_family.ratio_interval([0.1] * 4, [0.01] * 4) is None
