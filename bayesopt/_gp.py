@@ -102,7 +102,9 @@ class _MapGaussianProcess(GaussianProcessRegressor):
     ``1 / l^2 ~ Gamma(2, 0.5)`` (``(a, b, c) = (2, 0.5, 0)``, mode 0.71), 18 nats lower at
     ``l = 0.15``, kept the model too smooth to find narrow optima; Optuna's own
     ``(0, 0.1, 0.1)`` (mode 1) was less reliable on noisy surfaces (benchmarks/bench_bayesopt.py,
-    tuning seeds 100-129).
+    tuning seeds 100-129), and on the random surfaces of benchmarks/bench_family.py it was
+    behind on the medians of two of three tuning sets (RESULTS.md, "fourth round"), though it
+    finds optima on a face of the box next to a good interior basin more often.
     """
 
     LENGTH_PRIOR = (1.0, 0.15, 0.05)
