@@ -215,6 +215,25 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def method_table(summary: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    """Markdown: one row per method of ``labels`` (key -> row label) found in
+    ``summary["methods"]``: main test accuracy, autoaux minus the method paired by seed
+    (wins/ties/losses), mean training steps and seconds."""
+    rows = []
+    for method, label in labels.items():
+        if method not in summary["methods"]:
+            continue
+        figures = summary["methods"][method]
+        vs = summary["paired_vs_autoaux"].get(method)
+        vs_txt = f"{fmt(vs)} ({vs['wins']}/{vs['ties']}/{vs['losses']})" if vs else "—"
+        rows.append(
+            [label, fmt(figures["test"]), vs_txt, f"{figures['steps']['mean']:.0f}",
+             f"{figures['seconds']['mean']:.0f}"]
+        )  # fmt: skip
+    header = ["method", "main test accuracy", "autoaux − method (W/T/L)", "steps", "seconds"]
+    return md_table(header, rows)
+
+
 def log(message: str) -> None:
     """Progress line on stderr (timestamped)."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -49,6 +49,7 @@ from benchmarks._common import (
     fmt,
     log,
     md_table,
+    method_table,
     paired,
     publish,
     setup,
@@ -413,22 +414,7 @@ def markdown(data: Mapping[str, Any]) -> str:
         "random-search": "stage 1 + random ratio search (same trials)",
         "exhaustive-oracle": f"exhaustive oracle (best dev of {2**n} subsets)",
     }
-    rows = []
-    for m, label in labels.items():
-        if m not in s["methods"]:
-            continue
-        ms = s["methods"][m]
-        vs = s["paired_vs_autoaux"].get(m)
-        vs_txt = f"{fmt(vs)} ({vs['wins']}/{vs['ties']}/{vs['losses']})" if vs else "—"
-        rows.append(
-            [label, fmt(ms["test"]), vs_txt, f"{ms['steps']['mean']:.0f}",
-             f"{ms['seconds']['mean']:.0f}"]
-        )  # fmt: skip
-    parts.append(
-        md_table(
-            ["method", "main test accuracy", "autoaux − method (W/T/L)", "steps", "seconds"], rows
-        )
-    )
+    parts.append(method_table(s, labels))
     sels = "; ".join(
         f"seed {r['seed']}: {', '.join(r['selection']['selected']) or 'nothing'}" for r in runs
     )

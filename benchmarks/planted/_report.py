@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchmarks._common import fmt, md_table, paired
+from benchmarks._common import fmt, md_table, method_table, paired
 
 from ._suites import DEFAULT_VARIANT
 
@@ -64,7 +64,6 @@ def _main_parts(main: Mapping[str, Any], b: Mapping[str, Any], overridden: str) 
         f"recall {fmt(sel['recall'], 2)}, F1 {fmt(sel['f1'], 2)} "
         f"({sel['empty_selections']} empty selections)."
     )
-    rows = []
     labels = {
         "main-only": "main only",
         "uniform-all": "uniform over all candidates",
@@ -74,22 +73,7 @@ def _main_parts(main: Mapping[str, Any], b: Mapping[str, Any], overridden: str) 
         "neutral-only": "check: neutral set only",
         "harmful-only": "check: harmful set only",
     }
-    for m, label in labels.items():
-        if m not in s["methods"]:
-            continue
-        ms = s["methods"][m]
-        vs = s["paired_vs_autoaux"].get(m)
-        vs_txt = f"{fmt(vs, 3)} ({vs['wins']}/{vs['ties']}/{vs['losses']})" if vs else "—"
-        rows.append(
-            [label, fmt(ms["test"]), vs_txt, f"{ms['steps']['mean']:.0f}",
-             f"{ms['seconds']['mean']:.0f}"]
-        )  # fmt: skip
-    parts.append(
-        md_table(
-            ["method", "main test accuracy", "autoaux − method (W/T/L)", "steps", "seconds"],
-            rows,
-        )
-    )
+    parts.append(method_table(s, labels))
     c = s["cost"]
     parts.append(
         f"Cost: autoaux {c['autoaux_steps']['mean']:.0f} training steps "
