@@ -215,6 +215,28 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def method_summaries(
+    runs: Sequence[Mapping[str, Any]], methods: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per method of a suite's runs (each run's ``scores[method]`` has ``test``, ``steps`` and
+    ``seconds``): the summaries and per-seed test scores, and autoaux minus each other method,
+    paired by seed."""
+    auto = [r["scores"]["autoaux"]["test"] for r in runs]
+    figures: dict[str, Any] = {}
+    versus: dict[str, Any] = {}
+    for m in methods:
+        tests = [r["scores"][m]["test"] for r in runs]
+        figures[m] = {
+            "test": summary(tests),
+            "per_seed": tests,
+            "steps": summary([r["scores"][m]["steps"] for r in runs]),
+            "seconds": summary([r["scores"][m]["seconds"] for r in runs]),
+        }
+        if m != "autoaux":
+            versus[m] = paired(auto, tests)
+    return figures, versus
+
+
 def method_table(summary: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     """Markdown: one row per method of ``labels`` (key -> row label) found in
     ``summary["methods"]``: main test accuracy, autoaux minus the method paired by seed

@@ -49,6 +49,7 @@ from benchmarks._common import (
     fmt,
     log,
     md_table,
+    method_summaries,
     method_table,
     paired,
     publish,
@@ -364,18 +365,8 @@ def run_search(seeds: Sequence[int], b: Budget, encoder: str, ws: Workspace) -> 
 
 def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     methods = [m for m in METHODS if m in runs[0]["scores"]]
-    auto = [r["scores"]["autoaux"]["test"] for r in runs]
-    out: dict[str, Any] = {"methods": {}, "paired_vs_autoaux": {}}
-    for m in methods:
-        tests = [r["scores"][m]["test"] for r in runs]
-        out["methods"][m] = {
-            "test": summary(tests),
-            "per_seed": tests,
-            "steps": summary([r["scores"][m]["steps"] for r in runs]),
-            "seconds": summary([r["scores"][m]["seconds"] for r in runs]),
-        }
-        if m != "autoaux":
-            out["paired_vs_autoaux"][m] = paired(auto, tests)
+    figures, versus = method_summaries(runs, methods)
+    out: dict[str, Any] = {"methods": figures, "paired_vs_autoaux": versus}
     out["selections"] = [r["selection"]["selected"] for r in runs]
     out["control_selected"] = sum(r["selection"]["control_selected"] for r in runs)
     if "exhaustive" in runs[0]:

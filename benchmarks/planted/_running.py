@@ -9,7 +9,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import autoaux
-from benchmarks._common import Workspace, f1, log, paired, precision_recall, summary
+from benchmarks._common import (
+    Workspace,
+    f1,
+    log,
+    method_summaries,
+    paired,
+    precision_recall,
+    summary,
+)
 
 from ._suites import CATEGORIES, METHODS, Budget, category, composition, make_config, make_suite
 
@@ -166,20 +174,9 @@ def run_seed(
 def aggregate(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Per-method summaries, paired differences against autoaux, selection quality."""
     methods = [m for m in (*METHODS, "neutral-only", "harmful-only") if m in runs[0]["scores"]]
-    out: dict[str, Any] = {"methods": {}, "paired_vs_autoaux": {}, "selection": {}}
-    for m in methods:
-        tests = [r["scores"][m]["test"] for r in runs]
-        out["methods"][m] = {
-            "test": summary(tests),
-            "per_seed": tests,
-            "steps": summary([r["scores"][m]["steps"] for r in runs]),
-            "seconds": summary([r["scores"][m]["seconds"] for r in runs]),
-        }
-    auto = [r["scores"]["autoaux"]["test"] for r in runs]
+    figures, versus = method_summaries(runs, methods)
+    out: dict[str, Any] = {"methods": figures, "paired_vs_autoaux": versus, "selection": {}}
     s1 = [r["scores"]["stage1-only"]["test"] for r in runs]
-    for m in methods:
-        if m != "autoaux":
-            out["paired_vs_autoaux"][m] = paired(auto, [r["scores"][m]["test"] for r in runs])
     out["paired_stage1_only_vs"] = {
         m: paired(s1, [r["scores"][m]["test"] for r in runs])
         for m in ("main-only", "uniform-all", "oracle")
