@@ -76,17 +76,16 @@ def summarise(
         }
         if REFERENCE in measured and method != REFERENCE:
             ref = measured[REFERENCE]["surfaces"]
+            ref_medians = {name: statistics.median(ref[name]["regret"][last]) for name in surfaces}
             ratios = {
-                name: max(medians[name][last], SOLVED)
-                / max(statistics.median(ref[name]["regret"][last]), SOLVED)
+                name: max(medians[name][last], SOLVED) / max(ref_medians[name], SOLVED)
                 for name in surfaces
             }
             worst = max(ratios, key=ratios.__getitem__)
             item["ratio_to_reference_at_last"] = ratios
             item["worst_ratio"] = {"surface": worst, "ratio": ratios[worst]}
             coarse = {
-                name: max(medians[name][last], RESOLVED)
-                / max(statistics.median(ref[name]["regret"][last]), RESOLVED)
+                name: max(medians[name][last], RESOLVED) / max(ref_medians[name], RESOLVED)
                 for name in surfaces
             }
             worst = max(coarse, key=coarse.__getitem__)
